@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from recsys_app.catalog.models import Creator, EndUser, ImportRun, Impression, Interaction, InteractionType, Item
+from recsys_app.lib.paginator import EstimatedCountPaginator
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """Lists over tables with millions of rows: no full counts, no per-row joins."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+
+
+@admin.register(Creator)
+class CreatorAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "group", "created_at"]
+    list_filter = ["group"]
+    search_fields = ["external_id", "name"]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "title", "kind", "category_path", "price", "currency", "is_available", "creator"]
+    list_filter = ["kind", "is_available", "currency"]
+    search_fields = ["external_id", "title", "category_path"]
+    list_select_related = ["creator"]
+    raw_id_fields = ["creator"]
+    readonly_fields = ["content_hash", "updated_at"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(EndUser)
+class EndUserAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "consent_personalization", "consent_generative", "consent_training", "created_at"]
+    list_filter = ["consent_personalization", "consent_generative", "consent_training"]
+    search_fields = ["external_id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(InteractionType)
+class InteractionTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "weight", "is_negative", "description"]
+    list_editable = ["weight"]
+
+    @admin.display(boolean=True)
+    def is_negative(self, obj: InteractionType) -> bool:
+        return obj.is_negative
+
+
+@admin.register(Interaction)
+class InteractionAdmin(BigTableAdmin):
+    list_display = ["occurred_at", "user", "type", "item", "value", "surface"]
+    list_filter = ["type", "surface"]
+    search_fields = ["=user__external_id", "=item__external_id", "=idempotency_key"]
+    list_select_related = ["user", "item"]
+    raw_id_fields = ["user", "item"]
+    date_hierarchy = None
+
+
+@admin.register(Impression)
+class ImpressionAdmin(BigTableAdmin):
+    list_display = ["shown_at", "request_id", "user", "position", "item", "source", "experiment", "variant"]
+    list_filter = ["surface", "source", "experiment"]
+    search_fields = ["=request_id", "=user__external_id"]
+    list_select_related = ["user", "item"]
+    raw_id_fields = ["user", "item"]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "kind", "source", "status", "rows_done", "rows_stored", "rows_rejected"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportRun._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -1,0 +1,240 @@
+"""REST endpoints for ingestion (ingest scope) and catalog reads (serve scope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from pydantic import BaseModel, Field
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recsys_app.accounts.permissions import AdminScope, IngestScope, ServeScope
+from recsys_app.catalog import selectors, services
+from recsys_app.catalog.events import COLUMNS as EVENT_COLUMNS
+from recsys_app.catalog.models import EndUser, Item
+from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
+from recsys_app.lib.api_errors import ApiError
+from recsys_app.lib.rows import RowError
+
+
+def batch_from_request(request: Request, key: str, limit: int) -> list[Any]:
+    """The list under `key` in the JSON body; request-level mistakes are a 4xx naming them."""
+    body = request.data
+    if not isinstance(body, dict):
+        raise ApiError(f"The body must be a JSON object with a '{key}' list.", code="invalid_body")
+    unknown = sorted(set(body) - {key})
+    if unknown:
+        raise ApiError(f"Unknown top-level field(s): {', '.join(unknown)}.", code="unknown_field",
+                       details={"allowed": [key]})  # fmt: skip
+    rows = body.get(key)
+    if not isinstance(rows, list):
+        raise ApiError(f"'{key}' must be a list.", code="invalid_body")
+    if not rows:
+        raise ApiError(f"'{key}' is empty.", code="empty_batch")
+    if len(rows) > limit:
+        raise ApiError(
+            f"'{key}' has {len(rows)} rows; the limit is {limit} per request.",
+            code="batch_too_large",
+            http_status=413,
+        )
+    return rows
+
+
+def _errors(errors: list[RowError]) -> list[dict[str, Any]]:
+    return [e.as_dict() for e in errors]
+
+
+class _RowErrorOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class UpsertResultOut(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    errors = _RowErrorOut(many=True)
+
+
+class _UpsertApi(APIView):
+    permission_classes = [IngestScope]
+    key = ""
+
+    def post(self, request: Request) -> Response:
+        rows = batch_from_request(request, self.key, settings.UPSERT_MAX_BATCH)
+        result = self.upsert(rows)
+        return Response(
+            {
+                "received": result.received,
+                "created": result.created,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "rejected": result.rejected,
+                "errors": _errors(result.errors),
+            }
+        )
+
+    def upsert(self, rows: list[Any]) -> services.UpsertResult:
+        raise NotImplementedError
+
+
+class CreatorsIn(BaseModel):
+    creators: list[CreatorIn] = Field(max_length=5000)
+
+
+class ItemsIn(BaseModel):
+    items: list[ItemIn] = Field(max_length=5000)
+
+
+class EndUsersIn(BaseModel):
+    users: list[EndUserIn] = Field(max_length=5000)
+
+
+_UPSERT_DOC = (
+    "Insert or replace rows by external_id: each row is the full representation, omitted optional "
+    "fields take their defaults. Invalid rows are reported by index and field; the valid rest is stored."
+)
+
+
+class CreatorsUpsertApi(_UpsertApi):
+    key = "creators"
+
+    @extend_schema(request=CreatorsIn, responses=UpsertResultOut, description=_UPSERT_DOC)
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def upsert(self, rows: list[Any]) -> services.UpsertResult:
+        return services.creators_upsert(rows=rows)
+
+
+class ItemsUpsertApi(_UpsertApi):
+    key = "items"
+
+    @extend_schema(request=ItemsIn, responses=UpsertResultOut, description=_UPSERT_DOC)
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def upsert(self, rows: list[Any]) -> services.UpsertResult:
+        return services.items_upsert(rows=rows)
+
+
+class EndUsersUpsertApi(_UpsertApi):
+    key = "users"
+
+    @extend_schema(request=EndUsersIn, responses=UpsertResultOut, description=_UPSERT_DOC)
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def upsert(self, rows: list[Any]) -> services.UpsertResult:
+        return services.end_users_upsert(rows=rows)
+
+
+class EventsIngestApi(APIView):
+    permission_classes = [IngestScope]
+
+    class InputSerializer(serializers.Serializer):
+        class EventIn(serializers.Serializer):
+            user_id = serializers.CharField(max_length=255)
+            item_id = serializers.CharField(max_length=255)
+            type = serializers.CharField(max_length=32, help_text="A configured interaction type, e.g. click.")
+            timestamp = serializers.CharField(help_text="ISO-8601 with offset, or epoch seconds.")
+            value = serializers.FloatField(required=False, allow_null=True)
+            surface = serializers.CharField(max_length=64, required=False)
+            context = serializers.DictField(required=False)
+            idempotency_key = serializers.CharField(
+                max_length=128, required=False, help_text="Defaults to a hash of the event's content."
+            )
+            request_id = serializers.UUIDField(required=False, help_text="The recommendation response shown.")
+
+        events = EventIn(many=True)
+
+    class OutputSerializer(serializers.Serializer):
+        received = serializers.IntegerField()
+        stored = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+        rejected = serializers.IntegerField()
+        errors = _RowErrorOut(many=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=OutputSerializer,
+        description=(
+            f"Store up to EVENTS_MAX_BATCH events (fields: {', '.join(EVENT_COLUMNS)}). Rows with errors are "
+            "returned by index and field; valid rows are stored; repeats of an idempotency key are ignored."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        rows = batch_from_request(request, "events", settings.EVENTS_MAX_BATCH)
+        result = services.interactions_ingest(rows=rows)
+        return Response(
+            {
+                "received": result.received,
+                "stored": result.stored,
+                "duplicates": result.duplicates,
+                "rejected": result.rejected,
+                "errors": _errors(result.errors),
+            }
+        )
+
+
+class ItemOut(serializers.ModelSerializer):
+    creator_id = serializers.CharField(source="creator.external_id", default=None)
+
+    class Meta:
+        model = Item
+        fields = [
+            "external_id", "kind", "title", "description", "category_path", "tags", "price", "currency",
+            "attributes", "creator_id", "is_available", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class _ByCreatedPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+
+
+class ItemListApi(ListAPIView):
+    permission_classes = [ServeScope]
+    serializer_class = ItemOut
+    pagination_class = _ByCreatedPagination
+
+    def get_queryset(self) -> Any:
+        return selectors.item_list(category=self.request.query_params.get("category"))
+
+
+class ItemDetailApi(RetrieveAPIView):
+    permission_classes = [ServeScope]
+    serializer_class = ItemOut
+    lookup_field = "external_id"
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self) -> Item:
+        return selectors.item_get(external_id=self.kwargs["external_id"])
+
+
+class EndUserOut(serializers.ModelSerializer):
+    class Meta:
+        model = EndUser
+        fields = [
+            "external_id", "attributes", "consent_personalization", "consent_generative", "consent_training",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class EndUserDetailApi(RetrieveAPIView):
+    permission_classes = [AdminScope]
+    serializer_class = EndUserOut
+
+    def get_object(self) -> EndUser:
+        return selectors.end_user_get(external_id=self.kwargs["external_id"])

@@ -1,0 +1,374 @@
+"""File imports (CSV, JSON Lines, Parquet) of creators, items, users and interactions.
+
+Whole-file problems (unreadable encoding, missing or unknown columns) stop the import
+before anything is written. Row problems go to a rejects file (line, field, message) and
+the valid rows are stored. Each chunk commits together with the run's offset, so an
+interrupted import resumes from the last committed chunk when run again on the same file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from recsys_app.catalog import events, services
+from recsys_app.catalog.models import ImportRun
+from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
+from recsys_app.lib.rows import RowError
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+CHUNK_ROWS = {"interactions": 100_000, "items": 5_000, "users": 10_000, "creators": 10_000}
+_SCHEMAS = {"items": ItemIn, "users": EndUserIn, "creators": CreatorIn}
+_UPSERTS: dict[str, Callable[..., services.UpsertResult]] = {
+    "items": services.items_upsert,
+    "users": services.end_users_upsert,
+    "creators": services.creators_upsert,
+}
+KINDS = ("creators", "items", "users", "interactions")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported; nothing was written."""
+
+
+@dataclass
+class Chunk:
+    """Records read from the file: dicts (`records`) or, for columnar reads, a `frame`."""
+
+    size: int  # records consumed, readable or not: advances the resume offset
+    lines: list[int]  # line number (row number for Parquet) of each readable record
+    records: list[Any] | None = None
+    frame: pd.DataFrame | None = None  # indexed by line number
+    errors: list[RowError] = field(default_factory=list)  # records unreadable as a whole
+    from_text: bool = False  # values are CSV strings that still need decoding
+
+
+def columns_for(kind: str) -> tuple[set[str], set[str]]:
+    """(required, allowed) column names for a kind of file."""
+    if kind == "interactions":
+        return set(events.REQUIRED), set(events.COLUMNS)
+    fields = _SCHEMAS[kind].model_fields
+    return {n for n, f in fields.items() if f.is_required()}, set(fields)
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in set(FORMATS.values()):
+            raise ImportFileError(f"unknown format '{fmt}' (choose csv, jsonl or parquet)")
+        return fmt
+    found = FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise ImportFileError(f"cannot tell the format of '{path.name}'; pass --format csv, jsonl or parquet")
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_utf8(path: Path) -> int:
+    """Raise naming the line of the first invalid byte; return the number of lines."""
+    lines = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line = lines + block[: exc.start].count(b"\n") + 1
+                bad = block[exc.start]
+                raise ImportFileError(f"the file is not valid UTF-8: line {line} has byte 0x{bad:02x}") from exc
+            lines += block.count(b"\n")
+    return lines
+
+
+def check_columns(kind: str, present: list[str]) -> None:
+    required, allowed = columns_for(kind)
+    missing = sorted(required - set(present))
+    unknown = sorted(set(present) - allowed)
+    problems = []
+    if missing:
+        problems.append(f"missing required column(s): {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown column(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    if problems:
+        raise ImportFileError("; ".join(problems))
+
+
+# --- Readers: each yields chunks of `size` records after skipping `skip` imported ones ------
+
+
+def read_csv(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        if not header:
+            raise ImportFileError("the file is empty; the first line must name the columns")
+        check_columns(kind, header)
+        pending: list[tuple[int, list[str]]] = []
+        consumed, line = 0, reader.line_num + 1
+        for row in reader:
+            consumed += 1
+            if consumed > skip:
+                pending.append((line, row))
+                if len(pending) >= size:
+                    yield _csv_chunk(kind, header, pending)
+                    pending = []
+            line = reader.line_num + 1
+        if pending:
+            yield _csv_chunk(kind, header, pending)
+
+
+def _csv_chunk(kind: str, header: list[str], pending: list[tuple[int, list[str]]]) -> Chunk:
+    chunk = Chunk(size=len(pending), lines=[], from_text=True)
+    rows = []
+    for line, row in pending:
+        if len(row) != len(header):
+            chunk.errors.append(RowError(line, "(row)", f"has {len(row)} fields, the header has {len(header)}"))
+            continue
+        chunk.lines.append(line)
+        rows.append(row)
+    if kind == "interactions":
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+        data = {name: pd.Series(list(col), dtype="str") for name, col in zip(header, columns, strict=True)}
+        chunk.frame = pd.DataFrame(data)
+        chunk.frame.index = pd.Index(chunk.lines, dtype="int64")
+    else:
+        chunk.records = [dict(zip(header, row, strict=True)) for row in rows]
+    return chunk
+
+
+def read_jsonl(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]:
+    chunk = Chunk(size=0, lines=[], records=[])
+    consumed = 0
+    with path.open(encoding="utf-8") as handle:
+        for line_no, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            consumed += 1
+            if consumed <= skip:
+                continue
+            chunk.size += 1
+            try:
+                chunk.records.append(json.loads(text))  # type: ignore[union-attr]
+                chunk.lines.append(line_no)
+            except json.JSONDecodeError as exc:
+                chunk.errors.append(RowError(line_no, "(row)", f"is not valid JSON ({exc.msg})"))
+            if chunk.size >= size:
+                yield chunk
+                chunk = Chunk(size=0, lines=[], records=[])
+    if chunk.size:
+        yield chunk
+
+
+def read_parquet(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for unreadable files
+        raise ImportFileError(f"not a readable Parquet file ({exc})") from exc
+    check_columns(kind, parquet.schema_arrow.names)
+    row = 0
+    for batch in parquet.iter_batches(batch_size=size):
+        first, row = row, row + batch.num_rows
+        if row <= skip:
+            continue
+        batch = batch.slice(max(skip - first, 0))
+        first = max(first, skip)
+        lines = list(range(first + 1, first + batch.num_rows + 1))
+        if kind == "interactions":
+            frame = batch.to_pandas()
+            frame.index = pd.Index(lines, dtype="int64")
+            yield Chunk(size=len(lines), lines=lines, frame=frame)
+        else:
+            yield Chunk(size=len(lines), lines=lines, records=batch.to_pylist())
+
+
+READERS: dict[str, Callable[[Path, str, int, int], Iterator[Chunk]]] = {
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+}
+
+
+# --- Storing one chunk ---------------------------------------------------------------------
+
+
+def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, list[RowError]]:
+    """Validate and write one chunk; returns (rows stored, row errors). Caller holds the transaction."""
+    errors = list(chunk.errors)
+    if kind == "interactions":
+        frame = chunk.frame
+        if frame is None:
+            frame, read_errors = events.frame_from_records(chunk.records or [], indexes=chunk.lines)
+            errors += read_errors
+        batch = events.validate(frame, known_types=types)
+        written = events.write(batch)
+        return written.stored, errors + batch.errors + written.errors
+    records, lines = chunk.records or [], chunk.lines
+    if chunk.from_text:
+        records, lines, decode_errors = _decode_text_records(records, lines)
+        errors += decode_errors
+    result = _UPSERTS[kind](rows=records, indexes=lines)
+    return result.created + result.updated + result.unchanged, errors + result.errors
+
+
+_JSON_COLUMNS = {"attributes"}
+_LIST_COLUMNS = {"tags"}
+
+
+def _decode_text_records(
+    records: list[dict[str, str]], lines: list[int]
+) -> tuple[list[dict[str, Any]], list[int], list[RowError]]:
+    """CSV cells are text: empty means absent, tags are 'a|b', attributes are a JSON object."""
+    out, kept, errors = [], [], []
+    for line, record in zip(lines, records, strict=True):
+        row: dict[str, Any] = {}
+        try:
+            for name, text in record.items():
+                if text.strip() == "":
+                    continue
+                if name in _LIST_COLUMNS:
+                    row[name] = [part for part in text.split("|") if part.strip()]
+                elif name in _JSON_COLUMNS:
+                    row[name] = _json_object(name, text)
+                else:
+                    row[name] = text
+        except ValueError as exc:
+            errors.append(RowError(line, *exc.args))
+            continue
+        out.append(row)
+        kept.append(line)
+    return out, kept, errors
+
+
+def _json_object(name: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(name, f"is not valid JSON ({exc.msg})") from exc
+    if not isinstance(value, dict):
+        raise ValueError(name, "must be a JSON object")
+    return value
+
+
+# --- The run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportRequest:
+    path: Path
+    kind: str
+    fmt: str | None = None
+    rejects_path: Path | None = None
+    chunk_rows: int | None = None
+
+
+def import_file(request: ImportRequest, *, progress: Callable[[int], None] | None = None) -> ImportRun:
+    """Import (or resume importing) one file; returns its finished ImportRun."""
+    path, kind = request.path, request.kind
+    if kind not in KINDS:
+        raise ImportFileError(f"unknown kind '{kind}' (choose {', '.join(KINDS)})")
+    if not path.is_file():
+        raise ImportFileError(f"no such file: {path}")
+    fmt = detect_format(path, request.fmt)
+    if fmt != "parquet":
+        check_utf8(path)
+    run = _claim_run(path, kind, file_sha256(path), request.rejects_path)
+    if run.status == ImportRun.Status.DONE:
+        return run
+    types = events.known_types()
+    size = request.chunk_rows or CHUNK_ROWS[kind]
+    try:
+        with _RejectsFile(Path(run.rejects_path), committed_bytes=run.rejects_bytes) as rejects:
+            for chunk in READERS[fmt](path, kind, run.rows_done, size):
+                _commit_chunk(run, kind, chunk, types, rejects)
+                if progress:
+                    progress(chunk.size)
+    except ImportFileError as exc:
+        _finish(run, ImportRun.Status.FAILED, str(exc))
+        raise
+    _finish(run, ImportRun.Status.DONE)
+    return run
+
+
+def _claim_run(path: Path, kind: str, sha: str, rejects_path: Path | None) -> ImportRun:
+    # Two processes importing the same file at once would both resume from the same offset;
+    # idempotency keys and upserts make that harmless for the data, only counts would double.
+    default_rejects = path.with_name(f"{path.name}.rejects.csv")
+    run, _ = ImportRun.objects.get_or_create(
+        kind=kind,
+        file_sha256=sha,
+        defaults={"source": str(path), "rejects_path": str(rejects_path or default_rejects)},
+    )
+    if run.status != ImportRun.Status.DONE and run.status != ImportRun.Status.RUNNING:
+        run.status = ImportRun.Status.RUNNING
+        run.error = ""
+        run.save(update_fields=["status", "error"])
+    return run
+
+
+def _commit_chunk(run: ImportRun, kind: str, chunk: Chunk, types: set[str], rejects: _RejectsFile) -> None:
+    with transaction.atomic():
+        stored, errors = store_chunk(kind, chunk, types)
+        length = rejects.write(errors)
+        ImportRun.objects.filter(pk=run.pk).update(
+            rejects_bytes=length,
+            rows_done=F("rows_done") + chunk.size,
+            rows_stored=F("rows_stored") + stored,
+            rows_rejected=F("rows_rejected") + len({e.index for e in errors}),
+        )
+    run.refresh_from_db(fields=["rows_done", "rows_stored", "rows_rejected"])
+
+
+def _finish(run: ImportRun, status: str, error: str = "") -> None:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+class _RejectsFile:
+    """CSV of (line, field, message). Its committed length is stored with the run's offset, so
+    a resumed import cuts off entries from a chunk that did not commit and will be read again."""
+
+    def __init__(self, path: Path, *, committed_bytes: int) -> None:
+        self.path = path
+        self.committed_bytes = committed_bytes
+
+    def __enter__(self) -> _RejectsFile:
+        if self.committed_bytes and self.path.exists():
+            self.handle = self.path.open("r+", newline="", encoding="utf-8")
+            self.handle.truncate(self.committed_bytes)
+            self.handle.seek(self.committed_bytes)
+            self.writer = csv.writer(self.handle)
+        else:
+            self.handle = self.path.open("w", newline="", encoding="utf-8")
+            self.writer = csv.writer(self.handle)
+            self.writer.writerow(["line", "field", "message"])
+        return self
+
+    def write(self, errors: list[RowError]) -> int:
+        """Append and sync; return the file's length."""
+        self.writer.writerows([e.index, e.field, e.message] for e in sorted(errors, key=lambda e: e.index))
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        return self.handle.tell()
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()

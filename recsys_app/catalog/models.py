@@ -1,0 +1,190 @@
+"""What the platform has (items, creators), who uses it (end users) and what they did."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ItemKind(models.TextChoices):
+    PRODUCT = "product"
+    POST = "post"
+    VIDEO = "video"
+    ARTICLE = "article"
+    MOVIE = "movie"
+    MUSIC = "music"
+    LISTING = "listing"
+    OTHER = "other"
+
+
+class Creator(models.Model):
+    """A seller or author; `group` is the label fairness-of-exposure reports group by."""
+
+    external_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=300, blank=True)
+    group = models.CharField(max_length=64, blank=True, db_index=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Item(models.Model):
+    external_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16, choices=ItemKind.choices, default=ItemKind.PRODUCT)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    category_path = models.CharField(max_length=500, blank=True, help_text="Levels joined by '/'.")
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    creator = models.ForeignKey(Creator, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    is_available = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    content_hash = models.CharField(
+        max_length=64, help_text="sha256 of the text fields; embeddings are recomputed when it changes."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [
+            GinIndex(fields=["tags"], name="item_tags_gin"),
+            models.Index(fields=["category_path"], name="item_category_idx", opclasses=["text_pattern_ops"]),
+            models.Index(fields=["-created_at"], name="item_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="item_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | ~Q(currency=""), name="item_price_has_currency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EndUser(models.Model):
+    """A user of the client platform (not an operator of this console)."""
+
+    external_id = models.CharField(max_length=255, unique=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    consent_personalization = models.BooleanField(default=True)
+    consent_generative = models.BooleanField(default=False)
+    consent_training = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        verbose_name = "end user"
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class InteractionType(models.Model):
+    """Configuration: which event types exist and how much each counts (negative counts against)."""
+
+    code = models.SlugField(max_length=32, primary_key=True)
+    weight = models.FloatField()
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-weight"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_negative(self) -> bool:
+        return self.weight < 0
+
+
+class Interaction(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="interactions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
+    type = models.ForeignKey(InteractionType, on_delete=models.PROTECT, db_column="type")
+    value = models.FloatField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    surface = models.CharField(max_length=64, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    request_id = models.UUIDField(null=True, blank=True, help_text="Recommendation request this event answers.")
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["user", "-occurred_at"], name="interaction_user_time"),
+            models.Index(fields=["item", "-occurred_at"], name="interaction_item_time"),
+            models.Index(fields=["request_id"], name="interaction_request", condition=Q(request_id__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.type_id} {self.item_id}"
+
+
+class Impression(models.Model):
+    """One item shown to one user in one recommendation response."""
+
+    id = models.BigAutoField(primary_key=True)
+    request_id = models.UUIDField()
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="impressions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="impressions")
+    shown_at = models.DateTimeField(default=timezone.now)
+    surface = models.CharField(max_length=64, blank=True)
+    position = models.PositiveIntegerField()
+    source = models.CharField(max_length=64, blank=True)
+    experiment = models.CharField(max_length=64, blank=True)
+    variant = models.CharField(max_length=64, blank=True)
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-shown_at"]
+        indexes = [
+            models.Index(fields=["request_id"], name="impression_request"),
+            models.Index(fields=["user", "-shown_at"], name="impression_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}#{self.position}"
+
+
+class ImportRun(models.Model):
+    """One file import; `rows_done` is the committed offset a rerun resumes from."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=16)
+    source = models.CharField(max_length=1000)
+    file_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    rows_done = models.BigIntegerField(default=0)
+    rows_stored = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    rejects_path = models.CharField(max_length=1000, blank=True)
+    rejects_bytes = models.BigIntegerField(default=0, help_text="Length of the rejects file at the last commit.")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "file_sha256"], name="import_once_per_file")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source} ({self.status})"

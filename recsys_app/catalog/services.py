@@ -1,0 +1,180 @@
+"""Writes to the catalog: upserts of creators, items and end users, and event ingestion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ValidationError
+
+from recsys_app.catalog import events
+from recsys_app.catalog.models import Creator, EndUser, Item
+from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
+from recsys_app.lib.rows import RowError, row_errors_from_pydantic
+from recsys_app.lib.sql import upsert_rows
+
+RowT = TypeVar("RowT", bound=BaseModel)
+
+
+@dataclass
+class UpsertResult:
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len({e.index for e in self.errors})
+
+
+def validate_rows(
+    rows: Sequence[Any], schema: type[RowT], *, indexes: Sequence[int] | None = None
+) -> tuple[list[tuple[int, RowT]], list[RowError]]:
+    """Validate each row; later rows repeating an external_id are rejected, not merged.
+
+    `indexes` names the rows in errors (file line numbers); by default, batch positions.
+    """
+    valid: list[tuple[int, RowT]] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for index, raw in zip(indexes or range(len(rows)), rows, strict=True):
+        if not isinstance(raw, dict):
+            errors.append(RowError(index, "(row)", "must be a JSON object"))
+            continue
+        try:
+            row = schema.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(row_errors_from_pydantic(index, exc))
+            continue
+        ext = row.external_id  # type: ignore[attr-defined]
+        if ext in seen:
+            errors.append(RowError(index, "external_id", f"repeats the row at index {seen[ext]} in this batch"))
+            continue
+        seen[ext] = index
+        valid.append((index, row))
+    return valid, errors
+
+
+def _upsert(
+    rows: Sequence[Any],
+    schema: type[RowT],
+    write: Callable[[list[tuple[int, RowT]], list[RowError]], tuple[int, int]],
+    *,
+    indexes: Sequence[int] | None = None,
+) -> UpsertResult:
+    valid, errors = validate_rows(rows, schema, indexes=indexes)
+    result = UpsertResult(received=len(rows), errors=errors)
+    if valid:
+        with transaction.atomic():
+            created, updated = write(valid, result.errors)
+        result.created, result.updated = created, updated
+    result.unchanged = result.received - result.rejected - result.created - result.updated
+    result.errors.sort(key=lambda e: e.index)
+    return result
+
+
+def creators_upsert(*, rows: Sequence[Any], indexes: Sequence[int] | None = None) -> UpsertResult:
+    return _upsert(rows, CreatorIn, _write_creators, indexes=indexes)
+
+
+def items_upsert(*, rows: Sequence[Any], indexes: Sequence[int] | None = None) -> UpsertResult:
+    return _upsert(rows, ItemIn, _write_items, indexes=indexes)
+
+
+def end_users_upsert(*, rows: Sequence[Any], indexes: Sequence[int] | None = None) -> UpsertResult:
+    return _upsert(rows, EndUserIn, _write_end_users, indexes=indexes)
+
+
+def _write_creators(valid: list[tuple[int, CreatorIn]], errors: list[RowError]) -> tuple[int, int]:
+    now = timezone.now()
+    rows = [(r.external_id, r.name, r.group, Jsonb(r.attributes), r.created_at or now, now) for _, r in valid]
+    return upsert_rows(
+        table=Creator._meta.db_table,
+        columns=["external_id", "name", '"group"', "attributes", "created_at", "updated_at"],
+        rows=rows,
+        key="external_id",
+        update=["name", '"group"', "attributes"],
+    )
+
+
+def _write_items(valid: list[tuple[int, ItemIn]], errors: list[RowError]) -> tuple[int, int]:
+    wanted = {r.creator_id for _, r in valid if r.creator_id}
+    creator_ids = dict(Creator.objects.filter(external_id__in=wanted).values_list("external_id", "id"))
+    now = timezone.now()
+    rows = []
+    for index, r in valid:
+        if r.creator_id and r.creator_id not in creator_ids:
+            errors.append(RowError(index, "creator_id", f"unknown creator '{r.creator_id}'; upsert it first"))
+            continue
+        rows.append(
+            (
+                r.external_id, r.kind.value, r.title, r.description, r.category_path, r.tags, r.price,
+                r.currency, Jsonb(r.attributes), creator_ids.get(r.creator_id or ""), r.is_available,
+                r.created_at or now, now, r.content_hash(),
+            )
+        )  # fmt: skip
+    return upsert_rows(
+        table=Item._meta.db_table,
+        columns=[
+            "external_id", "kind", "title", "description", "category_path", "tags", "price", "currency",
+            "attributes", "creator_id", "is_available", "created_at", "updated_at", "content_hash",
+        ],
+        rows=rows,
+        key="external_id",
+        update=[
+            "kind", "title", "description", "category_path", "tags", "price", "currency", "attributes",
+            "creator_id", "is_available", "content_hash",
+        ],
+    )  # fmt: skip
+
+
+def _write_end_users(valid: list[tuple[int, EndUserIn]], errors: list[RowError]) -> tuple[int, int]:
+    now = timezone.now()
+    rows = [
+        (
+            r.external_id, Jsonb(r.attributes), r.consent_personalization, r.consent_generative,
+            r.consent_training, r.created_at or now, now,
+        )
+        for _, r in valid
+    ]  # fmt: skip
+    return upsert_rows(
+        table=EndUser._meta.db_table,
+        columns=[
+            "external_id", "attributes", "consent_personalization", "consent_generative",
+            "consent_training", "created_at", "updated_at",
+        ],
+        rows=rows,
+        key="external_id",
+        update=["attributes", "consent_personalization", "consent_generative", "consent_training"],
+    )  # fmt: skip
+
+
+@dataclass
+class EventsResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len({e.index for e in self.errors})
+
+
+def interactions_ingest(*, rows: Sequence[Any]) -> EventsResult:
+    """Store a batch of events from the API; invalid rows are reported, the rest stored once."""
+    frame, errors = events.frame_from_records(rows)
+    batch = events.validate(frame, known_types=events.known_types())
+    with transaction.atomic():
+        written = events.write(batch)
+    result = EventsResult(received=len(rows), stored=written.stored, duplicates=written.duplicates)
+    result.errors = sorted(errors + batch.errors + written.errors, key=lambda e: e.index)
+    return result
+
+

@@ -1,0 +1,47 @@
+"""One JSON shape for every API error: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A domain error raised by services with a stable code and optional details."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, message: str, *, code: str = "invalid", details: Any = None, http_status: int = 400):
+        super().__init__(detail=message, code=code)
+        self.status_code = http_status
+        self.details = details
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = {"error": _error_body(exc, response.data)}
+    return response
+
+
+def _error_body(exc: Exception, data: Any) -> dict[str, Any]:
+    if isinstance(exc, ApiError):
+        return {"code": exc.get_codes(), "message": str(exc.detail), "details": exc.details}
+    if isinstance(exc, exceptions.ValidationError):
+        return {"code": "invalid", "message": "The request body is not valid.", "details": data}
+    if isinstance(exc, exceptions.APIException):
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        return {"code": exc.get_codes() if not isinstance(exc.get_codes(), (dict, list)) else "error",
+                "message": str(detail), "details": None}
+    return {"code": "error", "message": str(data), "details": None}

@@ -1,0 +1,45 @@
+"""Set-based writes that Django's ORM does not express: COPY-fed upserts that report changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+
+def upsert_rows(
+    *,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: str,
+    update: Sequence[str],
+) -> tuple[int, int]:
+    """COPY rows into a staging table, then insert new keys and update changed rows.
+
+    Returns (created, updated). Rows whose `update` columns are unchanged are not written, so
+    a re-sent feed costs reads only. Must run inside a transaction: the staging table is a
+    per-connection temporary table emptied on commit.
+    """
+    if not rows:
+        return 0, 0
+    stage = f"stage_{table}"
+    names = ", ".join(columns)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in update)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                       f"SELECT {names} FROM {table} WITH NO DATA")  # fmt: skip
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now() WHERE {changed} "
+            "RETURNING (xmax = 0)"
+        )
+        inserted = [flag for (flag,) in cursor.fetchall()]
+    created = sum(1 for flag in inserted if flag)
+    return created, len(inserted) - created

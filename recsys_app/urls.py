@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from recsys_app.ops.views import healthz
+
+admin.site.site_header = "Recommendation console"
+admin.site.site_title = "Recommendation console"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include("recsys_app.catalog.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Last: the admin's catch-all redirects every unknown path to its login page.
+    path("", admin.site.urls),
+]
