@@ -111,8 +111,8 @@ def validate(frame: pd.DataFrame, *, known_types: set[str]) -> EventBatch:
 
 def _text(frame: pd.DataFrame, column: str, check: _Checker) -> pd.Series:
     values = frame[column]
-    if values.dtype == object:
-        values = values.map(_coerce_text)
+    if not pd.api.types.is_string_dtype(values) or values.dtype == object:
+        values = values.astype(object).map(_coerce_text)
         wrong = values.map(lambda v: v is _WRONG).to_numpy(dtype=bool)
         check.reject(wrong, column, "must be a string")
         values = values.where(~wrong, "")
@@ -155,6 +155,7 @@ def _number(values: pd.Series, check: _Checker) -> pd.Series:
 def _timestamp(values: pd.Series, check: _Checker) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):  # typed columns (Parquet)
         parsed = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        parsed = parsed.dt.as_unit("us")
     else:
         parsed = _parse_timestamp_text(values, check)
     now = timezone.now()
@@ -176,13 +177,19 @@ def _parse_timestamp_text(values: pd.Series, check: _Checker) -> pd.Series:
     iso = text.ne("") & ~epoch
     naive = iso & ~text.str.contains(_OFFSET, regex=True)
     check.reject(naive.to_numpy(), "timestamp", "needs a timezone offset, e.g. 2024-05-01T12:00:00Z")
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    # Microsecond resolution: nanoseconds cannot hold years past 2262, which must fail as
+    # out of range rather than overflow.
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     if epoch.any():
         seconds = pd.to_numeric(text[epoch], errors="coerce")
-        parsed[epoch] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+        in_range = seconds.abs() < 1e11
+        parsed[epoch & in_range.reindex(epoch.index, fill_value=False)] = pd.to_datetime(
+            seconds[in_range], unit="s", utc=True
+        ).dt.as_unit("us")
     good_iso = iso & ~naive
     if good_iso.any():
-        parsed[good_iso] = pd.to_datetime(text[good_iso], utc=True, errors="coerce", format="ISO8601")
+        iso_parsed = pd.to_datetime(text[good_iso], utc=True, errors="coerce", format="ISO8601")
+        parsed[good_iso] = iso_parsed.dt.as_unit("us")
     unparsable = (text.ne("") & parsed.isna() & ~naive).to_numpy()
     check.reject(unparsable, "timestamp", "is not a valid ISO-8601 timestamp or epoch seconds")
     return parsed
