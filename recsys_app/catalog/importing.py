@@ -211,8 +211,10 @@ READERS: dict[str, Callable[[Path, str, int, int], Iterator[Chunk]]] = {
 # --- Storing one chunk ---------------------------------------------------------------------
 
 
-def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, list[RowError]]:
-    """Validate and write one chunk; returns (rows stored, row errors). Caller holds the transaction."""
+def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, int, list[RowError]]:
+    """Validate and write one chunk; returns (stored, unchanged or duplicate, row errors).
+
+    The caller holds the transaction."""
     errors = list(chunk.errors)
     if kind == "interactions":
         frame = chunk.frame
@@ -221,13 +223,13 @@ def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, list[Row
             errors += read_errors
         batch = events.validate(frame, known_types=types)
         written = events.write(batch)
-        return written.stored, errors + batch.errors + written.errors
+        return written.stored, written.duplicates, errors + batch.errors + written.errors
     records, lines = chunk.records or [], chunk.lines
     if chunk.from_text:
         records, lines, decode_errors = _decode_text_records(records, lines)
         errors += decode_errors
     result = _UPSERTS[kind](rows=records, indexes=lines)
-    return result.created + result.updated + result.unchanged, errors + result.errors
+    return result.created + result.updated, result.unchanged, errors + result.errors
 
 
 _JSON_COLUMNS = {"attributes"}
@@ -327,15 +329,16 @@ def _claim_run(path: Path, kind: str, sha: str, rejects_path: Path | None) -> Im
 
 def _commit_chunk(run: ImportRun, kind: str, chunk: Chunk, types: set[str], rejects: _RejectsFile) -> None:
     with transaction.atomic():
-        stored, errors = store_chunk(kind, chunk, types)
+        stored, unchanged, errors = store_chunk(kind, chunk, types)
         length = rejects.write(errors)
         ImportRun.objects.filter(pk=run.pk).update(
             rejects_bytes=length,
             rows_done=F("rows_done") + chunk.size,
             rows_stored=F("rows_stored") + stored,
+            rows_unchanged=F("rows_unchanged") + unchanged,
             rows_rejected=F("rows_rejected") + len({e.index for e in errors}),
         )
-    run.refresh_from_db(fields=["rows_done", "rows_stored", "rows_rejected"])
+    run.refresh_from_db(fields=["rows_done", "rows_stored", "rows_unchanged", "rows_rejected", "rejects_bytes"])
 
 
 def _finish(run: ImportRun, status: str, error: str = "") -> None:

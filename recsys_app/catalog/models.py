@@ -175,6 +175,7 @@ class ImportRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     rows_done = models.BigIntegerField(default=0)
     rows_stored = models.BigIntegerField(default=0)
+    rows_unchanged = models.BigIntegerField(default=0, help_text="Duplicate events or unchanged catalog rows.")
     rows_rejected = models.BigIntegerField(default=0)
     rejects_path = models.CharField(max_length=1000, blank=True)
     rejects_bytes = models.BigIntegerField(default=0, help_text="Length of the rejects file at the last commit.")

@@ -40,5 +40,5 @@ class Command(BaseCommand):
             bar.close()
         self.stdout.write(
             f"import #{run.pk} {run.status}: {run.rows_done} rows read, {run.rows_stored} stored, "
-            f"{run.rows_rejected} rejected (see {run.rejects_path})"
+            f"{run.rows_unchanged} duplicate or unchanged, {run.rows_rejected} rejected (see {run.rejects_path})"
         )
