@@ -51,8 +51,22 @@ def running(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 def celery_worker_cmd() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "recsys_app", "worker", "--loglevel", "INFO",
-            "--concurrency", "1", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "recsys_app",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        f"test-{os.getpid()}@%h",
+    ]
 
 
 def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -73,7 +73,16 @@ class ImpressionAdmin(BigTableAdmin):
 
 @admin.register(ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
-    list_display = ["started_at", "kind", "source", "status", "rows_done", "rows_stored", "rows_unchanged", "rows_rejected"]
+    list_display = [
+        "started_at",
+        "kind",
+        "source",
+        "status",
+        "rows_done",
+        "rows_stored",
+        "rows_unchanged",
+        "rows_rejected",
+    ]
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
 

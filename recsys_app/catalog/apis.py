@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 
 from recsys_app.accounts.permissions import AdminScope, IngestScope, ServeScope
 from recsys_app.catalog import selectors, services
-from recsys_app.catalog.events import COLUMNS as EVENT_COLUMNS
 from recsys_app.catalog.models import EndUser, Item
 from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
 from recsys_app.lib.api_errors import ApiError
@@ -30,8 +29,9 @@ def batch_from_request(request: Request, key: str, limit: int) -> list[Any]:
         raise ApiError(f"The body must be a JSON object with a '{key}' list.", code="invalid_body")
     unknown = sorted(set(body) - {key})
     if unknown:
-        raise ApiError(f"Unknown top-level field(s): {', '.join(unknown)}.", code="unknown_field",
-                       details={"allowed": [key]})  # fmt: skip
+        raise ApiError(
+            f"Unknown top-level field(s): {', '.join(unknown)}.", code="unknown_field", details={"allowed": [key]}
+        )
     rows = body.get(key)
     if not isinstance(rows, list):
         raise ApiError(f"'{key}' must be a list.", code="invalid_body")
@@ -50,19 +50,45 @@ def _errors(errors: list[RowError]) -> list[dict[str, Any]]:
     return [e.as_dict() for e in errors]
 
 
-class _RowErrorOut(serializers.Serializer):
-    index = serializers.IntegerField()
-    field = serializers.CharField()
-    message = serializers.CharField()
+class RowErrorOut(BaseModel):
+    index: int = Field(description="Position of the row in the request list.")
+    field: str = Field(description="The field at fault, or '(row)' for the row as a whole.")
+    message: str
 
 
-class UpsertResultOut(serializers.Serializer):
-    received = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    errors = _RowErrorOut(many=True)
+class UpsertResultOut(BaseModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    errors: list[RowErrorOut]
+
+
+class EventsResultOut(BaseModel):
+    received: int
+    stored: int
+    duplicates: int = Field(description="Rows whose idempotency key was already stored.")
+    rejected: int
+    errors: list[RowErrorOut]
+
+
+class EventDoc(BaseModel):
+    """One event as the API documents it; `events.validate` is what checks it."""
+
+    user_id: str = Field(max_length=255)
+    item_id: str = Field(max_length=255)
+    type: str = Field(max_length=32, description="A configured interaction type, e.g. click, purchase.")
+    timestamp: str | float = Field(description="ISO-8601 with a timezone offset, or epoch seconds.")
+    value: float | None = None
+    surface: str = Field("", max_length=64)
+    context: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(None, max_length=128, description="Defaults to a hash of the content.")
+    request_id: str | None = Field(None, description="UUID of the recommendation response the event answers.")
+
+
+class EventsIn(BaseModel):
+    events: list[EventDoc]
 
 
 class _UpsertApi(APIView):
@@ -141,35 +167,12 @@ class EndUsersUpsertApi(_UpsertApi):
 class EventsIngestApi(APIView):
     permission_classes = [IngestScope]
 
-    class InputSerializer(serializers.Serializer):
-        class EventIn(serializers.Serializer):
-            user_id = serializers.CharField(max_length=255)
-            item_id = serializers.CharField(max_length=255)
-            type = serializers.CharField(max_length=32, help_text="A configured interaction type, e.g. click.")
-            timestamp = serializers.CharField(help_text="ISO-8601 with offset, or epoch seconds.")
-            value = serializers.FloatField(required=False, allow_null=True)
-            surface = serializers.CharField(max_length=64, required=False)
-            context = serializers.DictField(required=False)
-            idempotency_key = serializers.CharField(
-                max_length=128, required=False, help_text="Defaults to a hash of the event's content."
-            )
-            request_id = serializers.UUIDField(required=False, help_text="The recommendation response shown.")
-
-        events = EventIn(many=True)
-
-    class OutputSerializer(serializers.Serializer):
-        received = serializers.IntegerField()
-        stored = serializers.IntegerField()
-        duplicates = serializers.IntegerField()
-        rejected = serializers.IntegerField()
-        errors = _RowErrorOut(many=True)
-
     @extend_schema(
-        request=InputSerializer,
-        responses=OutputSerializer,
+        request=EventsIn,
+        responses=EventsResultOut,
         description=(
-            f"Store up to EVENTS_MAX_BATCH events (fields: {', '.join(EVENT_COLUMNS)}). Rows with errors are "
-            "returned by index and field; valid rows are stored; repeats of an idempotency key are ignored."
+            "Store up to EVENTS_MAX_BATCH events. Rows with errors are returned by index and field; "
+            "valid rows are stored; repeats of an idempotency key are ignored."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -192,9 +195,20 @@ class ItemOut(serializers.ModelSerializer):
     class Meta:
         model = Item
         fields = [
-            "external_id", "kind", "title", "description", "category_path", "tags", "price", "currency",
-            "attributes", "creator_id", "is_available", "created_at", "updated_at",
-        ]  # fmt: skip
+            "external_id",
+            "kind",
+            "title",
+            "description",
+            "category_path",
+            "tags",
+            "price",
+            "currency",
+            "attributes",
+            "creator_id",
+            "is_available",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class _ByCreatedPagination(CursorPagination):
@@ -227,9 +241,14 @@ class EndUserOut(serializers.ModelSerializer):
     class Meta:
         model = EndUser
         fields = [
-            "external_id", "attributes", "consent_personalization", "consent_generative", "consent_training",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "external_id",
+            "attributes",
+            "consent_personalization",
+            "consent_generative",
+            "consent_training",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class EndUserDetailApi(RetrieveAPIView):

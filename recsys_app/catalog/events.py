@@ -195,9 +195,7 @@ def _parse_timestamp_text(values: pd.Series, check: _Checker) -> pd.Series:
     return parsed
 
 
-def _per_value(
-    values: pd.Series, convert: Callable[[Any], str | None], column: str, check: _Checker
-) -> pd.Series:
+def _per_value(values: pd.Series, convert: Callable[[Any], str | None], column: str, check: _Checker) -> pd.Series:
     """Convert the few present values one by one; a ValueError rejects the row."""
     out = pd.Series(None, index=values.index, dtype=object)
     if values.dtype == object:
@@ -240,8 +238,17 @@ CREATE TEMP TABLE IF NOT EXISTS event_stage (
     surface text, context jsonb, idempotency_key text, request_id uuid
 ) ON COMMIT DELETE ROWS
 """
-_STAGE_COLUMNS = ["user_id", "item_id", "type", "value", "occurred_at", "surface", "context",
-                  "idempotency_key", "request_id"]  # fmt: skip
+_STAGE_COLUMNS = [
+    "user_id",
+    "item_id",
+    "type",
+    "value",
+    "occurred_at",
+    "surface",
+    "context",
+    "idempotency_key",
+    "request_id",
+]
 
 # Events without a key get one derived from their content, so a retried event is stored once.
 _INSERT = """

@@ -22,6 +22,7 @@ import pandas as pd
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from pydantic import BaseModel
 
 from recsys_app.catalog import events, services
 from recsys_app.catalog.models import ImportRun
@@ -30,7 +31,7 @@ from recsys_app.lib.rows import RowError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS = {"interactions": 100_000, "items": 5_000, "users": 10_000, "creators": 10_000}
-_SCHEMAS = {"items": ItemIn, "users": EndUserIn, "creators": CreatorIn}
+_SCHEMAS: dict[str, type[BaseModel]] = {"items": ItemIn, "users": EndUserIn, "creators": CreatorIn}
 _UPSERTS: dict[str, Callable[..., services.UpsertResult]] = {
     "items": services.items_upsert,
     "users": services.end_users_upsert,
@@ -122,9 +123,8 @@ def read_csv(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]:
             raise ImportFileError("the file is empty; the first line must name the columns")
         check_columns(kind, header)
         pending: list[tuple[int, list[str]]] = []
-        consumed, line = 0, reader.line_num + 1
-        for row in reader:
-            consumed += 1
+        line = reader.line_num + 1
+        for consumed, row in enumerate(reader, start=1):
             if consumed > skip:
                 pending.append((line, row))
                 if len(pending) >= size:
@@ -182,7 +182,7 @@ def read_parquet(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]
 
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for unreadable files
+    except Exception as exc:
         raise ImportFileError(f"not a readable Parquet file ({exc})") from exc
     check_columns(kind, parquet.schema_arrow.names)
     row = 0

@@ -64,9 +64,7 @@ class Item(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="item_price_not_negative"),
-            models.CheckConstraint(
-                condition=Q(price__isnull=True) | ~Q(currency=""), name="item_price_has_currency"
-            ),
+            models.CheckConstraint(condition=Q(price__isnull=True) | ~Q(currency=""), name="item_price_has_currency"),
         ]
 
     def __str__(self) -> str:

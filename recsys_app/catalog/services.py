@@ -114,45 +114,87 @@ def _write_items(valid: list[tuple[int, ItemIn]], errors: list[RowError]) -> tup
             continue
         rows.append(
             (
-                r.external_id, r.kind.value, r.title, r.description, r.category_path, r.tags, r.price,
-                r.currency, Jsonb(r.attributes), creator_ids.get(r.creator_id or ""), r.is_available,
-                r.created_at or now, now, r.content_hash(),
+                r.external_id,
+                r.kind.value,
+                r.title,
+                r.description,
+                r.category_path,
+                r.tags,
+                r.price,
+                r.currency,
+                Jsonb(r.attributes),
+                creator_ids.get(r.creator_id or ""),
+                r.is_available,
+                r.created_at or now,
+                now,
+                r.content_hash(),
             )
-        )  # fmt: skip
+        )
     return upsert_rows(
         table=Item._meta.db_table,
         columns=[
-            "external_id", "kind", "title", "description", "category_path", "tags", "price", "currency",
-            "attributes", "creator_id", "is_available", "created_at", "updated_at", "content_hash",
+            "external_id",
+            "kind",
+            "title",
+            "description",
+            "category_path",
+            "tags",
+            "price",
+            "currency",
+            "attributes",
+            "creator_id",
+            "is_available",
+            "created_at",
+            "updated_at",
+            "content_hash",
         ],
         rows=rows,
         key="external_id",
         update=[
-            "kind", "title", "description", "category_path", "tags", "price", "currency", "attributes",
-            "creator_id", "is_available", "content_hash",
+            "kind",
+            "title",
+            "description",
+            "category_path",
+            "tags",
+            "price",
+            "currency",
+            "attributes",
+            "creator_id",
+            "is_available",
+            "content_hash",
         ],
-    )  # fmt: skip
+    )
 
 
 def _write_end_users(valid: list[tuple[int, EndUserIn]], errors: list[RowError]) -> tuple[int, int]:
     now = timezone.now()
     rows = [
         (
-            r.external_id, Jsonb(r.attributes), r.consent_personalization, r.consent_generative,
-            r.consent_training, r.created_at or now, now,
+            r.external_id,
+            Jsonb(r.attributes),
+            r.consent_personalization,
+            r.consent_generative,
+            r.consent_training,
+            r.created_at or now,
+            now,
         )
         for _, r in valid
-    ]  # fmt: skip
+    ]
     return upsert_rows(
         table=EndUser._meta.db_table,
         columns=[
-            "external_id", "attributes", "consent_personalization", "consent_generative",
-            "consent_training", "created_at", "updated_at",
+            "external_id",
+            "attributes",
+            "consent_personalization",
+            "consent_generative",
+            "consent_training",
+            "created_at",
+            "updated_at",
         ],
         rows=rows,
         key="external_id",
         update=["attributes", "consent_personalization", "consent_generative", "consent_training"],
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -176,5 +218,3 @@ def interactions_ingest(*, rows: Sequence[Any]) -> EventsResult:
     result = EventsResult(received=len(rows), stored=written.stored, duplicates=written.duplicates)
     result.errors = sorted(errors + batch.errors + written.errors, key=lambda e: e.index)
     return result
-
-

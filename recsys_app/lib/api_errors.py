@@ -14,7 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class ApiError(exceptions.APIException):
     """A domain error raised by services with a stable code and optional details."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
     def __init__(self, message: str, *, code: str = "invalid", details: Any = None, http_status: int = 400):
@@ -42,6 +42,9 @@ def _error_body(exc: Exception, data: Any) -> dict[str, Any]:
         return {"code": "invalid", "message": "The request body is not valid.", "details": data}
     if isinstance(exc, exceptions.APIException):
         detail = data.get("detail", data) if isinstance(data, dict) else data
-        return {"code": exc.get_codes() if not isinstance(exc.get_codes(), (dict, list)) else "error",
-                "message": str(detail), "details": None}
+        return {
+            "code": exc.get_codes() if not isinstance(exc.get_codes(), (dict, list)) else "error",
+            "message": str(detail),
+            "details": None,
+        }
     return {"code": "error", "message": str(data), "details": None}

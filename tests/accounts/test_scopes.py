@@ -13,12 +13,15 @@ from recsys_app.accounts.services import api_token_create, api_token_revoke
 from tests.factories import make_catalog
 
 ENDPOINTS = {
-    "ingest-events": ("post", "/api/v1/events", {"events": [{"user_id": "u1", "item_id": "i1", "type": "view",
-                                                             "timestamp": "2024-01-01T00:00:00Z"}]}),
+    "ingest-events": (
+        "post",
+        "/api/v1/events",
+        {"events": [{"user_id": "u1", "item_id": "i1", "type": "view", "timestamp": "2024-01-01T00:00:00Z"}]},
+    ),
     "ingest-items": ("post", "/api/v1/items/bulk", {"items": [{"external_id": "i9", "title": "T"}]}),
     "read-items": ("get", "/api/v1/items", None),
     "read-user": ("get", "/api/v1/users/u1", None),
-}  # fmt: skip
+}
 NEEDED = {"ingest-events": "ingest", "ingest-items": "ingest", "read-items": "serve", "read-user": "admin"}
 ALLOWED = {
     "ingest": {"ingest-events", "ingest-items"},
@@ -40,11 +43,10 @@ def test_token_scope_matrix(token_client: Callable[..., APIClient], scope: str, 
         assert f"needs the '{NEEDED[endpoint]}' scope" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(("who", "may_read", "may_ingest"), [("operator", True, True), ("viewer", True, False),
-                                                             ("outsider", False, False)])  # fmt: skip
-def test_console_sessions(
-    request: pytest.FixtureRequest, db: None, who: str, may_read: bool, may_ingest: bool
-) -> None:
+@pytest.mark.parametrize(
+    ("who", "may_read", "may_ingest"), [("operator", True, True), ("viewer", True, False), ("outsider", False, False)]
+)
+def test_console_sessions(request: pytest.FixtureRequest, db: None, who: str, may_read: bool, may_ingest: bool) -> None:
     make_catalog(items=1, users=1)
     client = APIClient()
     client.force_login(request.getfixturevalue(who))

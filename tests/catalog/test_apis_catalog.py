@@ -18,14 +18,20 @@ def upsert(client: APIClient, what: str, rows: list) -> dict:
 def test_items_are_created_then_updated_only_when_changed(ingest_client: APIClient) -> None:
     upsert(ingest_client, "creators", [{"external_id": "c1", "name": "Acme", "group": "small-seller"}])
     rows = [
-        item_row("i1", price="19.99", currency="EUR", tags=["trail", "men"], creator_id="c1",
-                 attributes={"size": [42, 43]}),
+        item_row(
+            "i1", price="19.99", currency="EUR", tags=["trail", "men"], creator_id="c1", attributes={"size": [42, 43]}
+        ),
         item_row("i2", kind="video", description="How to run"),
-    ]  # fmt: skip
+    ]
     first = upsert(ingest_client, "items", rows)
     assert (first["created"], first["updated"], first["unchanged"], first["rejected"]) == (2, 0, 0, 0)
     item = Item.objects.select_related("creator").get(external_id="i1")
-    assert (item.price, item.currency, item.tags, item.creator.name) == (Decimal("19.99"), "EUR", ["trail", "men"], "Acme")
+    assert (item.price, item.currency, item.tags, item.creator.name) == (
+        Decimal("19.99"),
+        "EUR",
+        ["trail", "men"],
+        "Acme",
+    )
     assert item.attributes == {"size": [42, 43]}
     old_hash = item.content_hash
 
@@ -60,9 +66,17 @@ def test_invalid_item_rows_are_reported_and_the_rest_stored(ingest_client: APICl
     assert (body["created"], body["rejected"]) == (1, 10)
     where = {(e["index"], e["field"]) for e in body["errors"]}
     assert where == {
-        (1, "title"), (2, "price"), (3, "(row)"), (4, "currency"), (5, "kind"), (6, "colour"),
-        (7, "creator_id"), (8, "external_id"), (9, "tags"), (10, "(row)"),
-    }  # fmt: skip
+        (1, "title"),
+        (2, "price"),
+        (3, "(row)"),
+        (4, "currency"),
+        (5, "kind"),
+        (6, "colour"),
+        (7, "creator_id"),
+        (8, "external_id"),
+        (9, "tags"),
+        (10, "(row)"),
+    }
     messages = {e["index"]: e["message"] for e in body["errors"]}
     assert "currency is required" in messages[3]
     assert "unknown creator 'nobody'" in messages[7]
@@ -71,11 +85,15 @@ def test_invalid_item_rows_are_reported_and_the_rest_stored(ingest_client: APICl
 
 
 def test_users_upsert_keeps_consent_flags(ingest_client: APIClient) -> None:
-    body = upsert(ingest_client, "users", [
-        {"external_id": "u1", "consent_generative": True, "attributes": {"country": "FR"}},
-        {"external_id": "u2", "consent_training": False},
-        {"external_id": "u3", "consent_personalization": "maybe"},
-    ])  # fmt: skip
+    body = upsert(
+        ingest_client,
+        "users",
+        [
+            {"external_id": "u1", "consent_generative": True, "attributes": {"country": "FR"}},
+            {"external_id": "u2", "consent_training": False},
+            {"external_id": "u3", "consent_personalization": "maybe"},
+        ],
+    )
     assert (body["created"], body["rejected"], body["errors"][0]["field"]) == (2, 1, "consent_personalization")
     u1, u2 = EndUser.objects.order_by("external_id")
     assert (u1.consent_personalization, u1.consent_generative, u1.consent_training) == (True, True, True)

@@ -24,8 +24,16 @@ def post(client: APIClient, body: object) -> dict:
 
 def test_valid_batch_is_stored_with_every_field(ingest_client: APIClient, catalog: None) -> None:
     request_id = str(uuid.uuid4())
-    event = event_row("u1", "i2", type="purchase", value=19.5, surface="home", context={"device": "ios"},
-                      idempotency_key="k-1", request_id=request_id)  # fmt: skip
+    event = event_row(
+        "u1",
+        "i2",
+        type="purchase",
+        value=19.5,
+        surface="home",
+        context={"device": "ios"},
+        idempotency_key="k-1",
+        request_id=request_id,
+    )
     body = post(ingest_client, {"events": [event, event_row("u2", "i1", timestamp=1714564800)]})
     assert body == {"status": 200, "received": 2, "stored": 2, "duplicates": 0, "rejected": 0, "errors": []}
     stored = Interaction.objects.get(idempotency_key="k-1")
@@ -69,10 +77,20 @@ def test_partly_invalid_batch_stores_the_valid_rows_and_names_the_rest(ingest_cl
     assert (body["status"], body["received"], body["stored"], body["rejected"]) == (200, 15, 2, 13)
     where = {(e["index"], e["field"]) for e in body["errors"]}
     assert where == {
-        (1, "user_id"), (2, "item_id"), (3, "type"), (4, "value"), (5, "timestamp"), (6, "timestamp"),
-        (7, "colour"), (8, "user_id"), (9, "(row)"), (10, "context"), (11, "request_id"), (12, "timestamp"),
+        (1, "user_id"),
+        (2, "item_id"),
+        (3, "type"),
+        (4, "value"),
+        (5, "timestamp"),
+        (6, "timestamp"),
+        (7, "colour"),
+        (8, "user_id"),
+        (9, "(row)"),
+        (10, "context"),
+        (11, "request_id"),
+        (12, "timestamp"),
         (13, "user_id"),
-    }  # fmt: skip
+    }
     messages = {e["index"]: e["message"] for e in body["errors"]}
     assert "unknown user 'nobody'" in messages[1]
     assert "unknown interaction type 'teleport'" in messages[3]
@@ -90,8 +108,9 @@ def test_partly_invalid_batch_stores_the_valid_rows_and_names_the_rest(ingest_cl
         ({"events": [event_row("u1", "i1")], "extra": 1}, 400, "unknown_field"),
     ],
 )
-def test_request_level_mistakes_are_4xx(ingest_client: APIClient, catalog: None, body: object, status: int,
-                                        code: str) -> None:  # fmt: skip
+def test_request_level_mistakes_are_4xx(
+    ingest_client: APIClient, catalog: None, body: object, status: int, code: str
+) -> None:
     result = post(ingest_client, body)
     assert (result["status"], result["error"]["code"]) == (status, code)
     assert Interaction.objects.count() == 0
@@ -115,3 +134,10 @@ def test_a_full_batch_of_ten_thousand_is_accepted(ingest_client: APIClient, cata
     rows = [event_row(f"u{1 + n % 2}", f"i{1 + n % 3}", idempotency_key=f"e{n}") for n in range(10_000)]
     body = ingest_client.post(URL, json.dumps({"events": rows}), content_type="application/json").json()
     assert (body["stored"], body["rejected"]) == (10_000, 0)
+
+
+def test_documented_event_fields_are_the_validated_ones() -> None:
+    from recsys_app.catalog.apis import EventDoc
+    from recsys_app.catalog.events import COLUMNS
+
+    assert set(EventDoc.model_fields) == set(COLUMNS)

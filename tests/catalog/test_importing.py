@@ -41,26 +41,37 @@ def catalog(db: None) -> None:
 
 
 def test_csv_interactions_good_and_bad_rows(tmp_path: Path, catalog: None) -> None:
-    source = write(tmp_path / "events.csv", HEADER + "\n".join([
-        "u1,i1,click,,2024-01-01T00:00:00Z,a",
-        "u2,i2,purchase,12.5,1704067200,b",
-        "u9,i1,click,,2024-01-01T00:00:00Z,c",
-        "u1,i1,teleport,,2024-01-01T00:00:00Z,d",
-        "u1,i1,click,abc,2024-01-01T00:00:00Z,e",
-        "u1,i1,click,,2024-01-01T00:00:00Z",
-        "u1,i1,click,,2024-01-01T00:00:00Z,a",
-    ]) + "\n")  # fmt: skip
+    source = write(
+        tmp_path / "events.csv",
+        HEADER
+        + "\n".join(
+            [
+                "u1,i1,click,,2024-01-01T00:00:00Z,a",
+                "u2,i2,purchase,12.5,1704067200,b",
+                "u9,i1,click,,2024-01-01T00:00:00Z,c",
+                "u1,i1,teleport,,2024-01-01T00:00:00Z,d",
+                "u1,i1,click,abc,2024-01-01T00:00:00Z,e",
+                "u1,i1,click,,2024-01-01T00:00:00Z",
+                "u1,i1,click,,2024-01-01T00:00:00Z,a",
+            ]
+        )
+        + "\n",
+    )
     output = run_command("interactions", str(source))
     assert "7 rows read, 2 stored, 1 duplicate or unchanged, 4 rejected" in output
     assert sorted(Interaction.objects.values_list("idempotency_key", flat=True)) == ["a", "b"]
     assert rejects(tmp_path / "events.csv.rejects.csv") == [
         ["line", "field", "message"],
         ["4", "user_id", "unknown user 'u9'; upsert the user first"],
-        ["5", "type", "unknown interaction type 'teleport' (known: add_to_cart, click, dislike, like, purchase, "
-                      "rating, share, skip, view)"],
+        [
+            "5",
+            "type",
+            "unknown interaction type 'teleport' (known: add_to_cart, click, dislike, like, purchase, "
+            "rating, share, skip, view)",
+        ],
         ["6", "value", "must be a finite number"],
         ["7", "(row)", "has 5 fields, the header has 6"],
-    ]  # fmt: skip
+    ]
 
 
 def test_the_same_file_twice_is_imported_once(tmp_path: Path, catalog: None) -> None:
@@ -103,7 +114,9 @@ def test_missing_column_stops_the_import_before_writing(tmp_path: Path, catalog:
 
 
 def test_non_utf8_file_names_the_line(tmp_path: Path, catalog: None) -> None:
-    source = write(tmp_path / "e.csv", (HEADER + "u1,i1,click,,2024-01-01T00:00:00Z,k\nu1,i\xe9,click\n").encode("latin-1"))
+    source = write(
+        tmp_path / "e.csv", (HEADER + "u1,i1,click,,2024-01-01T00:00:00Z,k\nu1,i\xe9,click\n").encode("latin-1")
+    )
     with pytest.raises(CommandError, match="not valid UTF-8: line 3 has byte 0xe9"):
         run_command("interactions", str(source))
     assert Interaction.objects.count() == 0 and ImportRun.objects.count() == 0
@@ -120,37 +133,71 @@ def test_empty_and_unknown_format_files(tmp_path: Path, catalog: None) -> None:
 
 def test_jsonl_events_with_a_broken_line(tmp_path: Path, catalog: None) -> None:
     good = {"user_id": "u1", "item_id": "i2", "type": "like", "timestamp": "2024-01-01T00:00:00+02:00"}
-    source = write(tmp_path / "e.jsonl", "\n".join([
-        json.dumps(good), "{broken", json.dumps({**good, "shoe": 1}), json.dumps([1]), json.dumps({**good, "item_id": "i3"}),
-    ]) + "\n")  # fmt: skip
+    source = write(
+        tmp_path / "e.jsonl",
+        "\n".join(
+            [
+                json.dumps(good),
+                "{broken",
+                json.dumps({**good, "shoe": 1}),
+                json.dumps([1]),
+                json.dumps({**good, "item_id": "i3"}),
+            ]
+        )
+        + "\n",
+    )
     assert "2 stored, 0 duplicate or unchanged, 3 rejected" in run_command("interactions", str(source))
-    assert [r[:2] for r in rejects(tmp_path / "e.jsonl.rejects.csv")[1:]] == [["2", "(row)"], ["3", "shoe"], ["4", "(row)"]]
+    assert [r[:2] for r in rejects(tmp_path / "e.jsonl.rejects.csv")[1:]] == [
+        ["2", "(row)"],
+        ["3", "shoe"],
+        ["4", "(row)"],
+    ]
 
 
 def test_parquet_items_and_interactions(tmp_path: Path, db: None) -> None:
-    items = pd.DataFrame({"external_id": ["p1", "p2", "p3"], "title": ["Kettle", "Mug", ""],
-                          "tags": [["kitchen"], [], ["x"]], "price": [25.0, 5.5, 1.0], "currency": ["EUR"] * 3})  # fmt: skip
+    items = pd.DataFrame(
+        {
+            "external_id": ["p1", "p2", "p3"],
+            "title": ["Kettle", "Mug", ""],
+            "tags": [["kitchen"], [], ["x"]],
+            "price": [25.0, 5.5, 1.0],
+            "currency": ["EUR"] * 3,
+        }
+    )
     items.to_parquet(tmp_path / "items.parquet")
     assert "2 stored, 0 duplicate or unchanged, 1 rejected" in run_command("items", str(tmp_path / "items.parquet"))
     assert Item.objects.get(external_id="p1").tags == ["kitchen"]
     run_command("users", str(write(tmp_path / "users.csv", "external_id,consent_training\nu1,false\nu2,\n")))
     assert list(EndUser.objects.order_by("external_id").values_list("consent_training", flat=True)) == [False, True]
-    events = pd.DataFrame({
-        "user_id": ["u1", "u2", "u1"], "item_id": ["p1", "p2", "nope"], "type": ["view", "purchase", "view"],
-        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True), "value": [None, 5.5, None],
-    })  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u1"],
+            "item_id": ["p1", "p2", "nope"],
+            "type": ["view", "purchase", "view"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+            "value": [None, 5.5, None],
+        }
+    )
     events.to_parquet(tmp_path / "events.parquet")
-    assert "2 stored, 0 duplicate or unchanged, 1 rejected" in run_command("interactions", str(tmp_path / "events.parquet"))
+    assert "2 stored, 0 duplicate or unchanged, 1 rejected" in run_command(
+        "interactions", str(tmp_path / "events.parquet")
+    )
     assert rejects(tmp_path / "events.parquet.rejects.csv")[1][:2] == ["3", "item_id"]
 
 
 def test_csv_items_decode_tags_and_attributes(tmp_path: Path, db: None) -> None:
-    source = write(tmp_path / "items.csv", "\n".join([
-        "external_id,title,tags,attributes,price,currency,is_available",
-        'a,Boots,hiking|men,"{""size"": 42}",99.90,EUR,true',
-        'b,Socks,,"{not json}",,,',
-        "c,Hat,,,,,no",
-    ]) + "\n")  # fmt: skip
+    source = write(
+        tmp_path / "items.csv",
+        "\n".join(
+            [
+                "external_id,title,tags,attributes,price,currency,is_available",
+                'a,Boots,hiking|men,"{""size"": 42}",99.90,EUR,true',
+                'b,Socks,,"{not json}",,,',
+                "c,Hat,,,,,no",
+            ]
+        )
+        + "\n",
+    )
     assert "2 stored, 0 duplicate or unchanged, 1 rejected" in run_command("items", str(source))
     boots = Item.objects.get(external_id="a")
     assert (boots.tags, boots.attributes, str(boots.price)) == (["hiking", "men"], {"size": 42}, "99.90")

@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serializ
 def test_stack_serves_the_console_and_api(tmp_path: Path) -> None:
     port = free_port()
     broker = tmp_path / "broker"
-    env = child_env(OPERATOR_USERNAME="stack-op", OPERATOR_PASSWORD="stack-pass-123",
-                    RECSYS_BROKER_DIR=str(broker), RECSYS_DEMO="0")  # fmt: skip
+    env = child_env(
+        OPERATOR_USERNAME="stack-op", OPERATOR_PASSWORD="stack-pass-123", RECSYS_BROKER_DIR=str(broker), RECSYS_DEMO="0"
+    )
     log = tmp_path / "stack.log"
     cmd = [sys.executable, "manage.py", "run_stack", "--port", str(port)]
     with running(cmd, env, log) as stack:
@@ -29,8 +30,11 @@ def test_stack_serves_the_console_and_api(tmp_path: Path) -> None:
         session = requests.Session()
         login = session.get(f"{base}/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
-        home = session.post(f"{base}/login/?next=/", data={"username": "stack-op", "password": "stack-pass-123",
-                                                          "csrfmiddlewaretoken": token}, headers={"Referer": base})  # fmt: skip
+        home = session.post(
+            f"{base}/login/?next=/",
+            data={"username": "stack-op", "password": "stack-pass-123", "csrfmiddlewaretoken": token},
+            headers={"Referer": base},
+        )
         assert home.status_code == 200 and "Recommendation console" in home.text and "Interactions" in home.text
         assert session.get(f"{base}/api/docs/").status_code == 200
         assert session.get(f"{base}/static/admin/css/base.css").status_code == 200

@@ -59,14 +59,47 @@ class Command(BaseCommand):
     def _spawn(self, host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
         python = sys.executable
         commands = {
-            "web": [python, "-m", "gunicorn", "recsys_app.wsgi:application", "--bind", f"{host}:{port}",
-                    "--workers", str(env_int("WEB_CONCURRENCY", 2, minimum=1)), "--timeout", "120",
-                    "--access-logfile", "-"],
-            "worker": [python, "-m", "celery", "-A", "recsys_app", "worker", "--loglevel", "INFO",
-                       "--concurrency", str(env_int("CELERY_CONCURRENCY", 2, minimum=1)), "-n", "worker@%h"],
-            "beat": [python, "-m", "celery", "-A", "recsys_app", "beat", "--loglevel", "INFO",
-                     "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
-        }  # fmt: skip
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "recsys_app.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(env_int("WEB_CONCURRENCY", 2, minimum=1)),
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "recsys_app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(env_int("CELERY_CONCURRENCY", 2, minimum=1)),
+                "-n",
+                "worker@%h",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "recsys_app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+        }
         env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "PYTHONUNBUFFERED": "1"}
         return {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
 
