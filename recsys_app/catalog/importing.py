@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_utf8(path: Path) -> int:
-    """Raise naming the line of the first invalid byte; return the number of lines."""
-    lines = 0
+@dataclass
+class TextScan:
+    lines: int
+    plain: bool  # no quotes and no blank lines: every line is exactly one record
+
+
+def scan_text(path: Path) -> TextScan:
+    """Check the encoding (naming the line of the first bad byte) and the file's shape."""
+    lines, plain, previous = 0, True, b"\n"
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -95,8 +102,11 @@ def check_utf8(path: Path) -> int:
                 line = lines + block[: exc.start].count(b"\n") + 1
                 bad = block[exc.start]
                 raise ImportFileError(f"the file is not valid UTF-8: line {line} has byte 0x{bad:02x}") from exc
+            joined = previous + block
+            plain = plain and b'"' not in block and b"\n\n" not in joined and b"\n\r\n" not in joined
             lines += block.count(b"\n")
-    return lines
+            previous = block[-1:]
+    return TextScan(lines=lines, plain=plain)
 
 
 def check_columns(kind: str, present: list[str]) -> None:
@@ -201,6 +211,58 @@ def read_parquet(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]
             yield Chunk(size=len(lines), lines=lines, records=batch.to_pylist())
 
 
+def read_plain_csv_columns(path: Path, kind: str, skip: int, size: int) -> Iterator[Chunk]:
+    """Fast path for interaction files where each line is one record (see `scan_text`):
+    pyarrow parses, and line numbers follow from record order and the malformed lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with path.open(encoding="utf-8") as handle:
+        first = handle.readline().rstrip("\r\n")
+    if not first:
+        raise ImportFileError("the file is empty; the first line must name the columns")
+    header = [name.strip() for name in first.split(",")]
+    check_columns(kind, header)
+    malformed: dict[int, str] = {}
+
+    def on_bad_row(row: Any) -> str:
+        malformed[row.number] = f"has {row.actual_columns} fields, the header has {row.expected_columns}"
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=8 << 20, skip_rows_after_names=skip),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+        ),
+    )
+    next_line = skip + 2
+    for batch in reader:
+        for start in range(0, batch.num_rows, size):
+            part = batch.slice(start, size)
+            chunk, next_line = _plain_chunk(part.to_pandas(), next_line, malformed)
+            yield chunk
+    trailing = sorted(line for line in malformed if line >= next_line)
+    if trailing:
+        errors = [RowError(line, "(row)", malformed[line]) for line in trailing]
+        yield Chunk(size=len(trailing), lines=[], frame=pd.DataFrame(columns=header), errors=errors)
+
+
+def _plain_chunk(frame: pd.DataFrame, next_line: int, malformed: dict[int, str]) -> tuple[Chunk, int]:
+    lines: list[int] = []
+    errors: list[RowError] = []
+    wanted = len(frame)
+    while len(lines) < wanted:
+        if next_line in malformed:
+            errors.append(RowError(next_line, "(row)", malformed[next_line]))
+        else:
+            lines.append(next_line)
+        next_line += 1
+    frame.index = pd.Index(lines, dtype="int64")
+    return Chunk(size=len(lines) + len(errors), lines=lines, frame=frame, errors=errors), next_line
+
+
 READERS: dict[str, Callable[[Path, str, int, int], Iterator[Chunk]]] = {
     "csv": read_csv,
     "jsonl": read_jsonl,
@@ -211,10 +273,19 @@ READERS: dict[str, Callable[[Path, str, int, int], Iterator[Chunk]]] = {
 # --- Storing one chunk ---------------------------------------------------------------------
 
 
-def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, int, list[RowError]]:
-    """Validate and write one chunk; returns (stored, unchanged or duplicate, row errors).
+@dataclass
+class Prepared:
+    """A chunk checked as far as possible without the database."""
 
-    The caller holds the transaction."""
+    chunk: Chunk
+    errors: list[RowError]
+    events: events.EventBatch | None = None  # interactions
+    records: list[dict[str, Any]] | None = None  # catalog rows
+    lines: list[int] | None = None
+
+
+def prepare_chunk(kind: str, chunk: Chunk, types: set[str]) -> Prepared:
+    """Pure work (no database), so it can run ahead of the writes in another thread."""
     errors = list(chunk.errors)
     if kind == "interactions":
         frame = chunk.frame
@@ -222,14 +293,42 @@ def store_chunk(kind: str, chunk: Chunk, types: set[str]) -> tuple[int, int, lis
             frame, read_errors = events.frame_from_records(chunk.records or [], indexes=chunk.lines)
             errors += read_errors
         batch = events.validate(frame, known_types=types)
-        written = events.write(batch)
-        return written.stored, written.duplicates, errors + batch.errors + written.errors
+        batch.stage_payload()  # built here, off the writing thread
+        return Prepared(chunk=chunk, errors=errors + batch.errors, events=batch)
     records, lines = chunk.records or [], chunk.lines
     if chunk.from_text:
         records, lines, decode_errors = _decode_text_records(records, lines)
         errors += decode_errors
-    result = _UPSERTS[kind](rows=records, indexes=lines)
-    return result.created + result.updated, result.unchanged, errors + result.errors
+    return Prepared(chunk=chunk, errors=errors, records=records, lines=lines)
+
+
+def write_chunk(kind: str, prepared: Prepared) -> tuple[int, int, list[RowError]]:
+    """Store a prepared chunk; returns (stored, unchanged or duplicate, row errors).
+
+    The caller holds the transaction."""
+    if prepared.events is not None:
+        written = events.write(prepared.events)
+        return written.stored, written.duplicates, prepared.errors + written.errors
+    result = _UPSERTS[kind](rows=prepared.records or [], indexes=prepared.lines)
+    return result.created + result.updated, result.unchanged, prepared.errors + result.errors
+
+
+def prepared_ahead(kind: str, chunks: Iterator[Chunk], types: set[str]) -> Iterator[Prepared]:
+    """Read and check the next chunk in a thread while the current one is written.
+
+    pandas, pyarrow and psycopg release the GIL for their heavy parts, so on two cores parsing
+    overlaps PostgreSQL's insert work. The thread never touches the database.
+    """
+
+    def next_prepared() -> Prepared | None:
+        chunk = next(chunks, None)
+        return None if chunk is None else prepare_chunk(kind, chunk, types)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as pool:
+        pending = pool.submit(next_prepared)
+        while (prepared := pending.result()) is not None:
+            pending = pool.submit(next_prepared)
+            yield prepared
 
 
 _JSON_COLUMNS = {"attributes"}
@@ -291,8 +390,11 @@ def import_file(request: ImportRequest, *, progress: Callable[[int], None] | Non
     if not path.is_file():
         raise ImportFileError(f"no such file: {path}")
     fmt = detect_format(path, request.fmt)
+    reader = READERS[fmt]
     if fmt != "parquet":
-        check_utf8(path)
+        scan = scan_text(path)  # always first: a bad encoding must stop the import before any write
+        if fmt == "csv" and kind == "interactions" and scan.plain:
+            reader = read_plain_csv_columns
     run = _claim_run(path, kind, file_sha256(path), request.rejects_path)
     if run.status == ImportRun.Status.DONE:
         return run
@@ -300,10 +402,10 @@ def import_file(request: ImportRequest, *, progress: Callable[[int], None] | Non
     size = request.chunk_rows or CHUNK_ROWS[kind]
     try:
         with _RejectsFile(Path(run.rejects_path), committed_bytes=run.rejects_bytes) as rejects:
-            for chunk in READERS[fmt](path, kind, run.rows_done, size):
-                _commit_chunk(run, kind, chunk, types, rejects)
+            for prepared in prepared_ahead(kind, reader(path, kind, run.rows_done, size), types):
+                _commit_chunk(run, kind, prepared, rejects)
                 if progress:
-                    progress(chunk.size)
+                    progress(prepared.chunk.size)
     except ImportFileError as exc:
         _finish(run, ImportRun.Status.FAILED, str(exc))
         raise
@@ -327,9 +429,10 @@ def _claim_run(path: Path, kind: str, sha: str, rejects_path: Path | None) -> Im
     return run
 
 
-def _commit_chunk(run: ImportRun, kind: str, chunk: Chunk, types: set[str], rejects: _RejectsFile) -> None:
+def _commit_chunk(run: ImportRun, kind: str, prepared: Prepared, rejects: _RejectsFile) -> None:
+    chunk = prepared.chunk
     with transaction.atomic():
-        stored, unchanged, errors = store_chunk(kind, chunk, types)
+        stored, unchanged, errors = write_chunk(kind, prepared)
         length = rejects.write(errors)
         ImportRun.objects.filter(pk=run.pk).update(
             rejects_bytes=length,

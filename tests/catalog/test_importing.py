@@ -208,3 +208,32 @@ def test_csv_items_decode_tags_and_attributes(tmp_path: Path, db: None) -> None:
 def test_service_rejects_unknown_kind(tmp_path: Path, db: None) -> None:
     with pytest.raises(ImportFileError, match="unknown kind 'orders'"):
         import_file(ImportRequest(path=tmp_path, kind="orders"))
+
+
+def test_quoted_multiline_csv_keeps_exact_line_numbers(tmp_path: Path, catalog: None) -> None:
+    source = write(
+        tmp_path / "e.csv",
+        "\n".join(
+            [
+                "user_id,item_id,type,timestamp,context",
+                'u1,i1,view,2024-01-01T00:00:00Z,"{""note"":',
+                '""x""}"',
+                "u1,i1,view,2024-01-01T00:00:01Z",
+                "u9,i1,view,2024-01-01T00:00:02Z,",
+            ]
+        )
+        + "\n",
+    )
+    assert "1 stored, 0 duplicate or unchanged, 2 rejected" in run_command("interactions", str(source))
+    assert Interaction.objects.get().context == {"note": "x"}
+    assert [r[:2] for r in rejects(tmp_path / "e.csv.rejects.csv")[1:]] == [["4", "(row)"], ["5", "user_id"]]
+
+
+def test_plain_csv_fast_path_reports_malformed_lines_across_chunks(tmp_path: Path, catalog: None) -> None:
+    lines = [f"u1,i1,view,,2024-01-01T00:00:{n:02d}Z,k{n}" for n in range(9)]
+    lines[1] = "u1,i1"
+    lines[8] = "u1,i1,view,,2024-01-01T00:00:00Z,k8,extra"
+    source = write(tmp_path / "e.csv", HEADER + "\n".join(lines) + "\n")
+    run = import_file(ImportRequest(path=source, kind="interactions", chunk_rows=2))
+    assert (run.rows_done, run.rows_stored, run.rows_rejected) == (9, 7, 2)
+    assert [r[0] for r in rejects(Path(run.rejects_path))[1:]] == ["3", "10"]

@@ -1,0 +1,47 @@
+"""Point Django at a separate benchmark database on the same server, so dev data is untouched."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "recsys_bench"
+
+
+def setup_bench_django() -> str:
+    """Create and migrate the bench database; return its DATABASE_URL."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsys_app.settings")
+    base_url = os.environ.get("DATABASE_URL")
+    if not base_url:
+        from recsys_app.lib.embedded_pg import ensure_embedded_postgres
+
+        base_url = ensure_embedded_postgres(ROOT / "var" / "pgdata")
+    prefix, _, _ = base_url.rpartition("/")
+    _create_database(base_url)
+    os.environ["DATABASE_URL"] = f"{prefix}/{BENCH_DB}"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    return os.environ["DATABASE_URL"]
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
