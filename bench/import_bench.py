@@ -40,9 +40,8 @@ def main() -> None:
         _reset()
         ours.append(_timed_import(paths["interactions"], env_url))
         floor.append(_bare_copy(paths["interactions"]))
-        print(
-            f"run {run + 1}: import_data {args.interactions / ours[-1]:,.0f} rows/s, bare COPY {args.interactions / floor[-1]:,.0f} rows/s"
-        )
+        ours_rate, floor_rate = args.interactions / ours[-1], args.interactions / floor[-1]
+        print(f"run {run + 1}: import_data {ours_rate:,.0f} rows/s, bare COPY {floor_rate:,.0f} rows/s")
     print(f"\nmachine: {machine()}")
     print(f"import_data interactions ({args.interactions:,} rows, validated, ids resolved, deduplicated):")
     print(f"  median {median(ours):.2f}s = {args.interactions / median(ours):,.0f} rows/s")
