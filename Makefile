@@ -19,8 +19,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py run_stack
 
-## Run the whole test suite on real PostgreSQL (embedded unless DATABASE_URL is set).
+## Lint, type-check, then run the whole test suite on real PostgreSQL (embedded unless DATABASE_URL is set).
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy recsys_app curation agents
 	$(BIN)/python -m pytest
 
 lint: install
