@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
@@ -91,16 +93,33 @@ def end_users_upsert(*, rows: Sequence[Any], indexes: Sequence[int] | None = Non
     return _upsert(rows, EndUserIn, _write_end_users, indexes=indexes)
 
 
+# Columns set on insert only; every other column is updated when its value changed.
+_INSERT_ONLY = frozenset({"external_id", "created_at", "updated_at"})
+
+
+def _upsert_by_external_id(model: type[Model], rows: list[dict[str, Any]]) -> tuple[int, int]:
+    if not rows:
+        return 0, 0
+    columns = list(rows[0])
+    return upsert_rows(
+        table=model._meta.db_table,
+        columns=columns,
+        rows=[tuple(row.values()) for row in rows],
+        key="external_id",
+        update=[column for column in columns if column not in _INSERT_ONLY],
+    )
+
+
+def _base_columns(row: CreatorIn | ItemIn | EndUserIn, now: datetime) -> dict[str, Any]:
+    """The row's own fields as column values, with the insert-time stamps."""
+    values = row.model_dump(exclude={"created_at"})
+    values["attributes"] = Jsonb(row.attributes)
+    return {**values, "created_at": row.created_at or now, "updated_at": now}
+
+
 def _write_creators(valid: list[tuple[int, CreatorIn]], errors: list[RowError]) -> tuple[int, int]:
     now = timezone.now()
-    rows = [(r.external_id, r.name, r.group, Jsonb(r.attributes), r.created_at or now, now) for _, r in valid]
-    return upsert_rows(
-        table=Creator._meta.db_table,
-        columns=["external_id", "name", '"group"', "attributes", "created_at", "updated_at"],
-        rows=rows,
-        key="external_id",
-        update=["name", '"group"', "attributes"],
-    )
+    return _upsert_by_external_id(Creator, [_base_columns(row, now) for _, row in valid])
 
 
 def _write_items(valid: list[tuple[int, ItemIn]], errors: list[RowError]) -> tuple[int, int]:
@@ -108,93 +127,23 @@ def _write_items(valid: list[tuple[int, ItemIn]], errors: list[RowError]) -> tup
     creator_ids = dict(Creator.objects.filter(external_id__in=wanted).values_list("external_id", "id"))
     now = timezone.now()
     rows = []
-    for index, r in valid:
-        if r.creator_id and r.creator_id not in creator_ids:
-            errors.append(RowError(index, "creator_id", f"unknown creator '{r.creator_id}'; upsert it first"))
+    for index, item in valid:
+        if item.creator_id and item.creator_id not in creator_ids:
+            errors.append(RowError(index, "creator_id", f"unknown creator '{item.creator_id}'; upsert it first"))
             continue
-        rows.append(
-            (
-                r.external_id,
-                r.kind.value,
-                r.title,
-                r.description,
-                r.category_path,
-                r.tags,
-                r.price,
-                r.currency,
-                Jsonb(r.attributes),
-                creator_ids.get(r.creator_id or ""),
-                r.is_available,
-                r.created_at or now,
-                now,
-                r.content_hash(),
-            )
+        values = _base_columns(item, now)
+        values.update(
+            kind=item.kind.value,
+            creator_id=creator_ids.get(item.creator_id or ""),
+            content_hash=item.content_hash(),
         )
-    return upsert_rows(
-        table=Item._meta.db_table,
-        columns=[
-            "external_id",
-            "kind",
-            "title",
-            "description",
-            "category_path",
-            "tags",
-            "price",
-            "currency",
-            "attributes",
-            "creator_id",
-            "is_available",
-            "created_at",
-            "updated_at",
-            "content_hash",
-        ],
-        rows=rows,
-        key="external_id",
-        update=[
-            "kind",
-            "title",
-            "description",
-            "category_path",
-            "tags",
-            "price",
-            "currency",
-            "attributes",
-            "creator_id",
-            "is_available",
-            "content_hash",
-        ],
-    )
+        rows.append(values)
+    return _upsert_by_external_id(Item, rows)
 
 
 def _write_end_users(valid: list[tuple[int, EndUserIn]], errors: list[RowError]) -> tuple[int, int]:
     now = timezone.now()
-    rows = [
-        (
-            r.external_id,
-            Jsonb(r.attributes),
-            r.consent_personalization,
-            r.consent_generative,
-            r.consent_training,
-            r.created_at or now,
-            now,
-        )
-        for _, r in valid
-    ]
-    return upsert_rows(
-        table=EndUser._meta.db_table,
-        columns=[
-            "external_id",
-            "attributes",
-            "consent_personalization",
-            "consent_generative",
-            "consent_training",
-            "created_at",
-            "updated_at",
-        ],
-        rows=rows,
-        key="external_id",
-        update=["attributes", "consent_personalization", "consent_generative", "consent_training"],
-    )
+    return _upsert_by_external_id(EndUser, [_base_columns(row, now) for _, row in valid])
 
 
 @dataclass

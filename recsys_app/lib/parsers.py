@@ -14,9 +14,7 @@ from recsys_app.lib.api_errors import ApiError
 class LimitedJSONParser(JSONParser):
     """DRF reads the request stream directly, bypassing DATA_UPLOAD_MAX_MEMORY_SIZE; check it here."""
 
-    def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
-    ) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         request = (parser_context or {}).get("request")
         length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -24,10 +24,12 @@ def upsert_rows(
     """
     if not rows:
         return 0, 0
-    stage = f"stage_{table}"
-    names = ", ".join(columns)
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
-    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in update)
+    quote = connection.ops.quote_name
+    stage = quote(f"stage_{table}")
+    names = ", ".join(quote(c) for c in columns)
+    sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
+    changed = " OR ".join(f"{quote(table)}.{quote(c)} IS DISTINCT FROM EXCLUDED.{quote(c)}" for c in update)
+    table, key = quote(table), quote(key)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
