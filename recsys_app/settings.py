@@ -186,6 +186,10 @@ SPECTACULAR_SETTINGS = {
 
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 10_000, minimum=1)
 UPSERT_MAX_BATCH = env_int("UPSERT_MAX_BATCH", 5_000, minimum=1)
+# File imports write chunks of at least IMPORT_PARALLEL_MIN_ROWS events with this many
+# connections at once (PostgreSQL's insert work then uses more than one core).
+IMPORT_WRITERS = env_int("IMPORT_WRITERS", 2, minimum=1)
+IMPORT_PARALLEL_MIN_ROWS = env_int("IMPORT_PARALLEL_MIN_ROWS", 20_000, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ external ids and drops duplicates by idempotency key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,14 +38,30 @@ class EventBatch:
 
     frame: pd.DataFrame
     errors: list[RowError] = field(default_factory=list)
-    _payload: str | None = field(default=None, repr=False)
+    _payload: bytes | None = field(default=None, repr=False)
 
-    def stage_payload(self) -> str:
-        """The rows as CSV for COPY; importers build it ahead, off the writing thread."""
+    def shards(self, count: int) -> list[EventBatch]:
+        """Split by idempotency key, so concurrent writers never contend for the same key."""
+        if count <= 1 or self.frame.empty:
+            return [self]
+        hashes = pd.util.hash_pandas_object(self.frame["idempotency_key"], index=False).to_numpy()
+        return [EventBatch(frame=self.frame[hashes % count == shard]) for shard in range(count)]
+
+    def stage_payload(self) -> bytes:
+        """The rows as CSV for COPY; importers build it ahead, off the writing thread.
+
+        pyarrow's CSV writer runs in C++ without the GIL; times travel as integer
+        microseconds, since formatting datetimes as text cost more than the COPY itself.
+        """
         if self._payload is None:
-            # Times travel as integer microseconds: formatting datetimes as text cost more than the COPY.
-            stage = self.frame.assign(occurred_us=self.frame["occurred_at"].astype("int64"))
-            self._payload = stage[_STAGE_COLUMNS].to_csv(header=False)
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+
+            stage = self.frame.assign(occurred_us=self.frame["occurred_at"].astype("int64"))[_STAGE_COLUMNS]
+            table = pa.Table.from_pandas(stage.rename_axis("line").reset_index(), preserve_index=False)
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+            self._payload = sink.getvalue().to_pybytes()
         return self._payload
 
 
@@ -115,7 +132,23 @@ def validate(frame: pd.DataFrame, *, known_types: set[str]) -> EventBatch:
     out["occurred_at"] = _timestamp(frame["timestamp"], check)
     out["context"] = _per_value(frame["context"], _context_json, "context", check)
     out["request_id"] = _per_value(frame["request_id"], _uuid_text, "request_id", check)
-    return EventBatch(frame=out[~check.bad], errors=check.errors)
+    valid = out[~check.bad].copy()
+    valid["idempotency_key"] = _with_derived_keys(valid)
+    return EventBatch(frame=valid, errors=check.errors)
+
+
+def _with_derived_keys(frame: pd.DataFrame) -> pd.Series:
+    """Events without a key get one derived from their content, so a retried event is stored once."""
+    keys = frame["idempotency_key"]
+    missing = keys.eq("")
+    if not missing.any():
+        return keys
+    rows = frame[missing]
+    micros = rows["occurred_at"].astype("int64").astype(str)
+    values = rows["value"].map(lambda v: "" if pd.isna(v) else repr(float(v)))
+    content = rows["user_id"] + "|" + rows["item_id"] + "|" + rows["type"] + "|" + micros + "|" + values
+    derived = content.map(lambda text: "auto:" + hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
+    return keys.where(~missing, derived)
 
 
 def _text(frame: pd.DataFrame, column: str, check: _Checker) -> pd.Series:
@@ -259,9 +292,9 @@ _STAGE_COLUMNS = [
     "request_id",
 ]
 
-# One statement resolves external ids, inserts new events (a retried event is stored once:
-# events without a key get one derived from their content) and reports the unresolved rows,
-# plus a last row (line NULL) with the resolved and inserted counts.
+# One statement resolves external ids, inserts new events (a repeated idempotency key is
+# skipped) and reports the unresolved rows, plus a row (line NULL) with the resolved and
+# inserted counts.
 _INSERT = """
 WITH staged AS (
     SELECT s.*, u.id AS user_id, i.id AS item_id
@@ -273,9 +306,7 @@ WITH staged AS (
         (user_id, item_id, type, value, occurred_at, surface, context, request_id, idempotency_key, received_at)
     SELECT user_id, item_id, type, value, to_timestamp(occurred_us / 1e6), coalesce(surface, ''),
            coalesce(context, '{}'::jsonb), request_id,
-           coalesce(idempotency_key, 'auto:' || md5(concat_ws('|', user_ext, item_ext, type,
-               occurred_us::text, value::text))),
-           now()
+           idempotency_key, now()
     FROM staged
     WHERE user_id IS NOT NULL AND item_id IS NOT NULL
     ON CONFLICT (idempotency_key) DO NOTHING

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from pydantic import BaseModel
@@ -279,7 +280,7 @@ class Prepared:
 
     chunk: Chunk
     errors: list[RowError]
-    events: events.EventBatch | None = None  # interactions
+    event_shards: list[events.EventBatch] | None = None  # interactions, split by idempotency key
     records: list[dict[str, Any]] | None = None  # catalog rows
     lines: list[int] | None = None
 
@@ -293,8 +294,11 @@ def prepare_chunk(kind: str, chunk: Chunk, types: set[str]) -> Prepared:
             frame, read_errors = events.frame_from_records(chunk.records or [], indexes=chunk.lines)
             errors += read_errors
         batch = events.validate(frame, known_types=types)
-        batch.stage_payload()  # built here, off the writing thread
-        return Prepared(chunk=chunk, errors=errors + batch.errors, events=batch)
+        parallel = len(batch.frame) >= settings.IMPORT_PARALLEL_MIN_ROWS
+        shards = batch.shards(settings.IMPORT_WRITERS if parallel else 1)
+        for shard in shards:
+            shard.stage_payload()  # built here, off the writing threads
+        return Prepared(chunk=chunk, errors=errors + batch.errors, event_shards=shards)
     records, lines = chunk.records or [], chunk.lines
     if chunk.from_text:
         records, lines, decode_errors = _decode_text_records(records, lines)
@@ -305,12 +309,31 @@ def prepare_chunk(kind: str, chunk: Chunk, types: set[str]) -> Prepared:
 def write_chunk(kind: str, prepared: Prepared) -> tuple[int, int, list[RowError]]:
     """Store a prepared chunk; returns (stored, unchanged or duplicate, row errors).
 
-    The caller holds the transaction."""
-    if prepared.events is not None:
-        written = events.write(prepared.events)
-        return written.stored, written.duplicates, prepared.errors + written.errors
+    One shard (or a catalog chunk) is written on the caller's connection, inside its
+    transaction. Several shards are written at once, each by its own thread, connection and
+    transaction: they hold disjoint idempotency keys, so the writers never wait on each other.
+    """
+    shards = prepared.event_shards
+    if shards is not None:
+        written = [events.write(shards[0])] if len(shards) == 1 else _write_in_parallel(shards)
+        stored = sum(w.stored for w in written)
+        duplicates = sum(w.duplicates for w in written)
+        return stored, duplicates, prepared.errors + [e for w in written for e in w.errors]
     result = _UPSERTS[kind](rows=prepared.records or [], indexes=prepared.lines)
     return result.created + result.updated, result.unchanged, prepared.errors + result.errors
+
+
+def _write_in_parallel(shards: list[events.EventBatch]) -> list[events.WriteResult]:
+    with ThreadPoolExecutor(max_workers=len(shards), thread_name_prefix="import-write") as pool:
+        return list(pool.map(_write_committed, shards))
+
+
+def _write_committed(shard: events.EventBatch) -> events.WriteResult:
+    try:
+        with transaction.atomic():
+            return events.write(shard)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def prepared_ahead(kind: str, chunks: Iterator[Chunk], types: set[str]) -> Iterator[Prepared]:
@@ -430,6 +453,12 @@ def _claim_run(path: Path, kind: str, sha: str, rejects_path: Path | None) -> Im
 
 
 def _commit_chunk(run: ImportRun, kind: str, prepared: Prepared, rejects: _RejectsFile) -> None:
+    """Write a chunk and advance the run's offset with it.
+
+    When shards are written in parallel they commit before the offset does. A crash in
+    between makes a resumed run read the chunk again: its rows are not stored twice (their
+    keys exist), they are only counted as duplicates the second time.
+    """
     chunk = prepared.chunk
     with transaction.atomic():
         stored, unchanged, errors = write_chunk(kind, prepared)

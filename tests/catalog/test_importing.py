@@ -237,3 +237,28 @@ def test_plain_csv_fast_path_reports_malformed_lines_across_chunks(tmp_path: Pat
     run = import_file(ImportRequest(path=source, kind="interactions", chunk_rows=2))
     assert (run.rows_done, run.rows_stored, run.rows_rejected) == (9, 7, 2)
     assert [r[0] for r in rejects(Path(run.rejects_path))[1:]] == ["3", "10"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_parallel_writers_store_each_event_once(tmp_path: Path, settings) -> None:
+    settings.IMPORT_PARALLEL_MIN_ROWS = 1  # every chunk goes to IMPORT_WRITERS connections
+    settings.IMPORT_WRITERS = 3
+    make_catalog(items=3, users=2)
+    lines = [f"u{1 + n % 2},i{1 + n % 3},view,,2024-01-01T00:{n // 60:02d}:{n % 60:02d}Z,k{n}" for n in range(300)]
+    lines[10] = "u9,i1,view,,2024-01-01T00:00:00Z,ghost"
+    lines[200] = lines[20]  # a duplicate key in another chunk
+    source = write(tmp_path / "e.csv", HEADER + "\n".join(lines) + "\n")
+    run = import_file(ImportRequest(path=source, kind="interactions", chunk_rows=50))
+    assert (run.rows_done, run.rows_stored, run.rows_unchanged, run.rows_rejected) == (300, 298, 1, 1)
+    assert Interaction.objects.count() == 298
+    assert rejects(Path(run.rejects_path))[1][:2] == ["12", "user_id"]
+
+
+def test_events_without_a_key_are_deduplicated_across_api_and_files(tmp_path: Path, catalog: None) -> None:
+    from recsys_app.catalog.services import interactions_ingest
+
+    event = {"user_id": "u1", "item_id": "i2", "type": "purchase", "value": 9.5, "timestamp": "2024-03-01T10:00:00Z"}
+    assert interactions_ingest(rows=[event]).stored == 1
+    source = write(tmp_path / "e.csv", "user_id,item_id,type,value,timestamp\nu1,i2,purchase,9.5,1709287200\n")
+    assert "0 stored, 1 duplicate" in run_command("interactions", str(source))
+    assert Interaction.objects.get().idempotency_key.startswith("auto:")
