@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "recsys_app.accounts",
     "recsys_app.catalog",
+    "recsys_app.retrieval",
     "recsys_app.ops",
     "curation",
     "agents",
@@ -184,6 +185,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product knobs ----------------------------------------------------------------------
 
+# Stored with each vector; changing it makes the worker compute a new set beside the old one.
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 10_000, minimum=1)
 UPSERT_MAX_BATCH = env_int("UPSERT_MAX_BATCH", 5_000, minimum=1)
 # File imports write chunks of at least IMPORT_PARALLEL_MIN_ROWS events with this many
@@ -204,4 +208,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 CELERY_BEAT_SCHEDULE = {
     "task-runs-prune": {"task": "recsys_app.ops.tasks.task_runs_prune", "schedule": 24 * 3600.0},
+    "item-embeddings-refresh": {
+        "task": "recsys_app.retrieval.tasks.item_embeddings_refresh_task",
+        "schedule": env_int("EMBEDDING_REFRESH_SECONDS", 60, minimum=5) * 1.0,
+    },
 }

@@ -17,14 +17,14 @@ from django.db import connection
 ROOT = Path(settings.BASE_DIR)
 
 
-def test_database_url() -> str:
+def child_database_url() -> str:
     """DATABASE_URL for the database pytest-django created, so child processes share it."""
     base, _, _ = settings.DATABASE_URL.rpartition("/")
     return f"{base}/{connection.settings_dict['NAME']}"
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "PYTHONUNBUFFERED": "1"}
     env.update(extra)
     return env
 

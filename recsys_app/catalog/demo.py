@@ -57,13 +57,14 @@ def _movie_rows(ratings: pd.DataFrame) -> list[dict[str, Any]]:
     for movie_id, movie in movies.iterrows():
         genres = [g for g in str(movie["genres"]).split("|") if g and g != "(no genres listed)"]
         year = None if pd.isna(movie["year"]) else int(movie["year"])
-        title = str(movie["title"]).strip() or f"Movie {movie_id}"
+        title = "" if pd.isna(movie["title"]) else str(movie["title"]).strip()
+        title = title or f"MovieLens movie {movie_id}"  # five movies have no title in the data
         rows.append(
             {
                 "external_id": f"{ITEM_PREFIX}{movie_id}",
                 "kind": ItemKind.MOVIE,
                 "title": title[:500],
-                "description": _describe(title, year, genres),
+                "description": "",  # MovieLens has none; enrichment (curation) writes them
                 "category_path": genres[0] if genres else "Uncategorised",
                 "tags": genres,
                 "attributes": {"year": year, "movielens_id": int(movie_id)},
@@ -71,12 +72,6 @@ def _movie_rows(ratings: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _describe(title: str, year: int | None, genres: list[str]) -> str:
-    when = f" ({year})" if year else ""
-    kinds = ", ".join(genres).lower() if genres else "film"
-    return f"{title}{when}: {kinds}."
 
 
 def _user_rows(ratings: pd.DataFrame) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -13,7 +14,7 @@ def upsert_rows(
     table: str,
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
-    key: str,
+    key: str | Sequence[str],
     update: Sequence[str],
 ) -> tuple[int, int]:
     """COPY rows into a staging table, then insert new keys and update changed rows.
@@ -29,7 +30,8 @@ def upsert_rows(
     names = ", ".join(quote(c) for c in columns)
     sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
     changed = " OR ".join(f"{quote(table)}.{quote(c)} IS DISTINCT FROM EXCLUDED.{quote(c)}" for c in update)
-    table, key = quote(table), quote(key)
+    table = quote(table)
+    key = ", ".join(quote(k) for k in ([key] if isinstance(key, str) else key))
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
@@ -46,3 +48,21 @@ def upsert_rows(
         inserted = [flag for (flag,) in cursor.fetchall()]
     created = sum(1 for flag in inserted if flag)
     return created, len(inserted) - created
+
+
+@contextmanager
+def advisory_lock(name: str) -> Iterator[bool]:
+    """A session-level PostgreSQL advisory lock; yields False when another session holds it.
+
+    Periodic jobs take one so that a run still going when the next is scheduled makes the
+    newcomer return at once instead of doing the same work twice.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+        (acquired,) = cursor.fetchone()
+    try:
+        yield bool(acquired)
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [name])

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from recsys_app.lib.paginator import EstimatedCountPaginator
+from recsys_app.retrieval.models import ItemEmbedding
+
+
+@admin.register(ItemEmbedding)
+class ItemEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ["item", "model_name", "content_hash", "updated_at"]
+    list_filter = ["model_name"]
+    search_fields = ["=item__external_id"]
+    list_select_related = ["item"]
+    raw_id_fields = ["item"]
+    readonly_fields = ["item", "model_name", "content_hash", "created_at", "updated_at"]
+    exclude = ["vector"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
