@@ -56,9 +56,9 @@ def item_embeddings_refresh(*, batch_size: int = 256, limit: int | None = None) 
         # connection, overlapping the encoding of the next batch.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-write") as writer:
             pending: Future[None] | None = None
-            after = 0
-            while limit is None or result.embedded < limit:
-                size = batch_size if limit is None else min(batch_size, limit - result.embedded)
+            after = queued = 0
+            while limit is None or queued < limit:
+                size = batch_size if limit is None else min(batch_size, limit - queued)
                 rows = _stale_items(model_name, after, size)
                 if not rows:
                     break
@@ -66,7 +66,7 @@ def item_embeddings_refresh(*, batch_size: int = 256, limit: int | None = None) 
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(_write_batch, records, result)
-                after = rows[-1][0]
+                after, queued = rows[-1][0], queued + len(rows)
             if pending is not None:
                 pending.result()
     return result

@@ -95,3 +95,9 @@ def test_web_and_task_modules_do_not_import_heavy_libraries() -> None:
     env = {"DJANGO_SETTINGS_MODULE": "recsys_app.settings", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_limit_bounds_the_work_of_one_refresh() -> None:
+    items_upsert(rows=ITEMS)
+    assert item_embeddings_refresh(batch_size=1, limit=2).embedded == 2
+    assert item_embeddings_refresh().embedded == 1
