@@ -1,0 +1,121 @@
+"""Offline evaluation runs: split the logged interactions by time and score recommenders."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from recsys_app.evaluation import metrics
+from recsys_app.evaluation.models import EvaluationRun
+from recsys_app.evaluation.recommenders import ImplicitALS, ImplicitBPR, Popularity, Recommender
+from recsys_app.evaluation.split import STRATEGIES, TemporalSplit, temporal_split, users_array
+from recsys_app.retrieval.interactions import weighted_events
+
+DEFAULT_KS = (10, 20)
+
+
+def evaluation_run_create(
+    *, ks: tuple[int, ...] = DEFAULT_KS, test_fraction: float = 0.2, strategy: str = "per_user"
+) -> EvaluationRun:
+    if not ks or min(ks) < 1 or max(ks) > 1000:
+        raise ValueError(f"k values must be between 1 and 1000, got {ks}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be between 0 and 1, got {test_fraction}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown split strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
+    params = {"ks": sorted(set(ks)), "test_fraction": test_fraction, "strategy": strategy}
+    return EvaluationRun.objects.create(params=params)
+
+
+def evaluation_run_execute(*, run: EvaluationRun) -> EvaluationRun:
+    """Claim a pending run and execute it; a run already claimed elsewhere is left alone."""
+    claimed = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.PENDING).update(
+        status=EvaluationRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if not claimed:
+        return run
+    try:
+        split = temporal_split(
+            weighted_events(), test_fraction=run.params["test_fraction"], strategy=run.params["strategy"]
+        )
+        run.split = split.describe()
+        run.results = _score_all(split, run.params["ks"], _baselines())
+        run.status = EvaluationRun.Status.DONE
+    except Exception as exc:
+        run.status, run.error = EvaluationRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "split", "results", "error", "finished_at"])
+    return run
+
+
+def _baselines() -> list[Recommender]:
+    return [Popularity(), ImplicitALS(), ImplicitBPR()]
+
+
+def _score_all(split: TemporalSplit, ks: list[int], recommenders: list[Recommender]) -> dict[str, Any]:
+    context = _ListContext.of(split)
+    results = {}
+    for recommender in recommenders:
+        started = time.perf_counter()
+        recommender.fit(split.train)
+        fitted = time.perf_counter() - started
+        lists = recommender.recommend(context.users, max(ks))
+        scores = _score(lists, split, ks, context)
+        scores["fit_seconds"] = round(fitted, 3)
+        results[recommender.name] = scores
+    return results
+
+
+class _ListContext:
+    """What list-level metrics need, computed once per run."""
+
+    def __init__(self, users: np.ndarray, popularity: np.ndarray, vectors: np.ndarray, known: np.ndarray) -> None:
+        self.users, self.popularity, self.vectors, self.known = users, popularity, vectors, known
+
+    @classmethod
+    def of(cls, split: TemporalSplit) -> _ListContext:
+        popularity = np.asarray((split.train.matrix > 0).sum(axis=0)).ravel().astype(np.float64)
+        vectors, known = _item_vectors(split.train.item_ids)
+        return cls(users_array(split.relevant), popularity, vectors, known)
+
+
+def _score(lists: np.ndarray, split: TemporalSplit, ks: list[int], context: _ListContext) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    relevant = [split.relevant[int(u)] for u in context.users]
+    n_users, n_items = split.train.shape
+    for k in ks:
+        top = [list(row[:k]) for row in lists]
+        for name, fn in (("recall", metrics.recall_at_k), ("ndcg", metrics.ndcg_at_k),
+                         ("map", metrics.average_precision_at_k), ("hit_rate", metrics.hit_rate_at_k)):  # fmt: skip
+            scores[f"{name}@{k}"] = round(
+                float(np.mean([fn(r, rel, k) for r, rel in zip(top, relevant, strict=True)])), 5
+            )
+        scores[f"coverage@{k}"] = round(metrics.catalog_coverage(top, n_items), 5)
+        scores[f"diversity@{k}"] = round(metrics.intra_list_diversity(top, context.vectors, context.known), 5)
+        scores[f"novelty@{k}"] = round(metrics.novelty(top, context.popularity, n_users), 5)
+    return scores
+
+
+def _item_vectors(item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Text embeddings of the items (for diversity); rows of items without one are marked unknown."""
+    from recsys_app.retrieval.encoder import DIMENSIONS
+
+    vectors = np.zeros((len(item_ids), DIMENSIONS), dtype=np.float32)
+    known = np.zeros(len(item_ids), dtype=bool)
+    position = {int(item): i for i, item in enumerate(item_ids)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT item_id, vector::text FROM retrieval_itemembedding WHERE model_name = %s AND item_id = ANY(%s)",
+            [settings.EMBEDDING_MODEL, [int(i) for i in item_ids]],
+        )
+        for item_id, text in cursor.fetchall():
+            row = position[item_id]
+            vectors[row] = np.array(text[1:-1].split(","), dtype=np.float32)
+            known[row] = True
+    return vectors, known
