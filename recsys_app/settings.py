@@ -213,4 +213,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys_app.retrieval.tasks.item_embeddings_refresh_task",
         "schedule": env_int("EMBEDDING_REFRESH_SECONDS", 60, minimum=5) * 1.0,
     },
+    "user-vectors-refresh": {
+        "task": "recsys_app.retrieval.tasks.user_vectors_refresh_task",
+        "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
+    },
+    "collaborative-model-train": {
+        "task": "recsys_app.retrieval.tasks.collaborative_model_train_task",
+        "schedule": env_int("COLLABORATIVE_TRAIN_SECONDS", 6 * 3600, minimum=60) * 1.0,
+    },
 }

@@ -322,6 +322,9 @@ SELECT NULL, (SELECT count(*) FROM staged WHERE user_id IS NOT NULL AND item_id 
 
 def write(batch: EventBatch) -> WriteResult:
     """Store valid events; must run inside a transaction (the staging table empties on commit)."""
+    if not connection.in_atomic_block:
+        # In autocommit the staging table would empty itself between COPY and INSERT.
+        raise RuntimeError("events.write must run inside transaction.atomic()")
     result = WriteResult()
     if batch.frame.empty:
         return result

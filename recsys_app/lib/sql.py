@@ -25,6 +25,8 @@ def upsert_rows(
     """
     if not rows:
         return 0, 0
+    if not connection.in_atomic_block:
+        raise RuntimeError("upsert_rows must run inside transaction.atomic()")
     quote = connection.ops.quote_name
     stage = quote(f"stage_{table}")
     names = ", ".join(quote(c) for c in columns)

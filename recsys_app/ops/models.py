@@ -34,3 +34,13 @@ class TaskRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class Watermark(models.Model):
+    """How far a periodic job has processed a stream (e.g. interactions received)."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    value = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.value.isoformat()}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from recsys_app.lib.paginator import EstimatedCountPaginator
-from recsys_app.retrieval.models import ItemEmbedding
+from recsys_app.retrieval.models import CollaborativeModel, ItemEmbedding
 
 
 @admin.register(ItemEmbedding)
@@ -17,6 +17,16 @@ class ItemEmbeddingAdmin(admin.ModelAdmin):
     exclude = ["vector"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(CollaborativeModel)
+class CollaborativeModelAdmin(admin.ModelAdmin):
+    list_display = ["trained_at", "algorithm", "is_active", "users", "items", "interactions", "train_seconds"]
+    list_filter = ["algorithm", "is_active"]
+    readonly_fields = [f.name for f in CollaborativeModel._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
         return False

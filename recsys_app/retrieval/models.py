@@ -6,8 +6,10 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-from recsys_app.catalog.models import Item
+from recsys_app.catalog.models import EndUser, Item
 from recsys_app.retrieval.encoder import DIMENSIONS
+
+FACTORS = 64  # collaborative factor size; fixed so that one HNSW index serves every model
 
 
 class ItemEmbedding(models.Model):
@@ -38,3 +40,75 @@ class ItemEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} @ {self.model_name}"
+
+
+class CollaborativeModel(models.Model):
+    """One trained matrix factorisation (implicit's ALS or BPR) and where its factors came from."""
+
+    class Algorithm(models.TextChoices):
+        ALS = "als"
+        BPR = "bpr"
+
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices)
+    params = models.JSONField(default=dict)
+    users = models.PositiveIntegerField(default=0)
+    items = models.PositiveIntegerField(default=0)
+    interactions = models.PositiveIntegerField(default=0)
+    train_seconds = models.FloatField(default=0.0)
+    is_active = models.BooleanField(default=False, help_text="The model serving reads; one at a time.")
+    trained_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-trained_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_collaborative_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} #{self.pk}"
+
+
+class ItemFactor(models.Model):
+    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="item_factors")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    vector = VectorField(dimensions=FACTORS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "item"], name="item_factor_unique")]
+        indexes = [
+            HnswIndex(name="item_factor_hnsw", fields=["vector"], m=16, ef_construction=64, opclasses=["vector_ip_ops"])
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in {self.model_id}"
+
+
+class UserFactor(models.Model):
+    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="user_factors")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    vector = VectorField(dimensions=FACTORS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "user"], name="user_factor_unique")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in {self.model_id}"
+
+
+class UserVector(models.Model):
+    """A user's taste in the item text-embedding space: recency-weighted positive items, minus
+    negative ones. Refreshed nearline from new events."""
+
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="text_vectors")
+    model_name = models.CharField(max_length=100)
+    vector = VectorField(dimensions=DIMENSIONS)
+    events_used = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "model_name"], name="user_vector_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.model_name}"
