@@ -188,6 +188,7 @@ SPECTACULAR_SETTINGS = {
 
 # Stored with each vector; changing it makes the worker compute a new set beside the old one.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 200, minimum=1)
 
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 10_000, minimum=1)
 UPSERT_MAX_BATCH = env_int("UPSERT_MAX_BATCH", 5_000, minimum=1)
@@ -216,6 +217,14 @@ CELERY_BEAT_SCHEDULE = {
     "user-vectors-refresh": {
         "task": "recsys_app.retrieval.tasks.user_vectors_refresh_task",
         "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
+    },
+    "item-stats-refresh": {
+        "task": "recsys_app.retrieval.tasks.item_stats_refresh_task",
+        "schedule": env_int("ITEM_STATS_REFRESH_SECONDS", 600, minimum=10) * 1.0,
+    },
+    "item-neighbors-refresh": {
+        "task": "recsys_app.retrieval.tasks.item_neighbors_refresh_task",
+        "schedule": env_int("ITEM_NEIGHBORS_REFRESH_SECONDS", 6 * 3600, minimum=60) * 1.0,
     },
     "collaborative-model-train": {
         "task": "recsys_app.retrieval.tasks.collaborative_model_train_task",

@@ -112,3 +112,36 @@ class UserVector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.model_name}"
+
+
+class ItemStats(models.Model):
+    """Popularity signals per item, recomputed periodically from interactions."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    popularity = models.FloatField(default=0.0, help_text="Users with a positive interaction, all time.")
+    trending = models.FloatField(default=0.0, help_text="Weighted events, halving every TRENDING_HALF_LIFE.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "item stats"
+        indexes = [
+            models.Index(fields=["-trending"], name="itemstats_trending"),
+            models.Index(fields=["-popularity"], name="itemstats_popularity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"stats of {self.item_id}"
+
+
+class ItemNeighbor(models.Model):
+    """Item-to-item co-occurrence: users who liked `item` also liked `neighbor` (top-N kept)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    neighbor = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "neighbor"], name="item_neighbor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} ~ {self.neighbor_id}"

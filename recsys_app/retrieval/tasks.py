@@ -29,3 +29,17 @@ def user_vectors_refresh_task() -> dict[str, Any]:
     from recsys_app.retrieval.user_vectors import user_vectors_refresh_recent
 
     return asdict(user_vectors_refresh_recent())
+
+
+@shared_task(base=RecordedTask, soft_time_limit=900, time_limit=960)
+def item_stats_refresh_task() -> dict[str, Any]:
+    from recsys_app.retrieval.stats import item_stats_refresh
+
+    return asdict(item_stats_refresh())
+
+
+@shared_task(base=RecordedTask, soft_time_limit=3300, time_limit=3600)
+def item_neighbors_refresh_task() -> dict[str, Any]:
+    from recsys_app.retrieval.stats import item_neighbors_refresh
+
+    return asdict(item_neighbors_refresh())

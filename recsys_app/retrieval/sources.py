@@ -1,0 +1,241 @@
+"""Candidate sources: each proposes items for a request from one signal.
+
+A source is a small class with a `name` and `fetch(query, limit)`; the ranking app picks
+which sources a surface uses and how many candidates each brings. Every source applies the
+request's filters and exclusions in SQL, so a narrow filter still yields full lists.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import connection
+
+from recsys_app.retrieval.models import CollaborativeModel
+
+
+@dataclass(frozen=True)
+class Filters:
+    category: str | None = None  # prefix of category_path
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    kind: str | None = None
+
+
+@dataclass
+class Query:
+    """One request as sources see it; `user_id` is None for unknown or non-consenting users."""
+
+    user_id: int | None
+    filters: Filters = field(default_factory=Filters)
+    exclude: set[int] = field(default_factory=set)
+    seed_item_id: int | None = None  # item pages: "more like this"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: int
+    source: str
+    score: float
+
+
+def item_conditions(query: Query, alias: str = "i") -> tuple[str, list[Any]]:
+    """SQL conditions every candidate must meet: available, filtered, not excluded."""
+    sql, params = [f"{alias}.is_available"], []
+    f = query.filters
+    if f.category:
+        sql.append(f"{alias}.category_path LIKE %s")
+        params.append(f.category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    if f.price_min is not None:
+        sql.append(f"{alias}.price >= %s")
+        params.append(f.price_min)
+    if f.price_max is not None:
+        sql.append(f"{alias}.price <= %s")
+        params.append(f.price_max)
+    if f.kind:
+        sql.append(f"{alias}.kind = %s")
+        params.append(f.kind)
+    excluded = set(query.exclude) | ({query.seed_item_id} if query.seed_item_id else set())
+    if excluded:
+        sql.append(f"{alias}.id <> ALL(%s)")
+        params.append(sorted(excluded))
+    return " AND ".join(sql), params
+
+
+class CandidateSource(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fetch(self, query: Query, limit: int) -> list[Candidate]: ...
+
+    def _rows(self, sql: str, params: list[Any]) -> list[Candidate]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [Candidate(int(item_id), self.name, float(score)) for item_id, score in cursor.fetchall()]
+
+
+def _vector_text(sql: str, params: list[Any]) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class SemanticSource(CandidateSource):
+    """Nearest items to the user's taste vector in text-embedding space (HNSW)."""
+
+    name = "semantic"
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        model = settings.EMBEDDING_MODEL
+        if query.seed_item_id is not None:
+            anchor = _vector_text(
+                "SELECT vector::text FROM retrieval_itemembedding WHERE item_id = %s AND model_name = %s",
+                [query.seed_item_id, model],
+            )
+        elif query.user_id is not None:
+            anchor = _vector_text(
+                "SELECT vector::text FROM retrieval_uservector WHERE user_id = %s AND model_name = %s",
+                [query.user_id, model],
+            )
+        else:
+            return []
+        if anchor is None:
+            return []
+        where, params = item_conditions(query)
+        return self._rows(
+            f"SELECT e.item_id, 1 - (e.vector <=> %s::vector) FROM retrieval_itemembedding e "
+            f"JOIN catalog_item i ON i.id = e.item_id WHERE e.model_name = %s AND {where} "
+            f"ORDER BY e.vector <=> %s::vector LIMIT %s",
+            [anchor, model, *params, anchor, limit],
+        )
+
+
+class CollaborativeSource(CandidateSource):
+    """Highest inner product between the user's and items' factors of the active model (HNSW)."""
+
+    name = "collaborative"
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        model_id = CollaborativeModel.objects.filter(is_active=True).values_list("pk", flat=True).first()
+        if model_id is None or (query.user_id is None and query.seed_item_id is None):
+            return []
+        if query.seed_item_id is not None:
+            sql, key = (
+                "SELECT vector::text FROM retrieval_itemfactor WHERE model_id = %s AND item_id = %s",
+                query.seed_item_id,
+            )
+        else:
+            sql, key = (
+                "SELECT vector::text FROM retrieval_userfactor WHERE model_id = %s AND user_id = %s",
+                query.user_id,
+            )
+        anchor = _vector_text(sql, [model_id, key])
+        if anchor is None:
+            return []
+        where, params = item_conditions(query)
+        return self._rows(
+            f"SELECT f.item_id, -(f.vector <#> %s::vector) FROM retrieval_itemfactor f "
+            f"JOIN catalog_item i ON i.id = f.item_id WHERE f.model_id = %s AND {where} "
+            f"ORDER BY f.vector <#> %s::vector LIMIT %s",
+            [anchor, model_id, *params, anchor, limit],
+        )
+
+
+class CoVisitationSource(CandidateSource):
+    """Items that co-occur with the user's recent positive items (or with the page's item)."""
+
+    name = "covisit"
+    RECENT = 20
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        where, params = item_conditions(query)
+        if query.seed_item_id is not None:
+            seeds_sql, seeds_params = "SELECT %s::bigint AS item_id", [query.seed_item_id]
+        elif query.user_id is not None:
+            seeds_sql = (
+                "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k "
+                "ON k.code = x.type AND k.weight > 0 WHERE x.user_id = %s GROUP BY x.item_id "
+                "ORDER BY max(x.occurred_at) DESC LIMIT %s"
+            )
+            seeds_params = [query.user_id, self.RECENT]
+        else:
+            return []
+        return self._rows(
+            f"SELECT n.neighbor_id, sum(n.score) FROM retrieval_itemneighbor n "
+            f"JOIN ({seeds_sql}) seeds ON seeds.item_id = n.item_id JOIN catalog_item i ON i.id = n.neighbor_id "
+            f"WHERE {where} GROUP BY n.neighbor_id ORDER BY 2 DESC, 1 LIMIT %s",
+            [*seeds_params, *params, limit],
+        )
+
+
+class TrendingSource(CandidateSource):
+    """Time-decayed popularity over the last weeks."""
+
+    name = "trending"
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        where, params = item_conditions(query)
+        return self._rows(
+            f"SELECT s.item_id, s.trending FROM retrieval_itemstats s JOIN catalog_item i ON i.id = s.item_id "
+            f"WHERE s.trending > 0 AND {where} ORDER BY s.trending DESC, s.item_id LIMIT %s",
+            [*params, limit],
+        )
+
+
+class FreshSource(CandidateSource):
+    """The newest items: cold start for items nobody has interacted with yet."""
+
+    name = "fresh"
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        where, params = item_conditions(query)
+        return self._rows(
+            f"SELECT i.id, extract(epoch FROM i.created_at) FROM catalog_item i WHERE {where} "
+            f"ORDER BY i.created_at DESC, i.id LIMIT %s",
+            [*params, limit],
+        )
+
+
+class CategoryPopularSource(CandidateSource):
+    """Most popular items in the user's favourite top-level categories; globally popular items
+    for users without history (cold start)."""
+
+    name = "category_popular"
+    TOP_CATEGORIES = 3
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        categories = self._favourites(query.user_id) if query.user_id is not None else []
+        where, params = item_conditions(query)
+        if categories:
+            where += " AND split_part(i.category_path, '/', 1) = ANY(%s)"
+            params.append(categories)
+        return self._rows(
+            f"SELECT s.item_id, s.popularity FROM retrieval_itemstats s JOIN catalog_item i ON i.id = s.item_id "
+            f"WHERE s.popularity > 0 AND {where} ORDER BY s.popularity DESC, s.item_id LIMIT %s",
+            [*params, limit],
+        )
+
+    def _favourites(self, user_id: int) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT split_part(i.category_path, '/', 1) AS top, sum(k.weight) FROM catalog_interaction x "
+                "JOIN catalog_interactiontype k ON k.code = x.type JOIN catalog_item i ON i.id = x.item_id "
+                "WHERE x.user_id = %s AND i.category_path <> '' GROUP BY top HAVING sum(k.weight) > 0 "
+                "ORDER BY 2 DESC LIMIT %s",
+                [user_id, self.TOP_CATEGORIES],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+
+SOURCES: dict[str, CandidateSource] = {
+    source.name: source
+    for source in (
+        SemanticSource(), CollaborativeSource(), CoVisitationSource(), TrendingSource(), FreshSource(),
+        CategoryPopularSource(),
+    )
+}  # fmt: skip
