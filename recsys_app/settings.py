@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "recsys_app.accounts",
     "recsys_app.catalog",
     "recsys_app.retrieval",
+    "recsys_app.ranking",
     "recsys_app.evaluation",
     "recsys_app.ops",
     "curation",

@@ -10,6 +10,7 @@ admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include("recsys_app.ranking.urls")),  # before catalog: items/<id>/similar
     path("api/v1/", include("recsys_app.catalog.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

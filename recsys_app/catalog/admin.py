@@ -64,9 +64,9 @@ class InteractionAdmin(BigTableAdmin):
 
 @admin.register(Impression)
 class ImpressionAdmin(BigTableAdmin):
-    list_display = ["shown_at", "request_id", "user", "position", "item", "source", "experiment", "variant"]
+    list_display = ["shown_at", "request_id", "user_external_id", "position", "item", "source", "experiment", "variant"]
     list_filter = ["surface", "source", "experiment"]
-    search_fields = ["=request_id", "=user__external_id"]
+    search_fields = ["=request_id", "=recommendation_id", "=user_external_id"]
     list_select_related = ["user", "item"]
     raw_id_fields = ["user", "item"]
 

@@ -18,7 +18,7 @@ from recsys_app.accounts.permissions import AdminScope, IngestScope, ServeScope
 from recsys_app.catalog import selectors, services
 from recsys_app.catalog.models import EndUser, Item
 from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
-from recsys_app.lib.api_errors import ApiError
+from recsys_app.lib.errors import ApiError
 from recsys_app.lib.rows import RowError
 
 

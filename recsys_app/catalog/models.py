@@ -144,16 +144,25 @@ class Interaction(models.Model):
 
 
 class Impression(models.Model):
-    """One item shown to one user in one recommendation response (append-only, like Interaction)."""
+    """One item shown in one recommendation response (append-only, like Interaction).
+
+    `user` is empty when the platform asked for a user this console does not know yet; the
+    external id is kept so the exposure still counts.
+    """
 
     id = models.BigAutoField(primary_key=True)
     request_id = models.UUIDField()
-    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="impressions", db_constraint=False)
+    recommendation_id = models.UUIDField(help_text="The first page's request id; later pages share it.")
+    user = models.ForeignKey(
+        EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="impressions", db_constraint=False
+    )
+    user_external_id = models.CharField(max_length=255, blank=True, db_collation="C")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="impressions", db_constraint=False)
     shown_at = models.DateTimeField(default=timezone.now)
     surface = models.CharField(max_length=64, blank=True)
     position = models.PositiveIntegerField()
-    source = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=64, blank=True, help_text="The source behind the item's reason.")
+    sources = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     experiment = models.CharField(max_length=64, blank=True)
     variant = models.CharField(max_length=64, blank=True)
     score = models.FloatField(null=True, blank=True)
@@ -162,7 +171,9 @@ class Impression(models.Model):
         ordering = ["-shown_at"]
         indexes = [
             models.Index(fields=["request_id"], name="impression_request"),
+            models.Index(fields=["recommendation_id"], name="impression_recommendation"),
             models.Index(fields=["user", "-shown_at"], name="impression_user_time"),
+            BrinIndex(fields=["shown_at"], name="impression_time_brin"),
         ]
 
     def __str__(self) -> str:

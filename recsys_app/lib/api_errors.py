@@ -7,21 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from recsys_app.lib.errors import ApiError
 
-class ApiError(exceptions.APIException):
-    """A domain error raised by services with a stable code and optional details."""
-
-    status_code: int = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
-
-    def __init__(self, message: str, *, code: str = "invalid", details: Any = None, http_status: int = 400):
-        super().__init__(detail=message, code=code)
-        self.status_code = http_status
-        self.details = details
+__all__ = ["ApiError", "exception_handler"]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.parsers import JSONParser
 
-from recsys_app.lib.api_errors import ApiError
+from recsys_app.lib.errors import ApiError
 
 
 class LimitedJSONParser(JSONParser):

@@ -45,7 +45,8 @@ class Candidate:
 
 def item_conditions(query: Query, alias: str = "i") -> tuple[str, list[Any]]:
     """SQL conditions every candidate must meet: available, filtered, not excluded."""
-    sql, params = [f"{alias}.is_available"], []
+    sql: list[str] = [f"{alias}.is_available"]
+    params: list[Any] = []
     f = query.filters
     if f.category:
         sql.append(f"{alias}.category_path LIKE %s")
@@ -125,16 +126,11 @@ class CollaborativeSource(CandidateSource):
         if model_id is None or (query.user_id is None and query.seed_item_id is None):
             return []
         if query.seed_item_id is not None:
-            sql, key = (
-                "SELECT vector::text FROM retrieval_itemfactor WHERE model_id = %s AND item_id = %s",
-                query.seed_item_id,
-            )
+            sql = "SELECT vector::text FROM retrieval_itemfactor WHERE model_id = %s AND item_id = %s"
+            anchor = _vector_text(sql, [model_id, query.seed_item_id])
         else:
-            sql, key = (
-                "SELECT vector::text FROM retrieval_userfactor WHERE model_id = %s AND user_id = %s",
-                query.user_id,
-            )
-        anchor = _vector_text(sql, [model_id, key])
+            sql = "SELECT vector::text FROM retrieval_userfactor WHERE model_id = %s AND user_id = %s"
+            anchor = _vector_text(sql, [model_id, query.user_id])
         if anchor is None:
             return []
         where, params = item_conditions(query)

@@ -1,0 +1,131 @@
+"""Serving endpoints (serve scope): recommendations, similar items, trending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from pydantic import BaseModel, Field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recsys_app.accounts.permissions import ServeScope
+from recsys_app.catalog.models import ItemKind
+from recsys_app.ranking.serving import RecommendationRequest, RecommendationResponse, recommendations_serve
+from recsys_app.retrieval.sources import Filters
+
+MAX_K = 100
+
+
+class _FilterParams(serializers.Serializer):
+    k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=20)
+    category = serializers.CharField(required=False, max_length=500, help_text="Category path prefix.")
+    price_min = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    price_max = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    kind = serializers.ChoiceField(required=False, choices=ItemKind.choices)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("price_min"), attrs.get("price_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"price_min": "must not exceed price_max"})
+        return attrs
+
+    def filters(self) -> Filters:
+        data = self.validated_data
+        return Filters(data.get("category"), data.get("price_min"), data.get("price_max"), data.get("kind"))
+
+
+class RecommendationParams(_FilterParams):
+    user_id = serializers.CharField(required=False, max_length=255, help_text="Unknown users get cold-start lists.")
+    surface = serializers.SlugField(default="home", max_length=64)
+    recommendation_id = serializers.UUIDField(required=False, help_text="Next page of an earlier list.")
+
+
+class RecommendedItemOut(BaseModel):
+    item_id: str
+    title: str
+    score: float
+    sources: list[str] = Field(description="Candidate sources that proposed the item, strongest first.")
+    reason: dict[str, Any] = Field(description="Machine-readable reason: code, source, and details.")
+
+
+class RecommendationsOut(BaseModel):
+    request_id: str = Field(description="Send it back with click and purchase events to attribute them.")
+    recommendation_id: str = Field(description="Pass it to get the next page without repeats.")
+    surface: str
+    page: int
+    items: list[RecommendedItemOut]
+    degraded: list[str] = Field(description="Sources that were skipped for this response, and why.")
+
+
+def _body(response: RecommendationResponse) -> dict[str, Any]:
+    return {
+        "request_id": str(response.request_id),
+        "recommendation_id": str(response.recommendation_id),
+        "surface": response.surface,
+        "page": response.page,
+        "items": [
+            {"item_id": i.external_id, "title": i.title, "score": i.score, "sources": i.sources, "reason": i.reason}
+            for i in response.items
+        ],
+        "degraded": response.degraded,
+    }
+
+
+def _params(serializer_class: type[serializers.Serializer], request: Request) -> Any:
+    params = serializer_class(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params
+
+
+class RecommendationsApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(parameters=[RecommendationParams], responses=RecommendationsOut)
+    def get(self, request: Request) -> Response:
+        params = _params(RecommendationParams, request)
+        data = params.validated_data
+        served = recommendations_serve(
+            request=RecommendationRequest(
+                surface=data["surface"], k=data["k"], user_external_id=data.get("user_id"),
+                filters=params.filters(), recommendation_id=data.get("recommendation_id"),
+            )
+        )  # fmt: skip
+        return Response(_body(served))
+
+
+class SimilarItemsParams(_FilterParams):
+    user_id = serializers.CharField(required=False, max_length=255)
+
+
+class SimilarItemsApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(
+        parameters=[SimilarItemsParams, OpenApiParameter("external_id", str, OpenApiParameter.PATH)],
+        responses=RecommendationsOut,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        params = _params(SimilarItemsParams, request)
+        data = params.validated_data
+        served = recommendations_serve(
+            request=RecommendationRequest(
+                surface="item_page", k=data["k"], user_external_id=data.get("user_id"),
+                filters=params.filters(), seed_item_external_id=external_id,
+            )
+        )  # fmt: skip
+        return Response(_body(served))
+
+
+class TrendingApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(parameters=[_FilterParams], responses=RecommendationsOut)
+    def get(self, request: Request) -> Response:
+        params = _params(_FilterParams, request)
+        served = recommendations_serve(
+            request=RecommendationRequest(surface="trending", k=params.validated_data["k"], filters=params.filters())
+        )
+        return Response(_body(served))

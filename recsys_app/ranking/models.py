@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from pydantic import ValidationError as PydanticError
+
+from recsys_app.catalog.models import Creator, Item
+from recsys_app.ranking.config import SurfaceConfig
+
+
+class Surface(models.Model):
+    """Where recommendations are shown (home feed, item page, ...) and how they are built there."""
+
+    name = models.SlugField(max_length=64, primary_key=True)
+    description = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(help_text="Sources with limit and weight, diversity, creator_cap, exclude_consumed.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            SurfaceConfig.model_validate(self.config)
+        except PydanticError as exc:
+            raise ValidationError({"config": str(exc)}) from exc
+
+    def parsed(self) -> SurfaceConfig:
+        return SurfaceConfig.model_validate(self.config)
+
+
+class BusinessRule(models.Model):
+    """An operator's rule: pin, boost, bury or filter out matching items, within a time window."""
+
+    class Action(models.TextChoices):
+        PIN = "pin", "Pin the item at a position"
+        BOOST = "boost", "Multiply the score by 1 + amount"
+        BURY = "bury", "Move to the end of the list"
+        FILTER = "filter", "Remove from the list"
+
+    name = models.CharField(max_length=200)
+    surface = models.ForeignKey(Surface, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty: all.")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=500, blank=True, help_text="Category path prefix to match.")
+    tag = models.CharField(max_length=64, blank=True)
+    creator = models.ForeignKey(Creator, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    attribute_key = models.CharField(max_length=100, blank=True)
+    attribute_value = models.CharField(max_length=200, blank=True)
+    amount = models.FloatField(default=0.0, help_text="Boost: +share of score. Pin: position (1 = first).")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(action="pin") | Q(item__isnull=False), name="pin_rule_names_an_item"),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")), name="rule_window_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.name}"
+
+    def clean(self) -> None:
+        if self.action == self.Action.PIN and self.item_id is None:
+            raise ValidationError({"item": "A pin rule names the item it pins."})
+        if self.action == self.Action.PIN and self.amount < 1:
+            raise ValidationError({"amount": "A pin position starts at 1."})
+        if not any([self.item_id, self.category, self.tag, self.creator_id, self.attribute_key]):
+            raise ValidationError("Name what the rule matches: an item, category, tag, creator or attribute.")
+        if self.attribute_value and not self.attribute_key:
+            raise ValidationError({"attribute_key": "An attribute value needs its key."})

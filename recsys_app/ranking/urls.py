@@ -1,0 +1,9 @@
+from django.urls import path
+
+from recsys_app.ranking import apis
+
+urlpatterns = [
+    path("recommendations", apis.RecommendationsApi.as_view(), name="recommendations"),
+    path("items/<path:external_id>/similar", apis.SimilarItemsApi.as_view(), name="item-similar"),
+    path("trending", apis.TrendingApi.as_view(), name="trending"),
+]
