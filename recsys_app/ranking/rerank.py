@@ -11,6 +11,8 @@ import numpy as np
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.models import BusinessRule
 
+BURY_FACTOR = 1e-6
+
 
 @dataclass(frozen=True)
 class ItemMeta:
@@ -44,7 +46,6 @@ def matches(rule: BusinessRule, item: ItemMeta) -> bool:
 def apply_rules(scored: list[Scored], rules: list[BusinessRule], metas: dict[int, ItemMeta]) -> list[Scored]:
     """Filter, boost and bury; pins are placed after diversification (`place_pins`)."""
     kept: list[Scored] = []
-    buried: list[Scored] = []
     for entry in scored:
         meta = metas.get(entry.item_id)
         hits = [rule for rule in rules if meta is not None and matches(rule, meta)]
@@ -53,10 +54,11 @@ def apply_rules(scored: list[Scored], rules: list[BusinessRule], metas: dict[int
         for rule in hits:
             if rule.action == BusinessRule.Action.BOOST:
                 entry.score *= 1.0 + rule.amount
-        bury = any(rule.action == BusinessRule.Action.BURY for rule in hits)
-        (buried if bury else kept).append(entry)
-    kept.sort(key=lambda s: (-s.score, s.item_id))
-    return kept + buried
+            elif rule.action == BusinessRule.Action.BURY:
+                # Scaled, not moved: later stages order by score, and buried items keep their order.
+                entry.score *= BURY_FACTOR
+        kept.append(entry)
+    return sorted(kept, key=lambda s: (-s.score, s.item_id))
 
 
 def diversify(
