@@ -73,17 +73,33 @@ def _batches(total: int, size: int, users: list[str], items: list[str]) -> list[
     run = uuid.uuid4().hex[:8]
     kinds = ["view", "click", "like", "add_to_cart", "purchase"]
     events = [
-        {"user_id": users[n % len(users)], "item_id": items[(n * 7919) % len(items)], "type": kinds[n % 5],
-         "timestamp": 1_700_000_000 + n, "surface": "home", "idempotency_key": f"{run}-{n}"}
+        {
+            "user_id": users[n % len(users)],
+            "item_id": items[(n * 7919) % len(items)],
+            "type": kinds[n % 5],
+            "timestamp": 1_700_000_000 + n,
+            "surface": "home",
+            "idempotency_key": f"{run}-{n}",
+        }
         for n in range(total)
-    ]  # fmt: skip
+    ]
     return [events[start : start + size] for start in range(0, total, size)]
 
 
 def _start_gunicorn(database_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": database_url}
-    cmd = [sys.executable, "-m", "gunicorn", "recsys_app.wsgi:application", "--bind", f"127.0.0.1:{port}",
-           "--workers", "2", "--log-level", "warning"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "recsys_app.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -42,8 +42,10 @@ def main() -> None:
         floor.append(_bare_copy(paths["interactions"]))
         table.append(_reload_table())
         rates = [args.interactions / t[-1] for t in (ours, floor, table)]
-        print(f"run {run + 1}: import_data {rates[0]:,.0f} rows/s, bare COPY {rates[1]:,.0f} rows/s, "
-              f"COPY into the indexed table {rates[2]:,.0f} rows/s")  # fmt: skip
+        print(
+            f"run {run + 1}: import_data {rates[0]:,.0f} rows/s, bare COPY {rates[1]:,.0f} rows/s, "
+            f"COPY into the indexed table {rates[2]:,.0f} rows/s"
+        )
     print(f"\nmachine: {machine()}")
     print(f"import_data interactions ({args.interactions:,} rows, validated, ids resolved, deduplicated):")
     print(f"  median {median(ours):.2f}s = {args.interactions / median(ours):,.0f} rows/s")

@@ -50,8 +50,9 @@ def _time_to_serving(clone: Path, label: str) -> float:
     env.pop("DATABASE_URL", None)
     log = (clone / f"run-{label}.log").open("wb")
     started = time.perf_counter()
-    process = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        ["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         while process.poll() is None:
             try:
@@ -73,8 +74,9 @@ def _time_to_serving(clone: Path, label: str) -> float:
 
 def _django_check(clone: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([str(clone / ".venv/bin/python"), "manage.py", "check"], cwd=clone, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [str(clone / ".venv/bin/python"), "manage.py", "check"], cwd=clone, check=True, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 

@@ -91,8 +91,12 @@ def _score(lists: np.ndarray, split: TemporalSplit, ks: list[int], context: _Lis
     n_users, n_items = split.train.shape
     for k in ks:
         top = [list(row[:k]) for row in lists]
-        for name, fn in (("recall", metrics.recall_at_k), ("ndcg", metrics.ndcg_at_k),
-                         ("map", metrics.average_precision_at_k), ("hit_rate", metrics.hit_rate_at_k)):  # fmt: skip
+        for name, fn in (
+            ("recall", metrics.recall_at_k),
+            ("ndcg", metrics.ndcg_at_k),
+            ("map", metrics.average_precision_at_k),
+            ("hit_rate", metrics.hit_rate_at_k),
+        ):
             scores[f"{name}@{k}"] = round(
                 float(np.mean([fn(r, rel, k) for r, rel in zip(top, relevant, strict=True)])), 5
             )

@@ -12,8 +12,19 @@ class SurfaceAdmin(admin.ModelAdmin):
 
 @admin.register(BusinessRule)
 class BusinessRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "action", "surface", "item", "category", "tag", "creator", "amount", "starts_at",
-                    "ends_at", "is_active"]  # fmt: skip
+    list_display = [
+        "name",
+        "action",
+        "surface",
+        "item",
+        "category",
+        "tag",
+        "creator",
+        "amount",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ]
     list_filter = ["action", "is_active", "surface"]
     search_fields = ["name", "category", "tag"]
     raw_id_fields = ["item", "creator"]

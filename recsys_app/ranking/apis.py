@@ -89,10 +89,13 @@ class RecommendationsApi(APIView):
         data = params.validated_data
         served = recommendations_serve(
             request=RecommendationRequest(
-                surface=data["surface"], k=data["k"], user_external_id=data.get("user_id"),
-                filters=params.filters(), recommendation_id=data.get("recommendation_id"),
+                surface=data["surface"],
+                k=data["k"],
+                user_external_id=data.get("user_id"),
+                filters=params.filters(),
+                recommendation_id=data.get("recommendation_id"),
             )
-        )  # fmt: skip
+        )
         return Response(_body(served))
 
 
@@ -112,10 +115,13 @@ class SimilarItemsApi(APIView):
         data = params.validated_data
         served = recommendations_serve(
             request=RecommendationRequest(
-                surface="item_page", k=data["k"], user_external_id=data.get("user_id"),
-                filters=params.filters(), seed_item_external_id=external_id,
+                surface="item_page",
+                k=data["k"],
+                user_external_id=data.get("user_id"),
+                filters=params.filters(),
+                seed_item_external_id=external_id,
             )
-        )  # fmt: skip
+        )
         return Response(_body(served))
 
 

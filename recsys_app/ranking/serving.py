@@ -73,15 +73,21 @@ def surface_config(name: str) -> SurfaceConfig:
     if name in DEFAULT_SURFACES:
         return DEFAULT_SURFACES[name]
     known = sorted(set(DEFAULT_SURFACES) | set(Surface.objects.values_list("name", flat=True)))
-    raise ApiError(f"unknown surface '{name}' (known: {', '.join(known)})", code="unknown_surface",
-                   details={"parameter": "surface"})  # fmt: skip
+    raise ApiError(
+        f"unknown surface '{name}' (known: {', '.join(known)})",
+        code="unknown_surface",
+        details={"parameter": "surface"},
+    )
 
 
 def recommendations_serve(*, request: RecommendationRequest) -> RecommendationResponse:
     config = surface_config(request.surface)
     user = _user(request.user_external_id)
-    query = Query(user_id=user.pk if user is not None and user.consent_personalization else None,
-                  filters=request.filters, seed_item_id=_seed_item_id(request.seed_item_external_id))  # fmt: skip
+    query = Query(
+        user_id=user.pk if user is not None and user.consent_personalization else None,
+        filters=request.filters,
+        seed_item_id=_seed_item_id(request.seed_item_external_id),
+    )
     recommendation_id, page = _page_of(request.recommendation_id, request.user_external_id)
     query.exclude = _excluded(user, config, recommendation_id)
     by_source, degraded = _candidates(query, config)
@@ -89,9 +95,13 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     page_items = _rerank(scored, request, config, query)
     request_id = uuid.uuid4()
     response = RecommendationResponse(
-        request_id=request_id, recommendation_id=recommendation_id or request_id,
-        surface=request.surface, page=page, items=page_items, degraded=degraded,
-    )  # fmt: skip
+        request_id=request_id,
+        recommendation_id=recommendation_id or request_id,
+        surface=request.surface,
+        page=page,
+        items=page_items,
+        degraded=degraded,
+    )
     if request.log_impressions and page_items:
         _log_impressions(response, user, request.user_external_id)
     return response
@@ -117,11 +127,17 @@ def _page_of(recommendation_id: uuid.UUID | None, user_external_id: str | None) 
     shown = Impression.objects.filter(recommendation_id=recommendation_id)
     owner = shown.values_list("user_external_id", flat=True).first()
     if owner is None:
-        raise ApiError(f"unknown recommendation_id '{recommendation_id}'", code="unknown_recommendation",
-                       details={"parameter": "recommendation_id"})  # fmt: skip
+        raise ApiError(
+            f"unknown recommendation_id '{recommendation_id}'",
+            code="unknown_recommendation",
+            details={"parameter": "recommendation_id"},
+        )
     if owner != (user_external_id or ""):
-        raise ApiError("recommendation_id belongs to another user", code="recommendation_mismatch",
-                       details={"parameter": "recommendation_id"})  # fmt: skip
+        raise ApiError(
+            "recommendation_id belongs to another user",
+            code="recommendation_mismatch",
+            details={"parameter": "recommendation_id"},
+        )
     return recommendation_id, shown.values("request_id").distinct().count() + 1
 
 
@@ -164,10 +180,14 @@ def _rerank(
     metas = _metas({entry.item_id for entry in pool} | {rule.item_id for rule in pins if rule.item_id})
     pool = apply_rules(pool, [rule for rule in rules if rule.action != BusinessRule.Action.PIN], metas)
     vectors = _vectors([entry.item_id for entry in pool]) if config.diversity > 0 else {}
-    page = diversify(pool, request.k, vectors=vectors, diversity=config.diversity,
-                     creator_cap=config.creator_cap, metas=metas)  # fmt: skip
-    pinned = [(int(rule.amount), Scored(rule.item_id, 0.0, {"pinned": 1.0})) for rule in pins
-              if rule.item_id in metas and _pin_allowed(rule.item_id, query)]  # fmt: skip
+    page = diversify(
+        pool, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
+    )
+    pinned = [
+        (int(rule.amount), Scored(rule.item_id, 0.0, {"pinned": 1.0}))
+        for rule in pins
+        if rule.item_id in metas and _pin_allowed(rule.item_id, query)
+    ]
     page = place_pins(page, pinned, request.k)
     return [_item(entry, metas[entry.item_id]) for entry in page if entry.item_id in metas]
 
@@ -218,9 +238,17 @@ def _log_impressions(response: RecommendationResponse, user: EndUser | None, ext
     now = timezone.now()
     Impression.objects.bulk_create(
         Impression(
-            request_id=response.request_id, recommendation_id=response.recommendation_id, user=user,
-            user_external_id=external_id or "", item_id=item.item_id, shown_at=now, surface=response.surface,
-            position=position, source=item.reason["source"], sources=item.sources, score=item.score,
+            request_id=response.request_id,
+            recommendation_id=response.recommendation_id,
+            user=user,
+            user_external_id=external_id or "",
+            item_id=item.item_id,
+            shown_at=now,
+            surface=response.surface,
+            position=position,
+            source=item.reason["source"],
+            sources=item.sources,
+            score=item.score,
         )
         for position, item in enumerate(response.items, start=1)
-    )  # fmt: skip
+    )

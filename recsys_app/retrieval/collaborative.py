@@ -29,9 +29,13 @@ def collaborative_model_train(*, algorithm: str = "als", iterations: int | None 
     seconds = time.perf_counter() - started
     with transaction.atomic():
         model = CollaborativeModel.objects.create(
-            algorithm=algorithm, params=params, users=matrix.shape[0], items=matrix.shape[1],
-            interactions=len(events), train_seconds=round(seconds, 3),
-        )  # fmt: skip
+            algorithm=algorithm,
+            params=params,
+            users=matrix.shape[0],
+            items=matrix.shape[1],
+            interactions=len(events),
+            train_seconds=round(seconds, 3),
+        )
         _copy_factors("retrieval_itemfactor", "item_id", model.pk, matrix.item_ids, item_factors)
         _copy_factors("retrieval_userfactor", "user_id", model.pk, matrix.user_ids, user_factors)
         CollaborativeModel.objects.filter(is_active=True).update(is_active=False)

@@ -231,7 +231,11 @@ class CategoryPopularSource(CandidateSource):
 SOURCES: dict[str, CandidateSource] = {
     source.name: source
     for source in (
-        SemanticSource(), CollaborativeSource(), CoVisitationSource(), TrendingSource(), FreshSource(),
+        SemanticSource(),
+        CollaborativeSource(),
+        CoVisitationSource(),
+        TrendingSource(),
+        FreshSource(),
         CategoryPopularSource(),
     )
-}  # fmt: skip
+}

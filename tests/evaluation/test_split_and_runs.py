@@ -37,8 +37,10 @@ def test_global_split_never_trains_on_the_future() -> None:
     assert split.cutoff is not None and split.train_events == 4 and split.test_events == 2
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"test_fraction": 1.5}, "between 0 and 1"),
-                                                 ({"strategy": "random"}, "unknown split strategy")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"test_fraction": 1.5}, "between 0 and 1"), ({"strategy": "random"}, "unknown split strategy")],
+)
 def test_bad_split_parameters_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         temporal_split(_events([(1, 1, 1.0, 0.0)]), **kwargs)
@@ -52,8 +54,9 @@ def _seed_interactions(users: int = 30, items: int = 12) -> None:
         group = u % 2  # two tastes: odd items or even items
         liked = [i for i in range(1, items + 1) if i % 2 == group]
         for step, item in enumerate(rng.permutation(liked)[:5]):
-            rows.append({"user_id": f"u{u}", "item_id": f"i{item}", "type": "like",
-                         "timestamp": 1_700_000_000 + u * 100 + step})  # fmt: skip
+            rows.append(
+                {"user_id": f"u{u}", "item_id": f"i{item}", "type": "like", "timestamp": 1_700_000_000 + u * 100 + step}
+            )
     frame, _ = events.frame_from_records(rows)
     events.write(events.validate(frame, known_types=events.known_types()))
 

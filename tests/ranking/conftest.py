@@ -37,9 +37,17 @@ def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
     rows = []
     for c, (category, titles) in enumerate(CATEGORIES.items()):
         for n, title in enumerate(titles):
-            rows.append({"external_id": item_id(category, n), "title": title.capitalize(), "category_path": category,
-                         "price": f"{10 + 7 * n + c}.00", "currency": "EUR", "creator_id": f"maker-{n % 3}",
-                         "tags": [category.split("/")[0].lower()]})  # fmt: skip
+            rows.append(
+                {
+                    "external_id": item_id(category, n),
+                    "title": title.capitalize(),
+                    "category_path": category,
+                    "price": f"{10 + 7 * n + c}.00",
+                    "currency": "EUR",
+                    "creator_id": f"maker-{n % 3}",
+                    "tags": [category.split("/")[0].lower()],
+                }
+            )
     assert not items_upsert(rows=rows).errors
     users = [f"shopper-{n}" for n in range(12)]
     end_users_upsert(
@@ -49,8 +57,14 @@ def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
     for n, user in enumerate(users):
         favourite = list(CATEGORIES)[n % len(CATEGORIES)]
         for step in range(4):
-            events.append({"user_id": user, "item_id": item_id(favourite, (n + step) % 5), "type": "like",
-                           "timestamp": 1_700_000_000 + n * 1000 + step})  # fmt: skip
+            events.append(
+                {
+                    "user_id": user,
+                    "item_id": item_id(favourite, (n + step) % 5),
+                    "type": "like",
+                    "timestamp": 1_700_000_000 + n * 1000 + step,
+                }
+            )
     events.append({"user_id": "private", "item_id": "coffee-0", "type": "like", "timestamp": 1_700_000_000})
     assert interactions_ingest(rows=events).rejected == 0
     item_embeddings_refresh()

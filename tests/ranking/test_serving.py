@@ -42,8 +42,13 @@ def test_personalised_list_with_sources_reasons_and_impressions(world: World, se
 def test_events_answering_a_request_are_attributed_to_its_impressions(world: World, serve_client: APIClient) -> None:
     body = get(serve_client, user_id="shopper-1", k=3)
     clicked = body["items"][0]["item_id"]
-    event = {"user_id": "shopper-1", "item_id": clicked, "type": "click", "timestamp": timezone.now().isoformat(),
-             "request_id": body["request_id"]}  # fmt: skip
+    event = {
+        "user_id": "shopper-1",
+        "item_id": clicked,
+        "type": "click",
+        "timestamp": timezone.now().isoformat(),
+        "request_id": body["request_id"],
+    }
     assert interactions_ingest(rows=[event]).stored == 1
     click = Interaction.objects.get(type="click")
     impression = Impression.objects.get(request_id=click.request_id, item=click.item)
@@ -65,8 +70,9 @@ def test_pages_never_repeat_and_respect_filters(
     recommendation_id = None
     non_empty = 0
     for _ in range(pages):
-        body = get(serve_client, user_id=user, k=k, category=category, price_max=price_max,
-                   recommendation_id=recommendation_id)  # fmt: skip
+        body = get(
+            serve_client, user_id=user, k=k, category=category, price_max=price_max, recommendation_id=recommendation_id
+        )
         assert body["status"] == 200, body
         assert body["page"] == non_empty + 1, "a page is the next one after those that showed items"
         recommendation_id = body["recommendation_id"] if body["items"] else recommendation_id
@@ -87,8 +93,13 @@ def test_operator_rules_shape_the_list(world: World, serve_client: APIClient) ->
     pinned = Item.objects.get(external_id="fiction-3")
     BusinessRule.objects.create(name="feature a book", action="pin", item=pinned, amount=2)
     BusinessRule.objects.create(name="no knives", action="filter", category="Kitchen/Knives")
-    BusinessRule.objects.create(name="old promo", action="filter", category="Outdoor",
-                                starts_at=timezone.now() - timedelta(days=9), ends_at=timezone.now() - timedelta(days=1))  # fmt: skip
+    BusinessRule.objects.create(
+        name="old promo",
+        action="filter",
+        category="Outdoor",
+        starts_at=timezone.now() - timedelta(days=9),
+        ends_at=timezone.now() - timedelta(days=1),
+    )
     body = get(serve_client, user_id="shopper-1", k=8)  # shopper-1 likes knives
     ids = [item["item_id"] for item in body["items"]]
     assert ids[1] == "fiction-3" and body["items"][1]["reason"]["code"] == "featured"
@@ -102,15 +113,18 @@ def test_bury_and_boost(world: World, serve_client: APIClient) -> None:
     Surface.objects.create(name="plain", config=config)
     before = [item["item_id"] for item in get(serve_client, surface="plain", k=25)["items"]]
     BusinessRule.objects.create(name="sink the top", action="bury", item=Item.objects.get(external_id=before[0]))
-    BusinessRule.objects.create(name="lift the last", action="boost", item=Item.objects.get(external_id=before[-1]),
-                                amount=100)  # fmt: skip
+    BusinessRule.objects.create(
+        name="lift the last", action="boost", item=Item.objects.get(external_id=before[-1]), amount=100
+    )
     after = [item["item_id"] for item in get(serve_client, surface="plain", k=25)["items"]]
     assert len(before) > 3 and after[0] == before[-1] and after[-1] == before[0]
 
 
 def test_creator_cap_and_diversity_come_from_the_surface(world: World, serve_client: APIClient) -> None:
-    Surface.objects.create(name="capped", config={"sources": {"trending": {"limit": 50}}, "creator_cap": 2,
-                                                  "diversity": 0.5, "exclude_consumed": False})  # fmt: skip
+    Surface.objects.create(
+        name="capped",
+        config={"sources": {"trending": {"limit": 50}}, "creator_cap": 2, "diversity": 0.5, "exclude_consumed": False},
+    )
     body = get(serve_client, surface="capped", k=10)
     creators = Item.objects.filter(external_id__in=[i["item_id"] for i in body["items"]]).values_list(
         "creator__external_id", flat=True

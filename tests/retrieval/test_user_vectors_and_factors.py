@@ -36,8 +36,14 @@ def test_user_vector_leans_towards_liked_and_away_from_disliked_items() -> None:
     items_upsert(rows=CATALOG)
     end_users_upsert(rows=[{"external_id": "coffee-fan"}, {"external_id": "grump"}])
     item_embeddings_refresh()
-    _ingest([_event("coffee-fan", "espresso", "like", 1), _event("coffee-fan", "grinder", "purchase", 2),
-             _event("coffee-fan", "tent", "dislike", 3), _event("grump", "stove", "dislike", 1)])  # fmt: skip
+    _ingest(
+        [
+            _event("coffee-fan", "espresso", "like", 1),
+            _event("coffee-fan", "grinder", "purchase", 2),
+            _event("coffee-fan", "tent", "dislike", 3),
+            _event("grump", "stove", "dislike", 1),
+        ]
+    )
     result = user_vectors_refresh_recent()
     assert (result.users, result.updated) == (2, 1), "only negative history: no vector"
     fan = UserVector.objects.get(user__external_id="coffee-fan").vector
