@@ -71,41 +71,50 @@ def diversify(
     metas: dict[int, ItemMeta],
 ) -> list[Scored]:
     """Greedy maximal marginal relevance: each pick trades relevance for distance to the picks
-    so far (`diversity` 0 = relevance only); no creator gets more than `creator_cap` places."""
+    so far (`diversity` 0 = relevance only); no creator gets more than `creator_cap` places.
+
+    Vectorised: the similarity of every candidate to its nearest pick is kept in an array and
+    updated with one matrix-vector product per pick.
+    """
     if not scored:
         return []
-    top = max(entry.score for entry in scored) or 1.0
-    chosen: list[Scored] = []
-    chosen_vectors: list[np.ndarray] = []
+    relevance = np.array([entry.score for entry in scored], dtype=np.float64)
+    relevance /= relevance.max() if relevance.max() > 0 else 1.0
+    matrix, has_vector = _matrix(scored, vectors)
+    creators = np.array([_creator(metas, entry.item_id) for entry in scored], dtype=np.int64)
+    open_ = np.ones(len(scored), dtype=bool)
+    nearest = np.zeros(len(scored), dtype=np.float64)
     per_creator: Counter[int] = Counter()
-    remaining = list(scored)
-    while remaining and len(chosen) < k:
-        best_index, best_value = -1, -np.inf
-        for index, entry in enumerate(remaining):
-            creator = metas[entry.item_id].creator_id if entry.item_id in metas else None
-            if creator_cap is not None and creator is not None and per_creator[creator] >= creator_cap:
-                continue
-            value = (1 - diversity) * entry.score / top - diversity * _max_similarity(
-                vectors.get(entry.item_id), chosen_vectors
-            )
-            if value > best_value:
-                best_index, best_value = index, value
-        if best_index < 0:
-            break  # every remaining item belongs to a creator at the cap
-        entry = remaining.pop(best_index)
-        chosen.append(entry)
-        if entry.item_id in vectors:
-            chosen_vectors.append(vectors[entry.item_id])
-        creator = metas[entry.item_id].creator_id if entry.item_id in metas else None
-        if creator is not None:
+    chosen: list[Scored] = []
+    while len(chosen) < k and open_.any():
+        value = np.where(open_, (1 - diversity) * relevance - diversity * nearest, -np.inf)
+        pick = int(np.argmax(value))
+        chosen.append(scored[pick])
+        open_[pick] = False
+        creator = int(creators[pick])
+        if creator >= 0 and creator_cap is not None:
             per_creator[creator] += 1
+            if per_creator[creator] >= creator_cap:
+                open_ &= creators != creator
+        if has_vector[pick] and diversity > 0:
+            nearest = np.maximum(nearest, np.where(has_vector, matrix @ matrix[pick], 0.0))
     return chosen
 
 
-def _max_similarity(vector: np.ndarray | None, chosen: list[np.ndarray]) -> float:
-    if vector is None or not chosen:
-        return 0.0
-    return float(np.max(np.stack(chosen) @ vector))
+def _creator(metas: dict[int, ItemMeta], item_id: int) -> int:
+    meta = metas.get(item_id)
+    return meta.creator_id if meta is not None and meta.creator_id is not None else -1
+
+
+def _matrix(scored: list[Scored], vectors: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    dimensions = len(next(iter(vectors.values()))) if vectors else 1
+    matrix = np.zeros((len(scored), dimensions), dtype=np.float32)
+    has_vector = np.zeros(len(scored), dtype=bool)
+    for row, entry in enumerate(scored):
+        vector = vectors.get(entry.item_id)
+        if vector is not None:
+            matrix[row], has_vector[row] = vector, True
+    return matrix, has_vector
 
 
 def place_pins(page: list[Scored], pins: list[tuple[int, Scored]], k: int) -> list[Scored]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -218,12 +219,24 @@ def _metas(item_ids: set[int]) -> dict[int, ItemMeta]:
 
 
 def _vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # A server-side-binding cursor (Django's default client cursor cannot return binary), so
+    # vectors arrive as numpy arrays without text parsing.
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            "SELECT item_id, vector::text FROM retrieval_itemembedding WHERE model_name = %s AND item_id = ANY(%s)",
+            "SELECT item_id, vector FROM retrieval_itemembedding WHERE model_name = %s AND item_id = ANY(%s)",
             [settings.EMBEDDING_MODEL, item_ids],
+            binary=True,
         )
-        return {item_id: np.array(text[1:-1].split(","), dtype=np.float32) for item_id, text in cursor.fetchall()}
+        return {item_id: _as_array(vector) for item_id, vector in cursor.fetchall()}
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """pgvector's binary form (int16 dimensions, int16 unused, float32 big-endian values), or a
+    Vector when the connection has pgvector's loaders registered."""
+    if isinstance(value, bytes | memoryview):
+        return np.frombuffer(value, dtype=">f4", offset=4).astype(np.float32)
+    return np.asarray(value.to_numpy(), dtype=np.float32)
 
 
 def _item(entry: Scored, meta: ItemMeta) -> RecommendedItem:

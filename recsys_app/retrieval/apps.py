@@ -22,6 +22,10 @@ def tune_vector_search(sender: Any, connection: Any, **kwargs: Any) -> None:
         if row is None:
             return  # before the first migration
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(settings.HNSW_EF_SEARCH)])
+        # Vectors load as numpy arrays (binary when a cursor asks for it), not parsed from text.
+        from pgvector.psycopg import register_vector
+
+        register_vector(connection.connection)
         major, minor = (int(part) for part in row[0].split(".")[:2])
         if (major, minor) >= (0, 8):
             cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false)")
