@@ -24,6 +24,7 @@ class TemporalSplit:
     cutoff: datetime | None  # global strategy only
     train_events: int
     test_events: int
+    train_frame: pd.DataFrame | None = None  # the training events themselves (for snapshots)
 
     def describe(self) -> dict[str, object]:
         users, items = self.train.shape
@@ -73,6 +74,7 @@ def temporal_split(
         cutoff=cutoff,
         train_events=len(past),
         test_events=len(future),
+        train_frame=past,
     )
 
 

@@ -16,7 +16,7 @@ from django.db import connection
 from scipy import sparse
 
 _EVENTS = """
-SELECT x.user_id, x.item_id, t.weight, extract(epoch FROM x.occurred_at)::float8 AS ts
+SELECT x.id, x.user_id, x.item_id, t.weight, extract(epoch FROM x.occurred_at)::float8 AS ts
 FROM catalog_interaction x
 JOIN catalog_interactiontype t ON t.code = x.type
 JOIN catalog_enduser u ON u.id = x.user_id
@@ -25,12 +25,13 @@ WHERE u.consent_training AND t.weight <> 0 AND x.occurred_at < %s
 
 
 def weighted_events(*, before: datetime | None = None) -> pd.DataFrame:
-    """Columns user_id, item_id, weight, ts (epoch seconds); consented users only."""
+    """Columns interaction_id, user_id, item_id, weight, ts (epoch seconds); consented users only."""
     with connection.cursor() as cursor:
         cursor.execute(_EVENTS, [before or datetime.max.replace(year=9999)])
         rows = cursor.fetchall()
-    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "weight", "ts"])
-    return frame.astype({"user_id": "int64", "item_id": "int64", "weight": "float32", "ts": "float64"})
+    frame = pd.DataFrame(rows, columns=["interaction_id", "user_id", "item_id", "weight", "ts"])
+    types = {"interaction_id": "int64", "user_id": "int64", "item_id": "int64", "weight": "float32", "ts": "float64"}
+    return frame.astype(types)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from recsys_app.catalog import events
 from recsys_app.evaluation.models import EvaluationRun
@@ -63,7 +64,7 @@ def _seed_interactions(users: int = 30, items: int = 12) -> None:
 
 def test_evaluation_run_scores_every_baseline(db: None) -> None:
     _seed_interactions()
-    run = evaluation_run_execute(run=evaluation_run_create(ks=(5,)))
+    run = evaluation_run_execute(run=evaluation_run_create(ks=(5,), pipeline=False))
     assert run.status == "done", run.error
     assert set(run.results) == {"popularity", "als", "bpr"}
     for scores in run.results.values():
@@ -83,8 +84,21 @@ def test_evaluation_without_data_fails_with_a_reason(db: None) -> None:
 def test_evaluate_offline_command(db: None) -> None:
     _seed_interactions()
     out = StringIO()
-    call_command("evaluate_offline", "--k", "5", stdout=out)
+    call_command("evaluate_offline", "--k", "5", "--baselines-only", stdout=out)
     assert "als" in out.getvalue() and "ndcg@5" in out.getvalue()
     with pytest.raises(CommandError, match="k values"):
         call_command("evaluate_offline", "--k", "0")
     assert EvaluationRun.objects.count() == 1
+
+
+@pytest.mark.slow
+def test_the_serving_pipeline_is_scored_on_a_snapshot_without_the_future(db: None) -> None:
+    _seed_interactions()
+    run = evaluation_run_execute(run=evaluation_run_create(ks=(3,)))
+    assert run.status == "done", run.error
+    pipeline = run.results["pipeline"]
+    assert 0.0 < pipeline["hit_rate@3"] <= 1.0, "two clear tastes: the pipeline finds some held-out likes"
+    assert pipeline["coverage@3"] > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'recsys_eval_%%'")
+        assert cursor.fetchone() == (0,), "the scratch database is dropped"

@@ -9,18 +9,22 @@ from recsys_app.evaluation.services import evaluation_run_create, evaluation_run
 
 
 class Command(BaseCommand):
-    help = "Split logged interactions by time and score the recommenders (popularity, ALS, BPR) on them."
+    help = "Split logged interactions by time; score the serving pipeline and baselines (popularity, ALS, BPR)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--k", type=int, nargs="+", default=[10, 20])
         parser.add_argument("--test-fraction", type=float, default=0.2)
         parser.add_argument("--split", choices=["per_user", "global"], default="per_user")
+        parser.add_argument("--baselines-only", action="store_true", help="skip the serving pipeline")
         parser.add_argument("--background", action="store_true", help="queue it for a worker instead")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             run = evaluation_run_create(
-                ks=tuple(options["k"]), test_fraction=options["test_fraction"], strategy=options["split"]
+                ks=tuple(options["k"]),
+                test_fraction=options["test_fraction"],
+                strategy=options["split"],
+                pipeline=not options["baselines_only"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,44 @@
+"""Internal: run inside an evaluation snapshot database (see evaluation/snapshot.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from recsys_app.catalog.models import EndUser
+from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
+from recsys_app.retrieval.collaborative import collaborative_model_train
+from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
+from recsys_app.retrieval.user_vectors import user_vectors_compute
+
+
+class Command(BaseCommand):
+    help = "Build the serving state from this database's events and write each user's top-k item ids."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("users", type=Path, help="JSON list of end-user ids")
+        parser.add_argument("out", type=Path)
+        parser.add_argument("--k", type=int, default=20)
+        parser.add_argument("--surface", default="home")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = json.loads(options["users"].read_text())
+        collaborative_model_train()
+        item_stats_refresh()
+        item_neighbors_refresh()
+        for start in range(0, len(users), 500):
+            user_vectors_compute(user_ids=users[start : start + 500])
+        external = dict(EndUser.objects.filter(pk__in=users).values_list("pk", "external_id"))
+        lists = {}
+        for user_id in users:
+            served = recommendations_serve(
+                request=RecommendationRequest(
+                    surface=options["surface"], k=options["k"], user_external_id=external[user_id],
+                    log_impressions=False,
+                )
+            )  # fmt: skip
+            lists[user_id] = [item.item_id for item in served.items]
+        options["out"].write_text(json.dumps(lists))
