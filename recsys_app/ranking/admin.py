@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
-from recsys_app.ranking.models import BusinessRule, Surface
+from recsys_app.ranking.experiments import experiment_results
+from recsys_app.ranking.models import BusinessRule, Experiment, Surface
 
 
 @admin.register(Surface)
@@ -28,3 +31,41 @@ class BusinessRuleAdmin(admin.ModelAdmin):
     list_filter = ["action", "is_active", "surface"]
     search_fields = ["name", "category", "tag"]
     raw_id_fields = ["item", "creator"]
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["name", "surface", "status", "starts_at", "ends_at"]
+    list_filter = ["status", "surface"]
+    readonly_fields = ["results"]
+    actions = ["start", "stop"]
+
+    @admin.display(description="results (CTR and conversion with Wilson 95% intervals)")
+    def results(self, experiment: Experiment) -> SafeString:
+        if experiment.pk is None:
+            return format_html("<em>{}</em>", "saved experiments show results here")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2%} [{:.2%}, {:.2%}]</td>"
+            "<td>{:.2%} [{:.2%}, {:.2%}]</td></tr>",
+            (
+                (r.variant, r.users, r.impressions, r.clicks, *r.ctr, *r.conversion_rate)
+                for r in experiment_results(experiment=experiment)
+            ),
+        )
+        header = (
+            "<tr><th>variant</th><th>users</th><th>impressions</th><th>clicks</th><th>CTR</th><th>conversion</th></tr>"
+        )
+        return format_html("<table>{}{}</table>", SafeString(header), rows)
+
+    @admin.action(description="Start (one running experiment per surface)")
+    def start(self, request: object, queryset: object) -> None:
+        for experiment in queryset:  # type: ignore[attr-defined]
+            Experiment.objects.filter(surface=experiment.surface, status="running").exclude(pk=experiment.pk).update(
+                status="stopped"
+            )
+            Experiment.objects.filter(pk=experiment.pk).update(status="running")
+
+    @admin.action(description="Stop")
+    def stop(self, request: object, queryset: object) -> None:
+        queryset.update(status="stopped")  # type: ignore[attr-defined]

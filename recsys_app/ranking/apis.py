@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import BaseModel, Field
 from rest_framework import serializers
@@ -11,8 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recsys_app.accounts.permissions import ServeScope
+from recsys_app.accounts.permissions import AdminScope, ServeScope
 from recsys_app.catalog.models import ItemKind
+from recsys_app.ranking.experiments import experiment_results
+from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.serving import RecommendationRequest, RecommendationResponse, recommendations_serve
 from recsys_app.retrieval.sources import Filters
 
@@ -58,6 +61,8 @@ class RecommendationsOut(BaseModel):
     page: int
     items: list[RecommendedItemOut]
     degraded: list[str] = Field(description="Sources that were skipped for this response, and why.")
+    experiment: str = Field(description="Running experiment the user is in, or empty.")
+    variant: str = Field(description="The user's variant in that experiment, or empty.")
 
 
 def _body(response: RecommendationResponse) -> dict[str, Any]:
@@ -71,6 +76,8 @@ def _body(response: RecommendationResponse) -> dict[str, Any]:
             for i in response.items
         ],
         "degraded": response.degraded,
+        "experiment": response.experiment,
+        "variant": response.variant,
     }
 
 
@@ -135,3 +142,57 @@ class TrendingApi(APIView):
             request=RecommendationRequest(surface="trending", k=params.validated_data["k"], filters=params.filters())
         )
         return Response(_body(served))
+
+
+class RateOut(BaseModel):
+    rate: float
+    low: float = Field(description="Wilson 95% interval, lower bound.")
+    high: float
+
+
+class VariantResultOut(BaseModel):
+    variant: str
+    users: int
+    requests: int
+    impressions: int
+    clicks: int
+    conversions: int
+    ctr: RateOut
+    conversion_rate: RateOut
+
+
+class ExperimentResultsOut(BaseModel):
+    experiment: str
+    surface: str
+    status: str
+    variants: list[VariantResultOut]
+
+
+def _rate(values: tuple[float, float, float]) -> dict[str, float]:
+    return {"rate": round(values[0], 6), "low": round(values[1], 6), "high": round(values[2], 6)}
+
+
+class ExperimentResultsApi(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses=ExperimentResultsOut)
+    def get(self, request: Request, name: str) -> Response:
+        experiment = Experiment.objects.filter(name=name).first()
+        if experiment is None:
+            raise Http404(f"No experiment named '{name}'.")
+        variants = [
+            {
+                **{f: getattr(r, f) for f in ("variant", "users", "requests", "impressions", "clicks", "conversions")},
+                "ctr": _rate(r.ctr),
+                "conversion_rate": _rate(r.conversion_rate),
+            }
+            for r in experiment_results(experiment=experiment)
+        ]
+        return Response(
+            {
+                "experiment": experiment.name,
+                "surface": experiment.surface,
+                "status": experiment.status,
+                "variants": variants,
+            }
+        )

@@ -76,3 +76,41 @@ class BusinessRule(models.Model):
             raise ValidationError("Name what the rule matches: an item, category, tag, creator or attribute.")
         if self.attribute_value and not self.attribute_key:
             raise ValidationError({"attribute_key": "An attribute value needs its key."})
+
+
+class Experiment(models.Model):
+    """An A/B test on one surface: users split by a stable hash into weighted variants, each of
+    which overrides part of the surface's configuration (source mix, diversity, caps)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        RUNNING = "running"
+        STOPPED = "stopped"
+
+    name = models.SlugField(max_length=64, unique=True)
+    surface = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    variants = models.JSONField(help_text='[{"name": "control", "weight": 50, "config": {}}, ...]')
+    salt = models.CharField(max_length=64, blank=True, help_text="Hash salt; empty means the name.")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["surface"], condition=Q(status="running"), name="one_running_experiment_per_surface"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from recsys_app.ranking.experiments import validate_variants
+
+        try:
+            validate_variants(self.variants, surface=self.surface)
+        except ValueError as exc:
+            raise ValidationError({"variants": str(exc)}) from exc

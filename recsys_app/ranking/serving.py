@@ -18,6 +18,7 @@ from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.lib.errors import ApiError
 from recsys_app.ranking.blend import Scored, blend
 from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
+from recsys_app.ranking.experiments import Assignment, assign, running_experiment
 from recsys_app.ranking.models import BusinessRule, Surface
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
 from recsys_app.retrieval.sources import SOURCES, Candidate, Filters, Query
@@ -65,6 +66,8 @@ class RecommendationResponse:
     page: int
     items: list[RecommendedItem]
     degraded: list[str]
+    experiment: str = ""
+    variant: str = ""
 
 
 def surface_config(name: str) -> SurfaceConfig:
@@ -83,6 +86,9 @@ def surface_config(name: str) -> SurfaceConfig:
 
 def recommendations_serve(*, request: RecommendationRequest) -> RecommendationResponse:
     config = surface_config(request.surface)
+    assignment = _assignment(request, config)
+    if assignment is not None:
+        config = assignment.config
     user = _user(request.user_external_id)
     query = Query(
         user_id=user.pk if user is not None and user.consent_personalization else None,
@@ -102,10 +108,21 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
         page=page,
         items=page_items,
         degraded=degraded,
+        experiment=assignment.experiment if assignment else "",
+        variant=assignment.variant if assignment else "",
     )
     if request.log_impressions and page_items:
         _log_impressions(response, user, request.user_external_id)
     return response
+
+
+def _assignment(request: RecommendationRequest, base: SurfaceConfig) -> Assignment | None:
+    """Users in a running experiment get their variant's configuration; anonymous requests and
+    pages after the first keep what they had (the variant is recorded with the impressions)."""
+    if not request.user_external_id:
+        return None
+    experiment = running_experiment(request.surface)
+    return assign(experiment, request.user_external_id, base) if experiment is not None else None
 
 
 def _user(external_id: str | None) -> EndUser | None:
@@ -259,6 +276,8 @@ def _log_impressions(response: RecommendationResponse, user: EndUser | None, ext
             shown_at=now,
             surface=response.surface,
             position=position,
+            experiment=response.experiment,
+            variant=response.variant,
             source=item.reason["source"],
             sources=item.sources,
             score=item.score,

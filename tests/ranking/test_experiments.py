@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from recsys_app.catalog.models import Impression
+from recsys_app.catalog.services import interactions_ingest
+from recsys_app.ranking.config import DEFAULT_SURFACES
+from recsys_app.ranking.experiments import assign, bucket, validate_variants, wilson
+from recsys_app.ranking.models import Experiment
+from tests.ranking.conftest import World
+
+VARIANTS = [
+    {"name": "control", "weight": 1, "config": {}},
+    {"name": "trending-only", "weight": 1, "config": {"sources": {"trending": {"limit": 50}}, "diversity": 0}},
+]
+
+
+def test_buckets_are_stable_and_split_by_weight(db: None) -> None:
+    assert bucket("exp", "user-1") == bucket("exp", "user-1") != bucket("other-salt", "user-1")
+    experiment = Experiment(
+        name="split", surface="home", variants=[{"name": "a", "weight": 3}, {"name": "b", "weight": 1}]
+    )
+    counts = Counter(assign(experiment, f"user-{n}", DEFAULT_SURFACES["home"]).variant for n in range(8000))
+    assert 0.73 < counts["a"] / 8000 < 0.77
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ([{"name": "only", "weight": 1}], "at least two variants"),
+        ([{"name": "a", "weight": 1}, {"name": "a", "weight": 1}], "unique"),
+        ([{"name": "a", "weight": 0}, {"name": "b", "weight": 1}], "positive weight"),
+        (
+            [{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "config": {"sources": {"magic": {}}}}],
+            "unknown source",
+        ),
+        ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "config": {"diversity": 7}}], "variant 'b' config"),
+    ],
+)
+def test_bad_variants_are_refused(db: None, variants: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_variants(variants, surface="home")
+    with pytest.raises(ValidationError):
+        Experiment(name="x", surface="home", variants=variants).full_clean()
+
+
+def test_wilson_interval_matches_the_textbook() -> None:
+    rate, low, high = wilson(10, 100)
+    assert rate == 0.1 and round(low, 4) == 0.0552 and round(high, 4) == 0.1744
+    assert wilson(0, 0) == (0.0, 0.0, 0.0)
+
+
+def test_variants_change_the_list_and_results_count_attributed_events(
+    world: World, serve_client: APIClient, token_client
+) -> None:  # type: ignore[no-untyped-def]
+    Experiment.objects.create(name="mix", surface="home", status="running", variants=VARIANTS)
+    seen = {}
+    for user in world.users:
+        body = serve_client.get("/api/v1/recommendations", {"user_id": user, "k": 3}).json()
+        assert body["experiment"] == "mix"
+        seen[user] = body
+        if body["variant"] == "trending-only":
+            assert all(item["sources"] == ["trending"] for item in body["items"])
+    variants = Counter(body["variant"] for body in seen.values())
+    assert set(variants) == {"control", "trending-only"}
+    assert Impression.objects.filter(experiment="mix").count() == 3 * len(world.users)
+    clicker = next(u for u, body in seen.items() if body["variant"] == "control")
+    body = seen[clicker]
+    now = timezone.now().isoformat()
+    interactions_ingest(
+        rows=[
+            {
+                "user_id": clicker,
+                "item_id": body["items"][0]["item_id"],
+                "type": "click",
+                "timestamp": now,
+                "request_id": body["request_id"],
+            },
+            {
+                "user_id": clicker,
+                "item_id": body["items"][0]["item_id"],
+                "type": "purchase",
+                "timestamp": now,
+                "request_id": body["request_id"],
+            },
+        ]
+    )
+    results = token_client("admin").get("/api/v1/experiments/mix/results").json()
+    control = next(v for v in results["variants"] if v["variant"] == "control")
+    assert (control["impressions"], control["clicks"], control["conversions"]) == (3 * variants["control"], 1, 1)
+    assert control["ctr"]["low"] < control["ctr"]["rate"] < control["ctr"]["high"]
+    assert serve_client.get("/api/v1/experiments/mix/results").status_code == 403
+    assert token_client("admin").get("/api/v1/experiments/nope/results").status_code == 404
+
+
+def test_one_running_experiment_per_surface(db: None) -> None:
+    from django.db import IntegrityError, transaction
+
+    Experiment.objects.create(name="a", surface="home", status="running", variants=VARIANTS)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Experiment.objects.create(name="b", surface="home", status="running", variants=VARIANTS)
