@@ -74,26 +74,44 @@ def _score_all(
         results[recommender.name] = scores
     if pipeline:
         started = time.perf_counter()
-        lists = _pipeline_lists(split, context.users, max(ks))
-        results["pipeline"] = {
-            **_score(lists, split, ks, context),
-            "fit_seconds": round(time.perf_counter() - started, 3),
-        }
+        blend_lists, ranked_lists, ranker = _pipeline_lists(split, context.users, max(ks))
+        seconds = round(time.perf_counter() - started, 3)
+        results["pipeline_blend"] = {**_score(blend_lists, split, ks, context), "fit_seconds": seconds}
+        if ranked_lists is not None:
+            extra = {f"ranker_{name}": value for name, value in ranker.get("metrics", {}).items()}
+            ranked_scores: dict[str, Any] = dict(_score(ranked_lists, split, ks, context))
+            ranked_scores.update(fit_seconds=seconds, ranker_active=ranker.get("active"), **extra)
+            results["pipeline"] = ranked_scores
     return results
 
 
-def _pipeline_lists(split: TemporalSplit, users: np.ndarray, k: int) -> list[list[int]]:
-    """The serving pipeline's lists, as item columns of the training matrix (others dropped:
-    an item the baselines cannot name is a miss for the pipeline too)."""
-    from recsys_app.evaluation.snapshot import copy_snapshot, pipeline_lists, scratch_database
+def _pipeline_lists(
+    split: TemporalSplit, users: np.ndarray, k: int
+) -> tuple[list[list[int]], list[list[int]] | None, dict[str, Any]]:
+    """The serving pipeline's lists with the blend and with the learned ranker trained inside
+    the snapshot, as item columns of the training matrix (other items dropped: an item the
+    baselines cannot name is a miss for the pipeline too)."""
+    import json
+    import shutil
+
+    from recsys_app.lib.snapshot import copy_snapshot, run_in_snapshot, scratch_database
 
     assert split.train_frame is not None
     user_ids = split.train.user_ids[users]
     columns = split.train.item_index()
     with scratch_database() as url:
         copy_snapshot(url, split.train_frame)
-        by_user = pipeline_lists(url, user_ids, k)
-    return [[columns[item] for item in by_user.get(int(user), []) if item in columns] for user in user_ids]
+        out = run_in_snapshot(url, "evaluation_pipeline_lists", user_ids, "--k", str(k))
+    try:
+        found = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+
+    def as_columns(by_user: dict[str, list[int]]) -> list[list[int]]:
+        return [[columns[item] for item in by_user.get(str(int(user)), []) if item in columns] for user in user_ids]
+
+    ranked = as_columns(found["ranked"]) if "ranked" in found else None
+    return as_columns(found["blend"]), ranked, found.get("ranker", {})
 
 
 class _ListContext:

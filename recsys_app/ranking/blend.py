@@ -12,6 +12,7 @@ class Scored:
     item_id: int
     score: float
     contributions: dict[str, float] = field(default_factory=dict)  # source -> weighted share of score
+    signals: dict[str, float] = field(default_factory=dict)  # source -> rank score in (0, 1], unweighted
 
     @property
     def sources(self) -> list[str]:
@@ -32,8 +33,10 @@ def blend(by_source: dict[str, list[Candidate]], weights: dict[str, float]) -> l
     for source, candidates in by_source.items():
         count = len(candidates)
         for rank, candidate in enumerate(candidates):
-            share = weights.get(source, 0.0) * (1.0 - rank / count)
+            signal = 1.0 - rank / count
+            share = weights.get(source, 0.0) * signal
             entry = merged.setdefault(candidate.item_id, Scored(candidate.item_id, 0.0))
             entry.score += share
             entry.contributions[source] = entry.contributions.get(source, 0.0) + share
+            entry.signals[source] = max(entry.signals.get(source, 0.0), signal)
     return sorted(merged.values(), key=lambda s: (-s.score, s.item_id))

@@ -114,3 +114,26 @@ class Experiment(models.Model):
             validate_variants(self.variants, surface=self.surface)
         except ValueError as exc:
             raise ValidationError({"variants": str(exc)}) from exc
+
+
+class RankerModel(models.Model):
+    """A learned ranker (LightGBM LambdaRank) with the evaluation that gated its activation."""
+
+    booster = models.TextField(help_text="LightGBM model text.")
+    features = models.JSONField()
+    params = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, help_text="Validation NDCG@10 of the ranker and of the blend.")
+    users = models.PositiveIntegerField(default=0)
+    examples = models.PositiveIntegerField(default=0)
+    train_seconds = models.FloatField(default=0.0)
+    is_active = models.BooleanField(default=False)
+    trained_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-trained_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_ranker")
+        ]
+
+    def __str__(self) -> str:
+        return f"ranker #{self.pk}{' (active)' if self.is_active else ''}"

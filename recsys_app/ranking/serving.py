@@ -20,6 +20,7 @@ from recsys_app.ranking.blend import Scored, blend
 from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
 from recsys_app.ranking.experiments import Assignment, assign, running_experiment
 from recsys_app.ranking.models import BusinessRule, Surface
+from recsys_app.ranking.ranker import rank_pool
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
 from recsys_app.retrieval.sources import SOURCES, Candidate, Filters, Query
 
@@ -97,8 +98,7 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     )
     recommendation_id, page = _page_of(request.recommendation_id, request.user_external_id)
     query.exclude = _excluded(user, config, recommendation_id)
-    by_source, degraded = _candidates(query, config)
-    scored = blend(by_source, {name: setting.weight for name, setting in config.sources.items()})
+    scored, degraded = candidate_pool(query, config)
     page_items = _rerank(scored, request, config, query)
     request_id = uuid.uuid4()
     response = RecommendationResponse(
@@ -114,6 +114,16 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     if request.log_impressions and page_items:
         _log_impressions(response, user, request.user_external_id)
     return response
+
+
+def candidate_pool(query: Query, config: SurfaceConfig) -> tuple[list[Scored], list[str]]:
+    """Candidates of every configured source, blended, then ordered by the learned ranker when
+    the surface uses one and a model is active. Also what the ranker is trained on."""
+    by_source, degraded = _candidates(query, config)
+    scored = blend(by_source, {name: setting.weight for name, setting in config.sources.items()})
+    if config.ranker and scored:
+        scored = rank_pool(query.user_id, scored[:RERANK_POOL]) + scored[RERANK_POOL:]
+    return scored, degraded
 
 
 def _assignment(request: RecommendationRequest, base: SurfaceConfig) -> Assignment | None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils import timezone
 
+from recsys_app.ops.models import Watermark
+
+LATEST_EVENT = "latest-event"
 TRENDING_HALF_LIFE_DAYS = 7.0
 TRENDING_WINDOW_DAYS = 60
 NEIGHBORS_PER_ITEM = 50
@@ -72,7 +77,20 @@ class StatsRefresh:
 def item_stats_refresh() -> StatsRefresh:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_STATS, {"half_life": TRENDING_HALF_LIFE_DAYS, "window": TRENDING_WINDOW_DAYS})
-        return StatsRefresh(items=cursor.rowcount)
+        items = cursor.rowcount
+        cursor.execute(
+            "INSERT INTO ops_watermark (name, value) SELECT %s, coalesce(max(occurred_at), now()) "
+            "FROM catalog_interaction ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            [LATEST_EVENT],
+        )
+        return StatsRefresh(items=items)
+
+
+def data_now() -> datetime:
+    """The time of the newest event as of the last stats refresh: "now" for features that age
+    items, so a replayed dataset and live traffic age items the same way."""
+    value = Watermark.objects.filter(name=LATEST_EVENT).values_list("value", flat=True).first()
+    return value or timezone.now()
 
 
 def item_neighbors_refresh() -> StatsRefresh:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from io import StringIO
 
 import numpy as np
@@ -100,5 +101,5 @@ def test_the_serving_pipeline_is_scored_on_a_snapshot_without_the_future(db: Non
     assert 0.0 < pipeline["hit_rate@3"] <= 1.0, "two clear tastes: the pipeline finds some held-out likes"
     assert pipeline["coverage@3"] > 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'recsys_eval_%%'")
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", [f"recsys_snapshot_{os.getpid()}_%"])
         assert cursor.fetchone() == (0,), "the scratch database is dropped"

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from recsys_app.catalog.models import EndUser
+from recsys_app.ranking.ranker import ranker_train
 from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.retrieval.collaborative import collaborative_model_train
 from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("out", type=Path)
         parser.add_argument("--k", type=int, default=20)
         parser.add_argument("--surface", default="home")
+        parser.add_argument("--no-ranker", action="store_true", help="skip training the learned ranker here")
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = json.loads(options["users"].read_text())
@@ -32,13 +34,24 @@ class Command(BaseCommand):
         for start in range(0, len(users), 500):
             user_vectors_compute(user_ids=users[start : start + 500])
         external = dict(EndUser.objects.filter(pk__in=users).values_list("pk", "external_id"))
+        out: dict[str, Any] = {"blend": self._lists(users, external, options)}
+        if not options["no_ranker"]:
+            # Trained on a snapshot of this snapshot: its labels come from the later events here.
+            try:
+                ranker = ranker_train()
+            except ValueError as exc:  # too little history to learn from: the blend stands
+                out["ranker"] = {"active": False, "metrics": {"error": str(exc)}}
+                out["ranked"] = out["blend"]
+            else:
+                out["ranker"] = {"active": ranker.is_active, "metrics": ranker.metrics}
+                out["ranked"] = self._lists(users, external, options) if ranker.is_active else out["blend"]
+        options["out"].write_text(json.dumps(out))
+
+    def _lists(self, users: list[int], external: dict[int, str], options: dict[str, Any]) -> dict[int, list[int]]:
         lists = {}
         for user_id in users:
-            served = recommendations_serve(
-                request=RecommendationRequest(
-                    surface=options["surface"], k=options["k"], user_external_id=external[user_id],
-                    log_impressions=False,
-                )
-            )  # fmt: skip
-            lists[user_id] = [item.item_id for item in served.items]
-        options["out"].write_text(json.dumps(lists))
+            request = RecommendationRequest(
+                surface=options["surface"], k=options["k"], user_external_id=external[user_id], log_impressions=False
+            )
+            lists[user_id] = [item.item_id for item in recommendations_serve(request=request).items]
+        return lists

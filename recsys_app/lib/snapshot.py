@@ -1,10 +1,9 @@
-"""Evaluate the serving pipeline itself on a temporal split, without leaking the future.
+"""Snapshots: a scratch database on the same server holding the catalog and a chosen subset of
+the events, for work that must not see the rest (offline evaluation of the serving pipeline,
+training the ranker on labels from a later period).
 
-The pipeline reads its state from the database (factors, stats, co-occurrence, user
-vectors), so it is evaluated in a scratch database on the same server that holds the
-catalog and only the training events. A child process pointed at that database builds the
-state with the ordinary services and serves every test user through `recommendations_serve`;
-the parent scores the lists like any baseline's.
+The pipeline reads its state from the database, so a child process pointed at the snapshot
+builds that state with the ordinary services; nothing is re-implemented in memory.
 """
 
 from __future__ import annotations
@@ -32,14 +31,14 @@ _CATALOG_TABLES = ["catalog_creator", "catalog_item", "catalog_enduser", "retrie
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """A migrated, empty database on the same server; dropped afterwards. Yields its URL."""
-    name = f"recsys_eval_{uuid.uuid4().hex[:12]}"
+    name = f"recsys_snapshot_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the pid: whose it is
     base, _, _ = settings.DATABASE_URL.rpartition("/")
     admin_url = f"{base}/postgres"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{base}/{name}"
     try:
-        _run_manage(url, ["migrate", "--verbosity", "0"])
+        run_manage(url, ["migrate", "--verbosity", "0"])
         yield url
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -75,16 +74,17 @@ def _copy_table(table: str, select: str, target: psycopg.Connection, params: lis
                 writer.write(block)
 
 
-def pipeline_lists(url: str, user_ids: np.ndarray, k: int) -> dict[int, list[int]]:
-    """Ask a child process on the snapshot for each user's top-k item ids."""
-    with tempfile.TemporaryDirectory() as folder:
-        users_file, out_file = Path(folder) / "users.json", Path(folder) / "lists.json"
-        users_file.write_text(json.dumps([int(u) for u in user_ids]))
-        _run_manage(url, ["evaluation_pipeline_lists", str(users_file), str(out_file), "--k", str(k)])
-        return {int(user): items for user, items in json.loads(out_file.read_text()).items()}
+def run_in_snapshot(url: str, command: str, user_ids: np.ndarray, *extra: str) -> Path:
+    """Run `manage.py <command> users.json out` on the snapshot; return the output file, which
+    lives in a temporary folder the caller removes (see `snapshot_output`)."""
+    folder = Path(tempfile.mkdtemp(prefix="recsys-snapshot-"))
+    users_file, out_file = folder / "users.json", folder / "out"
+    users_file.write_text(json.dumps([int(u) for u in user_ids]))
+    run_manage(url, [command, str(users_file), str(out_file), *extra])
+    return out_file
 
 
-def _run_manage(url: str, args: list[str]) -> None:
+def run_manage(url: str, args: list[str]) -> None:
     env = {**os.environ, "DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
