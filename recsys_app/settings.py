@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "recsys_app.retrieval",
     "recsys_app.ranking",
     "recsys_app.evaluation",
+    "recsys_app.console",
     "recsys_app.ops",
     "curation",
     "agents",
@@ -226,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
     "item-neighbors-refresh": {
         "task": "recsys_app.retrieval.tasks.item_neighbors_refresh_task",
         "schedule": env_int("ITEM_NEIGHBORS_REFRESH_SECONDS", 6 * 3600, minimum=60) * 1.0,
+    },
+    "ranker-train": {
+        "task": "recsys_app.ranking.tasks.ranker_train_task",
+        "schedule": env_int("RANKER_TRAIN_SECONDS", 24 * 3600, minimum=60) * 1.0,
     },
     "collaborative-model-train": {
         "task": "recsys_app.retrieval.tasks.collaborative_model_train_task",

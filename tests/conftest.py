@@ -52,3 +52,7 @@ def serve_client(token_client: Callable[..., APIClient]) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+# A small shop with every model built, for serving and console tests.
+from tests.world import world  # noqa: E402, F401

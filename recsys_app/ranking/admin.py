@@ -46,10 +46,9 @@ class ExperimentAdmin(admin.ModelAdmin):
             return format_html("<em>{}</em>", "saved experiments show results here")
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2%} [{:.2%}, {:.2%}]</td>"
-            "<td>{:.2%} [{:.2%}, {:.2%}]</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (r.variant, r.users, r.impressions, r.clicks, *r.ctr, *r.conversion_rate)
+                (r.variant, r.users, r.impressions, r.clicks, _rate(r.ctr), _rate(r.conversion_rate))
                 for r in experiment_results(experiment=experiment)
             ),
         )
@@ -69,3 +68,9 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.action(description="Stop")
     def stop(self, request: object, queryset: object) -> None:
         queryset.update(status="stopped")  # type: ignore[attr-defined]
+
+
+def _rate(values: tuple[float, float, float]) -> str:
+    # format_html escapes its arguments to text first, so numbers are formatted here.
+    rate, low, high = values
+    return f"{rate:.2%} [{low:.2%}, {high:.2%}]"

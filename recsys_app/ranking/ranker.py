@@ -41,11 +41,15 @@ def rank_pool(user_id: int | None, pool: list[Scored]) -> list[Scored]:
         return pool
     model_id = CollaborativeModel.objects.filter(is_active=True).values_list("pk", flat=True).first()
     features = feature_matrix(user_id, pool, now_epoch=data_now().timestamp(), model_id=model_id)
-    scores = _booster(active[0]).predict(features)
-    low, spread = float(scores.min()), float(np.ptp(scores)) or 1.0
-    for entry, score in zip(pool, scores, strict=True):
-        entry.score = (float(score) - low) / spread
-    return sorted(pool, key=lambda s: (-s.score, s.item_id))
+    scores = np.asarray(_booster(active[0]).predict(features))
+    # The ranker decides the order; the scores keep the blend's distribution (the i-th ranked
+    # item gets the i-th best blend score), so diversity and boosts trade off as they were tuned.
+    order = np.argsort(-scores, kind="stable")
+    levels = sorted((entry.score for entry in pool), reverse=True)
+    ranked = [pool[i] for i in order]
+    for entry, level in zip(ranked, levels, strict=True):
+        entry.score = level
+    return ranked
 
 
 @lru_cache(maxsize=4)

@@ -12,7 +12,7 @@ from recsys_app.catalog.services import interactions_ingest
 from recsys_app.ranking.config import DEFAULT_SURFACES
 from recsys_app.ranking.experiments import assign, bucket, validate_variants, wilson
 from recsys_app.ranking.models import Experiment
-from tests.ranking.conftest import World
+from tests.world import World
 
 VARIANTS = [
     {"name": "control", "weight": 1, "config": {}},
@@ -104,3 +104,15 @@ def test_one_running_experiment_per_surface(db: None) -> None:
     Experiment.objects.create(name="a", surface="home", status="running", variants=VARIANTS)
     with pytest.raises(IntegrityError), transaction.atomic():
         Experiment.objects.create(name="b", surface="home", status="running", variants=VARIANTS)
+
+
+def test_experiment_results_show_in_the_console(world: World, serve_client: APIClient, operator) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+    from django.urls import reverse
+
+    experiment = Experiment.objects.create(name="shown", surface="home", status="running", variants=VARIANTS)
+    serve_client.get("/api/v1/recommendations", {"user_id": "shopper-0", "k": 2})
+    client = Client()
+    client.force_login(operator)
+    html = client.get(reverse("admin:ranking_experiment_change", args=[experiment.pk])).content.decode()
+    assert "<th>CTR</th>" in html and "0.00% [" in html

@@ -13,7 +13,7 @@ from recsys_app.catalog.models import Impression, Interaction, Item
 from recsys_app.catalog.services import interactions_ingest
 from recsys_app.ranking.models import BusinessRule, Surface
 from recsys_app.retrieval.models import CollaborativeModel, ItemEmbedding
-from tests.ranking.conftest import CATEGORIES, World
+from tests.world import CATEGORIES, World
 
 URL = "/api/v1/recommendations"
 

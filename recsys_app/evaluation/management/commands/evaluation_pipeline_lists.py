@@ -9,8 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from recsys_app.catalog.models import EndUser
+from recsys_app.ranking.models import Surface
 from recsys_app.ranking.ranker import ranker_train
-from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
+from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve, surface_config
 from recsys_app.retrieval.collaborative import collaborative_model_train
 from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
 from recsys_app.retrieval.user_vectors import user_vectors_compute
@@ -44,8 +45,16 @@ class Command(BaseCommand):
                 out["ranked"] = out["blend"]
             else:
                 out["ranker"] = {"active": ranker.is_active, "metrics": ranker.metrics}
-                out["ranked"] = self._lists(users, external, options) if ranker.is_active else out["blend"]
+                ranked_surface = self._ranked_surface(options["surface"])
+                ranked = self._lists(users, external, {**options, "surface": ranked_surface})
+                out["ranked"] = ranked if ranker.is_active else out["blend"]
         options["out"].write_text(json.dumps(out))
+
+    def _ranked_surface(self, surface: str) -> str:
+        """The evaluated surface with the learned ranker switched on (it is off by default)."""
+        config = surface_config(surface).model_copy(update={"ranker": True})
+        Surface.objects.update_or_create(name=f"{surface}-ranked", defaults={"config": config.model_dump()})
+        return f"{surface}-ranked"
 
     def _lists(self, users: list[int], external: dict[int, str], options: dict[str, Any]) -> dict[int, list[int]]:
         lists = {}

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from recsys_app.catalog.models import Item
 from recsys_app.lib.env import env_bool, env_int, env_str
 from recsys_app.ops.services import operator_ensure
+from recsys_app.retrieval.models import CollaborativeModel
 
 READY_TIMEOUT_S = 90
 
@@ -55,6 +56,13 @@ class Command(BaseCommand):
         if load_demo and not Item.objects.exists():
             self.stdout.write("First run: loading the MovieLens demo catalog…")
             call_command("load_demo", stdout=self.stdout)
+        if not CollaborativeModel.objects.exists() and Item.objects.exists():
+            from recsys_app.ranking.tasks import models_bootstrap_task
+
+            # Queued now, run by the worker once it starts: embeddings, factors, stats, user
+            # vectors, ranker (a few minutes for the demo); serving falls back until then.
+            models_bootstrap_task.delay()
+            self.stdout.write("Models are being built by the worker (see Task runs in the console).")
 
     def _spawn(self, host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
         python = sys.executable

@@ -1,0 +1,160 @@
+"""Latency and throughput of GET /api/v1/recommendations through gunicorn, at concurrency 8.
+
+gunicorn runs 2 processes x 4 threads (gthread) against the database; 8 client threads
+each send requests for random known users (k=20, impressions logged as in production).
+Baseline in the same run: the bare pgvector HNSW query (100 nearest items to a user
+vector), the floor under any personalised request. Medians over --runs runs.
+
+    python bench/serving_bench.py --database demo      # the MovieLens demo (var/pgdata, recsys)
+    python bench/serving_bench.py --database bench     # the synthetic catalog (run prepare_serving_state.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from _setup import ROOT, machine, median, setup_bench_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=["demo", "bench"], default="demo")
+    parser.add_argument("--requests", type=int, default=800, help="per run, across all clients")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    url = _database(args.database)
+    from recsys_app.accounts.services import api_token_create
+    from recsys_app.catalog.models import EndUser, Item
+
+    users = list(EndUser.objects.values_list("external_id", flat=True))
+    items = Item.objects.count()
+    _, key = api_token_create(name="serving-bench", scopes=["serve"])
+    web = _gunicorn(url, args.port)
+    try:
+        _load(args.port, key, users, 40, args.concurrency)  # warm connections, caches, models
+        results, floors = [], []
+        for run in range(args.runs):
+            latencies, seconds = _load(args.port, key, users, args.requests, args.concurrency)
+            results.append((_pct(latencies, 50), _pct(latencies, 99), len(latencies) / seconds))
+            floors.append(_hnsw_floor())
+            p50, p99, rps = results[-1]
+            print(f"run {run + 1}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s; bare HNSW {floors[-1]:.2f} ms")
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    print(f"\nmachine: {machine()}; {args.database}: {items:,} items, {len(users):,} users")
+    print(f"gunicorn 2 processes x 4 threads, {args.concurrency} client threads")
+    print(
+        f"recommendations (k=20): p50 {median([r[0] for r in results]):.1f} ms, "
+        f"p99 {median([r[1] for r in results]):.1f} ms, {median([r[2] for r in results]):.0f} req/s"
+    )
+    print(f"bare pgvector HNSW query, 100 nearest (floor): p50 {median(floors):.2f} ms")
+
+
+def _database(name: str) -> str:
+    if name == "bench":
+        return setup_bench_django()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsys_app.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    return settings.DATABASE_URL
+
+
+def _gunicorn(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "recsys_app.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def _load(port: int, key: str, users: list[str], total: int, concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    headers = {"Authorization": f"Token {key}"}
+
+    def client(count: int, seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("GET", f"/api/v1/recommendations?k=20&user_id={rng.choice(users)}", headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"HTTP {response.status}")
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(total // concurrency, n)) for n in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - started
+
+
+def _pct(values: list[float], percentile: int) -> float:
+    return statistics.quantiles(values, n=100)[percentile - 1] if percentile < 100 else max(values)
+
+
+def _hnsw_floor(queries: int = 200) -> float:
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vector::text FROM retrieval_uservector ORDER BY random() LIMIT %s", [queries])
+        vectors = [row[0] for row in cursor.fetchall()]
+        timings = []
+        for vector in vectors:
+            started = time.perf_counter()
+            cursor.execute(
+                "SELECT item_id FROM retrieval_itemembedding WHERE model_name = %s "
+                "ORDER BY vector <=> %s::vector LIMIT 100",
+                [settings.EMBEDDING_MODEL, vector],
+            )
+            cursor.fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from recsys_app.ops.tasking import RecordedTask
+
+
+@shared_task(base=RecordedTask, soft_time_limit=3300, time_limit=3600)
+def ranker_train_task() -> dict[str, Any]:
+    from recsys_app.ranking.ranker import ranker_train
+
+    ranker = ranker_train()
+    return {"ranker": ranker.pk, "active": ranker.is_active, "metrics": ranker.metrics}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=7200, time_limit=7500)
+def models_bootstrap_task() -> dict[str, Any]:
+    """First start: build every model and table serving reads, in dependency order."""
+    from recsys_app.catalog.models import EndUser
+    from recsys_app.ranking.ranker import ranker_train
+    from recsys_app.retrieval.collaborative import collaborative_model_train
+    from recsys_app.retrieval.services import item_embeddings_refresh
+    from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
+    from recsys_app.retrieval.user_vectors import user_vectors_compute
+
+    embedded = item_embeddings_refresh().embedded
+    model = collaborative_model_train()
+    item_stats_refresh()
+    item_neighbors_refresh()
+    users = list(EndUser.objects.values_list("pk", flat=True))
+    for start in range(0, len(users), 1000):
+        user_vectors_compute(user_ids=users[start : start + 1000])
+    try:
+        ranker = ranker_train()
+        ranker_state: dict[str, Any] = {"ranker": ranker.pk, "active": ranker.is_active}
+    except ValueError as exc:
+        ranker_state = {"ranker": None, "reason": str(exc)}
+    return {"embedded": embedded, "collaborative_model": model.pk, "users": len(users), **ranker_state}
