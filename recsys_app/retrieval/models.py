@@ -29,11 +29,13 @@ class ItemEmbedding(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["item", "model_name"], name="embedding_item_model_unique")]
         indexes = [
+            # m=24, ef_construction=200: recall@50 0.96 at ef_search 200 on 100k items, where
+            # m=16, ef_construction=64 reached 0.82 (bench/hnsw_bench.py).
             HnswIndex(
                 name="embedding_vector_hnsw",
                 fields=["vector"],
-                m=16,
-                ef_construction=64,
+                m=24,
+                ef_construction=200,
                 opclasses=["vector_cosine_ops"],
             )
         ]
