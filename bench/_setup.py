@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +48,20 @@ def median(values: list[float]) -> float:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+def start_gunicorn(database_url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """gunicorn on this checkout against `database_url`; returns once /healthz answers."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cmd = [sys.executable, "-m", "gunicorn", "recsys_app.wsgi:application", "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", *extra]  # fmt: skip
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start")

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 
-from _setup import ROOT, machine, median, setup_bench_django
+from _setup import ROOT, machine, median, setup_bench_django, start_gunicorn
 
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -39,7 +36,7 @@ def main() -> None:
     from recsys_app.accounts.services import api_token_create
 
     _, key = api_token_create(name="api-bench", scopes=["ingest"])
-    web = _start_gunicorn(url, args.port)
+    web = start_gunicorn(url, args.port, "--workers", "2")
     try:
         http_rates, service_rates = [], []
         for run in range(args.runs):
@@ -84,32 +81,6 @@ def _batches(total: int, size: int, users: list[str], items: list[str]) -> list[
         for n in range(total)
     ]
     return [events[start : start + size] for start in range(0, total, size)]
-
-
-def _start_gunicorn(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "recsys_app.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def _post_all(port: int, key: str, batches: list[list[dict]], clients: int) -> float:

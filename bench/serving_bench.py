@@ -16,13 +16,11 @@ import http.client
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
-from _setup import ROOT, machine, median, setup_bench_django
+from _setup import ROOT, machine, median, setup_bench_django, start_gunicorn
 
 
 def main() -> None:
@@ -40,7 +38,7 @@ def main() -> None:
     users = list(EndUser.objects.values_list("external_id", flat=True))
     items = Item.objects.count()
     _, key = api_token_create(name="serving-bench", scopes=["serve"])
-    web = _gunicorn(url, args.port)
+    web = start_gunicorn(url, args.port, "--workers", "2", "--worker-class", "gthread", "--threads", "4")
     try:
         _load(args.port, key, users, 40, args.concurrency)  # warm connections, caches, models
         results, floors = [], []
@@ -72,36 +70,6 @@ def _database(name: str) -> str:
 
     django.setup()
     return settings.DATABASE_URL
-
-
-def _gunicorn(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "recsys_app.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "4",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def _load(port: int, key: str, users: list[str], total: int, concurrency: int) -> tuple[list[float], float]:

@@ -14,6 +14,7 @@ from recsys_app.evaluation import metrics
 from recsys_app.evaluation.models import EvaluationRun
 from recsys_app.evaluation.recommenders import ImplicitALS, ImplicitBPR, Popularity, Recommender
 from recsys_app.evaluation.split import STRATEGIES, TemporalSplit, temporal_split, users_array
+from recsys_app.lib.vectors import parse_vector
 from recsys_app.retrieval.interactions import weighted_events
 
 DEFAULT_KS = (10, 20)
@@ -162,6 +163,6 @@ def _item_vectors(item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
         for item_id, text in cursor.fetchall():
             row = position[item_id]
-            vectors[row] = np.array(text[1:-1].split(","), dtype=np.float32)
+            vectors[row] = parse_vector(text)
             known[row] = True
     return vectors, known

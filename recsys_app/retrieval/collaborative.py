@@ -9,6 +9,7 @@ import numpy as np
 from django.db import connection, transaction
 from threadpoolctl import threadpool_limits
 
+from recsys_app.lib.vectors import vector_literal
 from recsys_app.retrieval.interactions import InteractionMatrix, build_matrix, weighted_events
 from recsys_app.retrieval.models import FACTORS, CollaborativeModel
 
@@ -71,7 +72,7 @@ def _fit(algorithm: str, params: dict[str, float | int], matrix: InteractionMatr
 def _copy_factors(table: str, column: str, model_id: int, ids: np.ndarray, vectors: np.ndarray) -> None:
     buffer = io.StringIO()
     for row_id, vector in zip(ids, vectors, strict=True):
-        buffer.write(f"{model_id}\t{int(row_id)}\t[{','.join(map(repr, vector.tolist()))}]\n")
+        buffer.write(f"{model_id}\t{int(row_id)}\t{vector_literal(vector)}\n")
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} (model_id, {column}, vector) FROM STDIN") as copy,

@@ -6,12 +6,12 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from recsys_app.lib.sql import advisory_lock, upsert_rows
+from recsys_app.lib.vectors import vector_literal
 from recsys_app.retrieval import encoder
 from recsys_app.retrieval.models import ItemEmbedding
 
@@ -85,7 +85,7 @@ def _encode_batch(model_name: str, rows: list[tuple], result: EmbeddingRefresh) 
     result.encode_seconds += time.perf_counter() - started
     now = timezone.now()
     return [
-        (item_id, model_name, _vector_text(vector), content_hash, now, now)
+        (item_id, model_name, vector_literal(vector), content_hash, now, now)
         for (item_id, content_hash, *_), vector in zip(rows, vectors, strict=True)
     ]
 
@@ -106,7 +106,3 @@ def _write_batch(records: list[tuple], result: EmbeddingRefresh) -> None:
     result.write_seconds += time.perf_counter() - started
     result.embedded += len(records)
     result.batches += 1
-
-
-def _vector_text(vector: np.ndarray) -> str:
-    return "[" + ",".join(map(repr, vector.tolist())) + "]"

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from recsys_app.lib.sql import advisory_lock, upsert_rows
+from recsys_app.lib.vectors import parse_vector, vector_literal
 from recsys_app.ops.models import Watermark
 from recsys_app.retrieval.encoder import DIMENSIONS
 from recsys_app.retrieval.models import UserVector
@@ -52,7 +53,9 @@ def user_vectors_compute(*, user_ids: list[int]) -> UserVectorRefresh:
         rows = cursor.fetchall()
     vectors = _taste_vectors(rows)
     now = timezone.now()
-    records = [(user_id, model_name, _text(vector), count, now) for user_id, (vector, count) in vectors.items()]
+    records = [
+        (user_id, model_name, vector_literal(vector), count, now) for user_id, (vector, count) in vectors.items()
+    ]
     with transaction.atomic():
         UserVector.objects.filter(user_id__in=set(user_ids) - set(vectors), model_name=model_name).delete()
         upsert_rows(
@@ -75,7 +78,7 @@ def _taste_vectors(rows: list[tuple]) -> dict[int, tuple[np.ndarray, int]]:
         total = np.zeros(DIMENSIONS, dtype=np.float64)
         for weight, ts, text in events:
             decay = math.pow(0.5, (latest - ts) / 86400.0 / HALF_LIFE_DAYS)
-            total += weight * decay * np.array(text[1:-1].split(","), dtype=np.float64)
+            total += weight * decay * parse_vector(text, np.float64)
         norm = float(np.linalg.norm(total))
         if norm > 1e-9 and any(weight > 0 for weight, _, _ in events):
             out[user_id] = ((total / norm).astype(np.float32), len(events))
@@ -111,7 +114,3 @@ def _users_with_events_between(after: datetime, upto: datetime) -> list[int]:
 
 def _epoch() -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.get_current_timezone())
-
-
-def _text(vector: np.ndarray) -> str:
-    return "[" + ",".join(map(repr, vector.tolist())) + "]"
