@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+# The text lexical search matches; the index and the queries use this same expression.
+SEARCH_DOCUMENT = SearchVector("title", "category_path", "description", config="english")
 
 
 class ItemKind(models.TextChoices):
@@ -62,6 +66,7 @@ class Item(models.Model):
             GinIndex(fields=["tags"], name="item_tags_gin"),
             models.Index(fields=["category_path"], name="item_category_idx", opclasses=["text_pattern_ops"]),
             models.Index(fields=["-created_at"], name="item_created_idx"),
+            GinIndex(SEARCH_DOCUMENT, name="item_search_gin"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="item_external_id_unique"),

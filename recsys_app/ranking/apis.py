@@ -16,7 +16,12 @@ from recsys_app.accounts.permissions import AdminScope, ServeScope
 from recsys_app.catalog.models import ItemKind
 from recsys_app.ranking.experiments import experiment_results
 from recsys_app.ranking.models import Experiment
-from recsys_app.ranking.serving import RecommendationRequest, RecommendationResponse, recommendations_serve
+from recsys_app.ranking.serving import (
+    RecommendationRequest,
+    RecommendationResponse,
+    recommendations_serve,
+    search_serve,
+)
 from recsys_app.retrieval.sources import Filters
 
 MAX_K = 100
@@ -196,3 +201,21 @@ class ExperimentResultsApi(APIView):
                 "variants": variants,
             }
         )
+
+
+class SearchParams(_FilterParams):
+    q = serializers.CharField(max_length=200, help_text="Words or a description; websearch syntax for the words.")
+    user_id = serializers.CharField(required=False, max_length=255)
+
+
+class SearchApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(parameters=[SearchParams], responses=RecommendationsOut)
+    def get(self, request: Request) -> Response:
+        params = _params(SearchParams, request)
+        data = params.validated_data
+        served = search_serve(
+            text=data["q"], k=data["k"], filters=params.filters(), user_external_id=data.get("user_id")
+        )
+        return Response(_body(served))

@@ -294,3 +294,21 @@ def _log_impressions(response: RecommendationResponse, user: EndUser | None, ext
         )
         for position, item in enumerate(response.items, start=1)
     )
+
+
+def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str | None) -> RecommendationResponse:
+    """Hybrid search results, logged as impressions on the 'search' surface like any list."""
+    from recsys_app.retrieval.search import search_items
+
+    hits = search_items(text=text, k=k, query=Query(None, filters))
+    metas = _metas({hit.item_id for hit in hits})
+    items = [
+        RecommendedItem(hit.item_id, metas[hit.item_id].external_id, metas[hit.item_id].title, round(hit.score, 6),
+                        hit.sources, {"code": "matches_your_search", "source": hit.sources[0]})
+        for hit in hits if hit.item_id in metas
+    ]  # fmt: skip
+    request_id = uuid.uuid4()
+    response = RecommendationResponse(request_id, request_id, "search", 1, items, [])
+    if items:
+        _log_impressions(response, _user(user_external_id), user_external_id)
+    return response
