@@ -172,7 +172,7 @@ def _page_of(recommendation_id: uuid.UUID | None, user_external_id: str | None) 
 def _excluded(user: EndUser | None, config: SurfaceConfig, recommendation_id: uuid.UUID | None) -> set[int]:
     excluded: set[int] = set()
     if user is not None and config.exclude_consumed:
-        excluded |= set(user.interactions.values_list("item_id", flat=True).distinct())
+        excluded |= set(user.interactions.order_by().values_list("item_id", flat=True).distinct())
     if recommendation_id is not None:
         excluded |= set(
             Impression.objects.filter(recommendation_id=recommendation_id).values_list("item_id", flat=True)
