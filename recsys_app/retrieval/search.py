@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
 from django.db.models import F
 
 from recsys_app.catalog.models import SEARCH_DOCUMENT, Item
 from recsys_app.lib.vectors import vector_literal
 from recsys_app.retrieval import encoder
-from recsys_app.retrieval.sources import Candidate, Query, item_conditions
+from recsys_app.retrieval.sources import Candidate, Query, SemanticSource, item_conditions
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion
 POOL = 100
@@ -52,14 +50,4 @@ def _lexical(text: str, query: Query) -> list[Candidate]:
 
 
 def _semantic(text: str, query: Query) -> list[Candidate]:
-    vector = encoder.encode([text])[0]
-    literal = vector_literal(vector)
-    where, params = item_conditions(query)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT e.item_id, 1 - (e.vector <=> %s::vector) FROM retrieval_itemembedding e "
-            f"JOIN catalog_item i ON i.id = e.item_id WHERE e.model_name = %s AND {where} "
-            f"ORDER BY e.vector <=> %s::vector LIMIT %s",
-            [literal, settings.EMBEDDING_MODEL, *params, literal, POOL],
-        )
-        return [Candidate(int(item_id), "semantic", float(score)) for item_id, score in cursor.fetchall()]
+    return SemanticSource().nearest(vector_literal(encoder.encode([text])[0]), query, POOL)

@@ -116,14 +116,16 @@ class SemanticSource(CandidateSource):
             )
         else:
             return []
-        if anchor is None:
-            return []
+        return [] if anchor is None else self.nearest(anchor, query, limit)
+
+    def nearest(self, anchor: str, query: Query, limit: int) -> list[Candidate]:
+        """Items whose embedding is closest to `anchor` (a vector literal), filters applied."""
         where, params = item_conditions(query)
         return self._rows(
             f"SELECT e.item_id, 1 - (e.vector <=> %s::vector) FROM retrieval_itemembedding e "
             f"JOIN catalog_item i ON i.id = e.item_id WHERE e.model_name = %s AND {where} "
             f"ORDER BY e.vector <=> %s::vector LIMIT %s",
-            [anchor, model, *params, anchor, limit],
+            [anchor, settings.EMBEDDING_MODEL, *params, anchor, limit],
         )
 
 
