@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from typing import Any
 
@@ -92,9 +94,6 @@ def _pipeline_lists(
     """The serving pipeline's lists with the blend and with the learned ranker trained inside
     the snapshot, as item columns of the training matrix (other items dropped: an item the
     baselines cannot name is a miss for the pipeline too)."""
-    import json
-    import shutil
-
     from recsys_app.lib.snapshot import copy_snapshot, run_in_snapshot, scratch_database
 
     assert split.train_frame is not None

@@ -22,7 +22,7 @@ from recsys_app.ranking.experiments import Assignment, assign, running_experimen
 from recsys_app.ranking.models import BusinessRule, Surface
 from recsys_app.ranking.ranker import rank_pool
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
-from recsys_app.retrieval.sources import SOURCES, Candidate, Filters, Query
+from recsys_app.retrieval.sources import SOURCES, Candidate, Filters, Query, item_conditions
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +230,6 @@ def _active_rules(surface: str) -> list[BusinessRule]:
 
 
 def _pin_allowed(item_id: int, query: Query) -> bool:
-    from recsys_app.retrieval.sources import item_conditions
-
     where, params = item_conditions(Query(None, query.filters, query.exclude), alias="i")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM catalog_item i WHERE i.id = %s AND {where}", [item_id, *params])
