@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
 # Stored with each vector; changing it makes the worker compute a new set beside the old one.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 400, minimum=1)  # recall@50 0.98 at 100k items (bench/hnsw_bench.py)
+# Precomputed candidate pools (ranking/pools.py) older than this are rebuilt on the next request.
+CANDIDATE_POOL_TTL = env_int("CANDIDATE_POOL_TTL", 900, minimum=10)
 
 EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 10_000, minimum=1)
 UPSERT_MAX_BATCH = env_int("UPSERT_MAX_BATCH", 5_000, minimum=1)
@@ -220,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys_app.retrieval.tasks.user_vectors_refresh_task",
         "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
     },
+    "candidate-pools-prune": {"task": "recsys_app.ranking.tasks.candidate_pools_prune_task", "schedule": 3600.0},
     "item-stats-refresh": {
         "task": "recsys_app.retrieval.tasks.item_stats_refresh_task",
         "schedule": env_int("ITEM_STATS_REFRESH_SECONDS", 600, minimum=10) * 1.0,

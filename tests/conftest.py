@@ -10,6 +10,32 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from recsys_app.accounts.services import api_token_create
+from recsys_app.celery import app
+from recsys_app.lib.local_cache import LocalCache
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_broker(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tasks that code under test queues (nearline refreshes) go to a folder of this run, not
+    to the development stack's broker. Tests that need a worker start one on their own broker."""
+    if not app.conf.broker_url.startswith("filesystem://"):
+        return
+    folder = tmp_path_factory.mktemp("broker")
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir()
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_caches() -> None:
+    """Each test starts without settings cached from an earlier test's (since emptied) rows."""
+    LocalCache.clear_all()
 
 
 @pytest.fixture

@@ -204,6 +204,7 @@ def _timestamp(values: pd.Series, check: _Checker) -> pd.Series:
     low, high = pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp(now + timedelta(days=1))
     out_of_range = (parsed.notna() & ((parsed < low) | (parsed > high))).to_numpy()
     check.reject(out_of_range, "timestamp", "is outside 1970-01-01 .. now + 1 day")
+    check.reject(parsed.isna().to_numpy(), "timestamp", "is required")  # rows rejected above keep their error
     return parsed
 
 

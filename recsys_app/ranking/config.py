@@ -19,6 +19,11 @@ class SurfaceConfig(BaseModel):
     diversity: float = Field(0.2, ge=0, le=1, description="0 ranks by relevance only; 1 by novelty to the list.")
     creator_cap: int | None = Field(3, ge=1, description="Most items one creator may have in one page.")
     exclude_consumed: bool = Field(True, description="Leave out items the user already interacted with.")
+    precompute: bool = Field(
+        False,
+        description="Keep each active user's candidates precomputed by the worker (nearline), so a request "
+        "reads one row instead of querying every source. Worth it for high-traffic personalised surfaces.",
+    )
     ranker: bool = Field(
         False,
         description="Order candidates with the active learned ranker. Off by default: on MovieLens the blend "
@@ -42,7 +47,8 @@ def _sources(**weights: float) -> dict[str, SourceSetting]:
 
 DEFAULT_SURFACES: dict[str, SurfaceConfig] = {
     "home": SurfaceConfig(
-        sources=_sources(collaborative=1.0, semantic=0.6, covisit=0.8, trending=0.3, category_popular=0.3, fresh=0.1)
+        sources=_sources(collaborative=1.0, semantic=0.6, covisit=0.8, trending=0.3, category_popular=0.3, fresh=0.1),
+        precompute=True,
     ),
     "item_page": SurfaceConfig(
         sources=_sources(covisit=1.0, semantic=0.8, collaborative=0.6, category_popular=0.2), exclude_consumed=False

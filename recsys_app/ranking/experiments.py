@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
-from django.utils import timezone
 from pydantic import ValidationError
 
 from recsys_app.ranking.config import SurfaceConfig
@@ -29,7 +27,7 @@ class Assignment:
 
 def validate_variants(variants: Any, *, surface: str) -> None:
     """Raise ValueError naming what is wrong with an experiment's variants."""
-    from recsys_app.ranking.serving import surface_config
+    from recsys_app.ranking.surfaces import surface_config
 
     if not isinstance(variants, list) or len(variants) < 2:
         raise ValueError("an experiment needs a list of at least two variants")
@@ -54,15 +52,6 @@ def merged_config(base: SurfaceConfig, override: dict[str, Any]) -> SurfaceConfi
 def bucket(salt: str, user_key: str) -> int:
     """A stable bucket in [0, BUCKETS): the same user lands in the same variant every time."""
     return int(hashlib.sha256(f"{salt}:{user_key}".encode()).hexdigest()[:12], 16) % BUCKETS
-
-
-def running_experiment(surface: str) -> Experiment | None:
-    now = timezone.now()
-    return (
-        Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .first()
-    )
 
 
 def assign(experiment: Experiment, user_key: str, base: SurfaceConfig) -> Assignment:

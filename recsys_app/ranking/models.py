@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError as PydanticError
 
-from recsys_app.catalog.models import Creator, Item
+from recsys_app.catalog.models import Creator, EndUser, Item
 from recsys_app.ranking.config import SurfaceConfig
 
 
@@ -137,3 +138,22 @@ class RankerModel(models.Model):
 
     def __str__(self) -> str:
         return f"ranker #{self.pk}{' (active)' if self.is_active else ''}"
+
+
+class CandidatePool(models.Model):
+    """A user's scored candidates for one surface configuration, computed nearline (see
+    `ranking/pools.py`); serving reads it instead of querying every source."""
+
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    config_key = models.CharField(max_length=32, help_text="Hash of the configuration that built it.")
+    surface = models.CharField(max_length=64)
+    entries = models.JSONField(help_text="[[item id, score, {source: share}], ...], best first.")
+    degraded = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "config_key"], name="one_pool_per_user_config")]
+        indexes = [models.Index(fields=["computed_at"], name="candidatepool_computed")]
+
+    def __str__(self) -> str:
+        return f"pool of user #{self.user_id} for {self.surface}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,23 +9,20 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connection
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.lib.errors import ApiError
-from recsys_app.ranking.blend import Scored, blend
-from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
-from recsys_app.ranking.experiments import Assignment, assign, running_experiment
-from recsys_app.ranking.models import BusinessRule, Surface
-from recsys_app.ranking.ranker import rank_pool
+from recsys_app.ranking.blend import Scored
+from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool, consumed_items
+from recsys_app.ranking.config import SurfaceConfig
+from recsys_app.ranking.models import BusinessRule
+from recsys_app.ranking.pools import pool_build, pool_read
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
-from recsys_app.retrieval.sources import SOURCES, Candidate, Filters, Query, item_conditions
+from recsys_app.ranking.surfaces import active_rules, effective_config
+from recsys_app.retrieval.sources import Filters, Query, item_conditions
 
-logger = logging.getLogger(__name__)
-
-RERANK_POOL = 300  # candidates that rules and diversity look at
 REASONS = {
     "semantic": "matches_your_taste",
     "collaborative": "liked_by_similar_users",
@@ -71,34 +67,16 @@ class RecommendationResponse:
     variant: str = ""
 
 
-def surface_config(name: str) -> SurfaceConfig:
-    row = Surface.objects.filter(name=name).first()
-    if row is not None:
-        return row.parsed()
-    if name in DEFAULT_SURFACES:
-        return DEFAULT_SURFACES[name]
-    known = sorted(set(DEFAULT_SURFACES) | set(Surface.objects.values_list("name", flat=True)))
-    raise ApiError(
-        f"unknown surface '{name}' (known: {', '.join(known)})",
-        code="unknown_surface",
-        details={"parameter": "surface"},
-    )
-
-
 def recommendations_serve(*, request: RecommendationRequest) -> RecommendationResponse:
-    config = surface_config(request.surface)
-    assignment = _assignment(request, config)
-    if assignment is not None:
-        config = assignment.config
+    config, assignment = effective_config(request.surface, request.user_external_id)
     user = _user(request.user_external_id)
     query = Query(
         user_id=user.pk if user is not None and user.consent_personalization else None,
         filters=request.filters,
         seed_item_id=_seed_item_id(request.seed_item_external_id),
     )
-    recommendation_id, page = _page_of(request.recommendation_id, request.user_external_id)
-    query.exclude = _excluded(user, config, recommendation_id)
-    scored, degraded = candidate_pool(query, config)
+    recommendation_id, page, shown = _page_of(request.recommendation_id, request.user_external_id)
+    scored, degraded = _scored(query, config, request, user, shown)
     page_items = _rerank(scored, request, config, query)
     request_id = uuid.uuid4()
     response = RecommendationResponse(
@@ -116,23 +94,23 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     return response
 
 
-def candidate_pool(query: Query, config: SurfaceConfig) -> tuple[list[Scored], list[str]]:
-    """Candidates of every configured source, blended, then ordered by the learned ranker when
-    the surface uses one and a model is active. Also what the ranker is trained on."""
-    by_source, degraded = _candidates(query, config)
-    scored = blend(by_source, {name: setting.weight for name, setting in config.sources.items()})
-    if config.ranker and scored:
-        scored = rank_pool(query.user_id, scored[:RERANK_POOL]) + scored[RERANK_POOL:]
-    return scored, degraded
+def _scored(
+    query: Query, config: SurfaceConfig, request: RecommendationRequest, user: EndUser | None, shown: set[int]
+) -> tuple[list[Scored], list[str]]:
+    """The scored candidates: from the user's precomputed pool where the request allows (a
+    personalised, unfiltered list on a precomputing surface), otherwise from every source."""
+    if config.precompute and query.user_id is not None and query.seed_item_id is None and not _filtered(query):
+        pool = pool_read(query.user_id, config) or pool_build(query.user_id, config, request.surface)
+        left_out = shown | pool.consumed_since
+        scored = [entry for entry in pool.scored if entry.item_id not in left_out]
+        if len(scored) >= 2 * request.k:  # deep pages run out of pool: serve them live
+            return scored, pool.degraded
+    query.exclude = shown | (consumed_items(user.pk) if user is not None and config.exclude_consumed else set())
+    return candidate_pool(query, config)
 
 
-def _assignment(request: RecommendationRequest, base: SurfaceConfig) -> Assignment | None:
-    """Users in a running experiment get their variant's configuration; anonymous requests and
-    pages after the first keep what they had (the variant is recorded with the impressions)."""
-    if not request.user_external_id:
-        return None
-    experiment = running_experiment(request.surface)
-    return assign(experiment, request.user_external_id, base) if experiment is not None else None
+def _filtered(query: Query) -> bool:
+    return any(value is not None for value in vars(query.filters).values())
 
 
 def _user(external_id: str | None) -> EndUser | None:
@@ -148,66 +126,43 @@ def _seed_item_id(external_id: str | None) -> int | None:
     return item_id
 
 
-def _page_of(recommendation_id: uuid.UUID | None, user_external_id: str | None) -> tuple[uuid.UUID | None, int]:
-    """The list being paged and the number of the page asked for (a new list: None, 1)."""
+def _page_of(
+    recommendation_id: uuid.UUID | None, user_external_id: str | None
+) -> tuple[uuid.UUID | None, int, set[int]]:
+    """The list being paged, the number of the page asked for and the items its earlier pages
+    showed (a new list: None, 1, nothing)."""
     if recommendation_id is None:
-        return None, 1
-    shown = Impression.objects.filter(recommendation_id=recommendation_id)
-    owner = shown.values_list("user_external_id", flat=True).first()
-    if owner is None:
+        return None, 1, set()
+    rows = list(
+        Impression.objects.filter(recommendation_id=recommendation_id).values_list(
+            "user_external_id", "request_id", "item_id"
+        )
+    )
+    if not rows:
         raise ApiError(
             f"unknown recommendation_id '{recommendation_id}'",
             code="unknown_recommendation",
             details={"parameter": "recommendation_id"},
         )
-    if owner != (user_external_id or ""):
+    if rows[0][0] != (user_external_id or ""):
         raise ApiError(
             "recommendation_id belongs to another user",
             code="recommendation_mismatch",
             details={"parameter": "recommendation_id"},
         )
-    return recommendation_id, shown.values("request_id").distinct().count() + 1
-
-
-def _excluded(user: EndUser | None, config: SurfaceConfig, recommendation_id: uuid.UUID | None) -> set[int]:
-    excluded: set[int] = set()
-    if user is not None and config.exclude_consumed:
-        excluded |= set(user.interactions.order_by().values_list("item_id", flat=True).distinct())
-    if recommendation_id is not None:
-        excluded |= set(
-            Impression.objects.filter(recommendation_id=recommendation_id).values_list("item_id", flat=True)
-        )
-    return excluded
-
-
-def _candidates(query: Query, config: SurfaceConfig) -> tuple[dict[str, list[Candidate]], list[str]]:
-    """Each configured source's candidates; a failing source is skipped and reported, not fatal."""
-    by_source: dict[str, list[Candidate]] = {}
-    degraded: list[str] = []
-    for name, setting in config.sources.items():
-        try:
-            by_source[name] = SOURCES[name].fetch(query, setting.limit)
-        except DatabaseError as exc:
-            logger.warning("source %s failed: %s", name, exc)
-            degraded.append(f"{name}: unavailable")
-    if not any(by_source.values()) and "category_popular" not in config.sources:
-        # Last resort for a surface whose sources all came back empty: what is popular.
-        by_source["category_popular"] = SOURCES["category_popular"].fetch(
-            Query(None, query.filters, query.exclude), 100
-        )
-        degraded.append("fallback: popular items")
-    return by_source, degraded
+    return recommendation_id, len({row[1] for row in rows}) + 1, {row[2] for row in rows}
 
 
 def _rerank(
     scored: list[Scored], request: RecommendationRequest, config: SurfaceConfig, query: Query
 ) -> list[RecommendedItem]:
-    rules = _active_rules(request.surface)
+    rules = active_rules(request.surface)
     pool = scored[:RERANK_POOL]
     pins = [rule for rule in rules if rule.action == BusinessRule.Action.PIN]
-    metas = _metas({entry.item_id for entry in pool} | {rule.item_id for rule in pins if rule.item_id})
+    wanted = {entry.item_id for entry in pool} | {rule.item_id for rule in pins if rule.item_id}
+    metas, vectors = _metas_and_vectors(wanted, with_vectors=config.diversity > 0)
+    pool = [entry for entry in pool if entry.item_id in metas]  # withdrawn since the candidates were found
     pool = apply_rules(pool, [rule for rule in rules if rule.action != BusinessRule.Action.PIN], metas)
-    vectors = _vectors([entry.item_id for entry in pool]) if config.diversity > 0 else {}
     page = diversify(
         pool, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
     )
@@ -220,15 +175,6 @@ def _rerank(
     return [_item(entry, metas[entry.item_id]) for entry in page if entry.item_id in metas]
 
 
-def _active_rules(surface: str) -> list[BusinessRule]:
-    now = timezone.now()
-    return list(
-        BusinessRule.objects.filter(is_active=True, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .filter(Q(surface__isnull=True) | Q(surface_id=surface))
-    )
-
-
 def _pin_allowed(item_id: int, query: Query) -> bool:
     where, params = item_conditions(Query(None, query.filters, query.exclude), alias="i")
     with connection.cursor() as cursor:
@@ -236,24 +182,26 @@ def _pin_allowed(item_id: int, query: Query) -> bool:
         return cursor.fetchone() is not None
 
 
-def _metas(item_ids: set[int]) -> dict[int, ItemMeta]:
-    rows = Item.objects.filter(pk__in=item_ids, is_available=True).values_list(
-        "pk", "external_id", "title", "category_path", "tags", "creator_id", "attributes"
-    )
-    return {row[0]: ItemMeta(*row) for row in rows}
-
-
-def _vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
-    connection.ensure_connection()
-    # A server-side-binding cursor (Django's default client cursor cannot return binary), so
-    # vectors arrive as numpy arrays without text parsing.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT item_id, vector FROM retrieval_itemembedding WHERE model_name = %s AND item_id = ANY(%s)",
-            [settings.EMBEDDING_MODEL, item_ids],
-            binary=True,
+def _metas_and_vectors(item_ids: set[int], *, with_vectors: bool) -> tuple[dict[int, ItemMeta], dict[int, np.ndarray]]:
+    """Available items' data and, for diversity, their embeddings: one query. A server-side-
+    binding cursor (Django's default client cursor cannot return binary), so vectors arrive
+    as arrays without text parsing."""
+    columns = "i.id, i.external_id, i.title, i.category_path, i.tags, i.creator_id, i.attributes"
+    if with_vectors:
+        sql = (
+            f"SELECT {columns}, e.vector FROM catalog_item i LEFT JOIN retrieval_itemembedding e "
+            "ON e.item_id = i.id AND e.model_name = %s WHERE i.id = ANY(%s) AND i.is_available"
         )
-        return {item_id: _as_array(vector) for item_id, vector in cursor.fetchall()}
+        params: list[Any] = [settings.EMBEDDING_MODEL, list(item_ids)]
+    else:
+        sql = f"SELECT {columns}, NULL FROM catalog_item i WHERE i.id = ANY(%s) AND i.is_available"
+        params = [list(item_ids)]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
+    metas = {row[0]: ItemMeta(*row[:7]) for row in rows}
+    return metas, {row[0]: _as_array(row[7]) for row in rows if row[7] is not None}
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -299,7 +247,7 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     from recsys_app.retrieval.search import search_items
 
     hits = search_items(text=text, k=k, query=Query(None, filters))
-    metas = _metas({hit.item_id for hit in hits})
+    metas, _ = _metas_and_vectors({hit.item_id for hit in hits}, with_vectors=False)
     items = [
         RecommendedItem(hit.item_id, metas[hit.item_id].external_id, metas[hit.item_id].title, round(hit.score, 6),
                         hit.sources, {"code": "matches_your_search", "source": hit.sources[0]})

@@ -38,3 +38,20 @@ def models_bootstrap_task() -> dict[str, Any]:
     except ValueError as exc:
         ranker_state = {"ranker": None, "reason": str(exc)}
     return {"embedded": embedded, "collaborative_model": model.pk, "users": len(users), **ranker_state}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
+def candidate_pools_refresh_task(user_ids: list[int]) -> dict[str, Any]:
+    """Nearline: queued after user vectors were refreshed for these users."""
+    from dataclasses import asdict
+
+    from recsys_app.ranking.pools import candidate_pools_refresh
+
+    return asdict(candidate_pools_refresh(user_ids=user_ids))
+
+
+@shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
+def candidate_pools_prune_task() -> dict[str, Any]:
+    from recsys_app.ranking.pools import candidate_pools_prune
+
+    return {"deleted": candidate_pools_prune()}

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from recsys_app.lib.vectors import vector_literal
 from recsys_app.retrieval.interactions import InteractionMatrix, build_matrix, weighted_events
 from recsys_app.retrieval.models import FACTORS, CollaborativeModel
+from recsys_app.retrieval.signals import collaborative_model_activated
 
 KEEP_MODELS = 2  # the active one and the one before it, for rollback
 
@@ -44,6 +45,7 @@ def collaborative_model_train(*, algorithm: str = "als", iterations: int | None 
         stale = CollaborativeModel.objects.order_by("-trained_at", "-pk").values_list("pk", flat=True)[KEEP_MODELS:]
         CollaborativeModel.objects.filter(pk__in=list(stale)).delete()
     model.refresh_from_db()
+    collaborative_model_activated.send(sender=CollaborativeModel, model_id=model.pk)
     return model
 
 

@@ -16,6 +16,7 @@ from recsys_app.lib.vectors import parse_vector, vector_literal
 from recsys_app.ops.models import Watermark
 from recsys_app.retrieval.encoder import DIMENSIONS
 from recsys_app.retrieval.models import UserVector
+from recsys_app.retrieval.signals import user_vectors_refreshed
 
 HISTORY = 200  # most recent events per user that shape the vector
 HALF_LIFE_DAYS = 30.0  # an event's pull halves every HALF_LIFE_DAYS, relative to the user's latest
@@ -99,6 +100,7 @@ def user_vectors_refresh_recent(*, batch: int = 1000) -> UserVectorRefresh:
             part = user_vectors_compute(user_ids=users[start : start + batch])
             result.users += part.users
             result.updated += part.updated
+            user_vectors_refreshed.send(sender=UserVector, user_ids=users[start : start + batch])
         Watermark.objects.filter(name=_WATERMARK).update(value=upto)
     return result
 

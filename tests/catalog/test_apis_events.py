@@ -72,9 +72,10 @@ def test_partly_invalid_batch_stores_the_valid_rows_and_names_the_rest(ingest_cl
         event_row("u1", "i1", timestamp="2999-01-01T00:00:00Z"),  # 12 future
         event_row("u1", "i3", user_id=["u1"]),  # 13 wrong type of id
         event_row("u2", "i3", type="like"),  # 14 valid
+        {"user_id": "u1", "item_id": "i2", "type": "click"},  # 15 no timestamp
     ]
     body = post(ingest_client, {"events": rows})
-    assert (body["status"], body["received"], body["stored"], body["rejected"]) == (200, 15, 2, 13)
+    assert (body["status"], body["received"], body["stored"], body["rejected"]) == (200, 16, 2, 14)
     where = {(e["index"], e["field"]) for e in body["errors"]}
     assert where == {
         (1, "user_id"),
@@ -90,11 +91,13 @@ def test_partly_invalid_batch_stores_the_valid_rows_and_names_the_rest(ingest_cl
         (11, "request_id"),
         (12, "timestamp"),
         (13, "user_id"),
+        (15, "timestamp"),
     }
     messages = {e["index"]: e["message"] for e in body["errors"]}
     assert "unknown user 'nobody'" in messages[1]
     assert "unknown interaction type 'teleport'" in messages[3]
     assert "timezone offset" in messages[6]
+    assert messages[15] == "is required"
     stored = sorted(Interaction.objects.values_list("user__external_id", "item__external_id", "type"))
     assert stored == [("u1", "i1", "click"), ("u2", "i3", "like")]
 

@@ -33,7 +33,7 @@ def test_personalised_list_with_sources_reasons_and_impressions(world: World, se
     liked = set(Interaction.objects.filter(user__external_id="shopper-0").values_list("item__external_id", flat=True))
     assert not liked & set(ids), "items the user already consumed are left out"
     personal = {"semantic", "collaborative", "covisit"}
-    assert any(personal & set(item["sources"]) for item in body["items"])
+    assert any(personal & set(item["sources"]) for item in body["items"]), body
     assert all(item["reason"]["code"] and item["reason"]["source"] in item["sources"] for item in body["items"])
     shown = Impression.objects.filter(request_id=body["request_id"]).order_by("position")
     assert [i.item.external_id for i in shown] == ids and shown[0].user_external_id == "shopper-0"

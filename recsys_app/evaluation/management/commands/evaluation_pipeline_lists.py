@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from recsys_app.catalog.models import EndUser
 from recsys_app.ranking.models import Surface
 from recsys_app.ranking.ranker import ranker_train
-from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve, surface_config
+from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
+from recsys_app.ranking.surfaces import surface_config
 from recsys_app.retrieval.collaborative import collaborative_model_train
 from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
 from recsys_app.retrieval.user_vectors import user_vectors_compute

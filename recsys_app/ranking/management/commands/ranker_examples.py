@@ -10,9 +10,9 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandParser
 
 from recsys_app.catalog.models import Interaction
+from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool
 from recsys_app.ranking.config import DEFAULT_SURFACES
 from recsys_app.ranking.features import FEATURES, feature_matrix
-from recsys_app.ranking.serving import RERANK_POOL, candidate_pool
 from recsys_app.retrieval.collaborative import collaborative_model_train
 from recsys_app.retrieval.sources import Query
 from recsys_app.retrieval.stats import data_now, item_neighbors_refresh, item_stats_refresh

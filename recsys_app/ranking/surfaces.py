@@ -1,0 +1,85 @@
+"""What a surface is configured to do right now: its settings, the running experiment's
+variant for a user, and the operator rules in force. Read on every request, so kept in
+per-process caches that ORM writes clear (see `RankingConfig.ready`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from recsys_app.lib.errors import ApiError
+from recsys_app.lib.local_cache import LocalCache
+from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
+from recsys_app.ranking.experiments import Assignment, assign
+from recsys_app.ranking.models import BusinessRule, Experiment, Surface
+
+# Other web processes pick up a changed surface, rule or experiment within this many seconds.
+SETTINGS_TTL = 5.0
+_surfaces: LocalCache[SurfaceConfig | ApiError] = LocalCache(SETTINGS_TTL)
+_experiments: LocalCache[list[Experiment]] = LocalCache(SETTINGS_TTL)
+_rules: LocalCache[list[BusinessRule]] = LocalCache(SETTINGS_TTL)
+
+
+def serving_settings_forget(*_: object, **__: object) -> None:
+    """Drop this process's cached settings (a signal receiver for their models' writes)."""
+    for cache in (_surfaces, _experiments, _rules):
+        cache.clear()
+
+
+def surface_config(name: str) -> SurfaceConfig:
+    config = _surfaces.get(name, lambda: _surface_config(name))
+    if isinstance(config, ApiError):
+        raise config
+    return config
+
+
+def _surface_config(name: str) -> SurfaceConfig | ApiError:
+    row = Surface.objects.filter(name=name).first()
+    if row is not None:
+        return row.parsed()
+    if name in DEFAULT_SURFACES:
+        return DEFAULT_SURFACES[name]
+    known = sorted(set(DEFAULT_SURFACES) | set(Surface.objects.values_list("name", flat=True)))
+    return ApiError(
+        f"unknown surface '{name}' (known: {', '.join(known)})",
+        code="unknown_surface",
+        details={"parameter": "surface"},
+    )
+
+
+def effective_config(surface: str, user_external_id: str | None) -> tuple[SurfaceConfig, Assignment | None]:
+    """The surface's configuration for this user: a running experiment's variant if they are
+    in one. Anonymous requests get the surface's own settings."""
+    config = surface_config(surface)
+    experiment = running_experiment(surface) if user_external_id else None
+    if experiment is None or not user_external_id:
+        return config, None
+    assignment = assign(experiment, user_external_id, config)
+    return assignment.config, assignment
+
+
+def running_experiment(surface: str) -> Experiment | None:
+    candidates = _experiments.get(surface, lambda: _running_experiments(surface))
+    now = timezone.now()
+    return next((e for e in candidates if _in_window(e.starts_at, e.ends_at, now)), None)
+
+
+def _running_experiments(surface: str) -> list[Experiment]:
+    return list(Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING))
+
+
+def active_rules(surface: str) -> list[BusinessRule]:
+    """Rules for this surface (or all surfaces) that are switched on and within their window."""
+    rules = _rules.get(surface, lambda: _surface_rules(surface))
+    now = timezone.now()
+    return [rule for rule in rules if _in_window(rule.starts_at, rule.ends_at, now)]
+
+
+def _surface_rules(surface: str) -> list[BusinessRule]:
+    return list(BusinessRule.objects.filter(is_active=True).filter(Q(surface__isnull=True) | Q(surface_id=surface)))
+
+
+def _in_window(starts_at: datetime, ends_at: datetime | None, now: datetime) -> bool:
+    return starts_at <= now and (ends_at is None or ends_at > now)
