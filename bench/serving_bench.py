@@ -1,7 +1,11 @@
 """Latency and throughput of GET /api/v1/recommendations through gunicorn, at concurrency 8.
 
 gunicorn runs 2 processes x 4 threads (gthread) against the database; 8 client threads
-each send requests for random known users (k=20, impressions logged as in production).
+each send requests for random users of a sample (k=20, impressions logged as in production).
+Two paths, alternating within each run:
+- pooled: the `home` surface, whose candidate pools the worker keeps precomputed (nearline);
+  the bench first rebuilds the sample's pools the way the worker does, and times that;
+- live: the same settings with `precompute` off, so every request queries every source.
 Baseline in the same run: the bare pgvector HNSW query (100 nearest items to a user
 vector), the floor under any personalised request. Medians over --runs runs.
 
@@ -30,34 +34,66 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--users", type=int, default=2000, help="users in the traffic sample")
     args = parser.parse_args()
     url = _database(args.database)
     from recsys_app.accounts.services import api_token_create
     from recsys_app.catalog.models import EndUser, Item
 
-    users = list(EndUser.objects.values_list("external_id", flat=True))
+    sample = list(EndUser.objects.filter(consent_personalization=True).order_by("?")[: args.users])
+    users = [user.external_id for user in sample]
     items = Item.objects.count()
+    _live_surface()
+    pool_seconds = _build_pools([user.pk for user in sample])
     _, key = api_token_create(name="serving-bench", scopes=["serve"])
     web = start_gunicorn(url, args.port, "--workers", "2", "--worker-class", "gthread", "--threads", "4")
+    results: dict[str, list[tuple[float, float, float]]] = {"home": [], LIVE: []}
+    floors = []
     try:
-        _load(args.port, key, users, 40, args.concurrency)  # warm connections, caches, models
-        results, floors = [], []
+        for surface in results:  # warm connections, caches, models
+            _load(args.port, key, users, 40, args.concurrency, surface)
         for run in range(args.runs):
-            latencies, seconds = _load(args.port, key, users, args.requests, args.concurrency)
-            results.append((_pct(latencies, 50), _pct(latencies, 99), len(latencies) / seconds))
+            for surface, figures in results.items():
+                latencies, seconds = _load(args.port, key, users, args.requests, args.concurrency, surface)
+                figures.append((_pct(latencies, 50), _pct(latencies, 99), len(latencies) / seconds))
+                p50, p99, rps = figures[-1]
+                print(f"run {run + 1} {surface}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s")
             floors.append(_hnsw_floor())
-            p50, p99, rps = results[-1]
-            print(f"run {run + 1}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s; bare HNSW {floors[-1]:.2f} ms")
     finally:
         web.terminate()
         web.wait(timeout=30)
-    print(f"\nmachine: {machine()}; {args.database}: {items:,} items, {len(users):,} users")
-    print(f"gunicorn 2 processes x 4 threads, {args.concurrency} client threads")
-    print(
-        f"recommendations (k=20): p50 {median([r[0] for r in results]):.1f} ms, "
-        f"p99 {median([r[1] for r in results]):.1f} ms, {median([r[2] for r in results]):.0f} req/s"
-    )
+    print(f"\nmachine: {machine()}; {args.database}: {items:,} items, {EndUser.objects.count():,} users")
+    print(f"gunicorn 2 processes x 4 threads, {args.concurrency} client threads, {len(users):,} users in the sample")
+    print(f"nearline pool build: {len(users) / pool_seconds:.0f} users/s ({pool_seconds:.1f} s)")
+    for surface, label in (("home", "pooled (nearline candidates)"), (LIVE, "live (every source per request)")):
+        figures = results[surface]
+        print(
+            f"recommendations k=20, {label}: p50 {median([r[0] for r in figures]):.1f} ms, "
+            f"p99 {median([r[1] for r in figures]):.1f} ms, {median([r[2] for r in figures]):.0f} req/s"
+        )
     print(f"bare pgvector HNSW query, 100 nearest (floor): p50 {median(floors):.2f} ms")
+
+
+LIVE = "bench_live"
+
+
+def _live_surface() -> None:
+    """`home` as configured, with precompute off."""
+    from recsys_app.ranking.models import Surface
+    from recsys_app.ranking.surfaces import surface_config
+
+    config = surface_config("home").model_copy(update={"precompute": False})
+    Surface.objects.update_or_create(name=LIVE, defaults={"config": config.model_dump(mode="json")})
+
+
+def _build_pools(user_ids: list[int]) -> float:
+    """What the worker does when these users' events arrive; returns the seconds it took."""
+    from recsys_app.ranking.pools import candidate_pools_refresh
+
+    started = time.perf_counter()
+    for start in range(0, len(user_ids), 500):
+        candidate_pools_refresh(user_ids=user_ids[start : start + 500])
+    return time.perf_counter() - started
 
 
 def _database(name: str) -> str:
@@ -72,7 +108,9 @@ def _database(name: str) -> str:
     return settings.DATABASE_URL
 
 
-def _load(port: int, key: str, users: list[str], total: int, concurrency: int) -> tuple[list[float], float]:
+def _load(
+    port: int, key: str, users: list[str], total: int, concurrency: int, surface: str
+) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
     headers = {"Authorization": f"Token {key}"}
@@ -82,7 +120,8 @@ def _load(port: int, key: str, users: list[str], total: int, concurrency: int) -
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for _ in range(count):
             started = time.perf_counter()
-            conn.request("GET", f"/api/v1/recommendations?k=20&user_id={rng.choice(users)}", headers=headers)
+            path = f"/api/v1/recommendations?k=20&surface={surface}&user_id={rng.choice(users)}"
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             response.read()
             if response.status != 200:
