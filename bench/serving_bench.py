@@ -6,8 +6,10 @@ Two paths, alternating within each run:
 - pooled: the `home` surface, whose candidate pools the worker keeps precomputed (nearline);
   the bench first rebuilds the sample's pools the way the worker does, and times that;
 - live: the same settings with `precompute` off, so every request queries every source.
-Baseline in the same run: the bare pgvector HNSW query (100 nearest items to a user
-vector), the floor under any personalised request. Medians over --runs runs.
+Baselines in the same run: /healthz through the same gunicorn and client (a plain Django view
+running SELECT 1: the floor of the HTTP stack on this machine), and the bare pgvector HNSW
+query (100 nearest items to a user vector), the floor under any personalised request. Also the
+pooled path with one client (service time without queueing). Medians over --runs runs.
 
     python bench/serving_bench.py --database demo      # the MovieLens demo (var/pgdata, recsys)
     python bench/serving_bench.py --database bench     # the synthetic catalog (run prepare_serving_state.py)
@@ -23,6 +25,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from _setup import ROOT, machine, median, setup_bench_django, start_gunicorn
 
@@ -47,17 +50,24 @@ def main() -> None:
     pool_seconds = _build_pools([user.pk for user in sample])
     _, key = api_token_create(name="serving-bench", scopes=["serve"])
     web = start_gunicorn(url, args.port, "--workers", "2", "--worker-class", "gthread", "--threads", "4")
-    results: dict[str, list[tuple[float, float, float]]] = {"home": [], LIVE: []}
-    floors = []
+    paths = {
+        "pooled (nearline candidates)": lambda rng: f"{URL}?k=20&surface=home&user_id={rng.choice(users)}",
+        "live (every source per request)": lambda rng: f"{URL}?k=20&surface={LIVE}&user_id={rng.choice(users)}",
+        "HTTP floor: /healthz (Django view, SELECT 1)": lambda rng: "/healthz",
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {label: [] for label in paths}
+    floors, single = [], []
     try:
-        for surface in results:  # warm connections, caches, models
-            _load(args.port, key, users, 40, args.concurrency, surface)
+        for build in paths.values():  # warm connections, caches, models
+            _load(args.port, key, build, 40, args.concurrency)
         for run in range(args.runs):
-            for surface, figures in results.items():
-                latencies, seconds = _load(args.port, key, users, args.requests, args.concurrency, surface)
-                figures.append((_pct(latencies, 50), _pct(latencies, 99), len(latencies) / seconds))
-                p50, p99, rps = figures[-1]
-                print(f"run {run + 1} {surface}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s")
+            for label, build in paths.items():
+                latencies, seconds = _load(args.port, key, build, args.requests, args.concurrency)
+                results[label].append((_pct(latencies, 50), _pct(latencies, 99), len(latencies) / seconds))
+                p50, p99, rps = results[label][-1]
+                print(f"run {run + 1} {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s")
+            latencies, _ = _load(args.port, key, paths["pooled (nearline candidates)"], 200, 1)
+            single.append(_pct(latencies, 50))
             floors.append(_hnsw_floor())
     finally:
         web.terminate()
@@ -65,16 +75,17 @@ def main() -> None:
     print(f"\nmachine: {machine()}; {args.database}: {items:,} items, {EndUser.objects.count():,} users")
     print(f"gunicorn 2 processes x 4 threads, {args.concurrency} client threads, {len(users):,} users in the sample")
     print(f"nearline pool build: {len(users) / pool_seconds:.0f} users/s ({pool_seconds:.1f} s)")
-    for surface, label in (("home", "pooled (nearline candidates)"), (LIVE, "live (every source per request)")):
-        figures = results[surface]
+    for label, figures in results.items():
         print(
-            f"recommendations k=20, {label}: p50 {median([r[0] for r in figures]):.1f} ms, "
+            f"{label}: p50 {median([r[0] for r in figures]):.1f} ms, "
             f"p99 {median([r[1] for r in figures]):.1f} ms, {median([r[2] for r in figures]):.0f} req/s"
         )
+    print(f"pooled, one client at a time (service time): p50 {median(single):.1f} ms")
     print(f"bare pgvector HNSW query, 100 nearest (floor): p50 {median(floors):.2f} ms")
 
 
 LIVE = "bench_live"
+URL = "/api/v1/recommendations"
 
 
 def _live_surface() -> None:
@@ -109,7 +120,7 @@ def _database(name: str) -> str:
 
 
 def _load(
-    port: int, key: str, users: list[str], total: int, concurrency: int, surface: str
+    port: int, key: str, build: Callable[[random.Random], str], total: int, concurrency: int
 ) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -120,8 +131,7 @@ def _load(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for _ in range(count):
             started = time.perf_counter()
-            path = f"/api/v1/recommendations?k=20&surface={surface}&user_id={rng.choice(users)}"
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", build(rng), headers=headers)
             response = conn.getresponse()
             response.read()
             if response.status != 200:

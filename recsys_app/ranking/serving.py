@@ -23,6 +23,7 @@ from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pi
 from recsys_app.ranking.surfaces import active_rules, effective_config
 from recsys_app.retrieval.sources import Filters, Query, item_conditions
 
+DIVERSITY_WINDOW = 4  # MMR looks at the best DIVERSITY_WINDOW x k candidates after rules
 REASONS = {
     "semantic": "matches_your_taste",
     "collaborative": "liked_by_similar_users",
@@ -157,15 +158,27 @@ def _rerank(
     scored: list[Scored], request: RecommendationRequest, config: SurfaceConfig, query: Query
 ) -> list[RecommendedItem]:
     rules = active_rules(request.surface)
-    pool = scored[:RERANK_POOL]
     pins = [rule for rule in rules if rule.action == BusinessRule.Action.PIN]
+    others = [rule for rule in rules if rule.action != BusinessRule.Action.PIN]
+    window_size = max(DIVERSITY_WINDOW * request.k, 60)
+    # Rules may lift or drop any candidate, so with rules the whole pool is looked at; without
+    # them, twice the diversity window leaves room for items withdrawn since the pool was built.
+    pool = scored[: RERANK_POOL if others else 2 * window_size]
     wanted = {entry.item_id for entry in pool} | {rule.item_id for rule in pins if rule.item_id}
-    metas, vectors = _metas_and_vectors(wanted, with_vectors=config.diversity > 0)
+    metas = _metas(wanted, with_attributes=any(rule.attribute_key for rule in others))
     pool = [entry for entry in pool if entry.item_id in metas]  # withdrawn since the candidates were found
-    pool = apply_rules(pool, [rule for rule in rules if rule.action != BusinessRule.Action.PIN], metas)
+    pool = apply_rules(pool, others, metas)
+    # Diversity trades relevance against similarity among the best few times k; items further
+    # down cannot win a place, so their vectors are not fetched.
+    window = pool[:window_size]
+    vectors = _vectors([entry.item_id for entry in window]) if config.diversity > 0 else {}
     page = diversify(
-        pool, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
+        window, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
     )
+    if len(page) < request.k and len(window) < len(pool):  # the creator cap emptied the window
+        page = diversify(
+            pool, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
+        )
     pinned = [
         (int(rule.amount), Scored(rule.item_id, 0.0, {"pinned": 1.0}))
         for rule in pins
@@ -182,26 +195,29 @@ def _pin_allowed(item_id: int, query: Query) -> bool:
         return cursor.fetchone() is not None
 
 
-def _metas_and_vectors(item_ids: set[int], *, with_vectors: bool) -> tuple[dict[int, ItemMeta], dict[int, np.ndarray]]:
-    """Available items' data and, for diversity, their embeddings: one query. A server-side-
-    binding cursor (Django's default client cursor cannot return binary), so vectors arrive
-    as arrays without text parsing."""
-    columns = "i.id, i.external_id, i.title, i.category_path, i.tags, i.creator_id, i.attributes"
-    if with_vectors:
-        sql = (
-            f"SELECT {columns}, e.vector FROM catalog_item i LEFT JOIN retrieval_itemembedding e "
-            "ON e.item_id = i.id AND e.model_name = %s WHERE i.id = ANY(%s) AND i.is_available"
+def _metas(item_ids: set[int], *, with_attributes: bool) -> dict[int, ItemMeta]:
+    """Data of the available items among these (attributes only when a rule looks at them)."""
+    attributes = "i.attributes" if with_attributes else "'{}'::jsonb"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id, i.external_id, i.title, i.category_path, i.tags, i.creator_id, {attributes} "
+            "FROM catalog_item i WHERE i.id = ANY(%s) AND i.is_available",
+            [list(item_ids)],
         )
-        params: list[Any] = [settings.EMBEDDING_MODEL, list(item_ids)]
-    else:
-        sql = f"SELECT {columns}, NULL FROM catalog_item i WHERE i.id = ANY(%s) AND i.is_available"
-        params = [list(item_ids)]
+        return {row[0]: ItemMeta(*row) for row in cursor.fetchall()}
+
+
+def _vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
     connection.ensure_connection()
+    # A server-side-binding cursor (Django's default client cursor cannot return binary), so
+    # vectors arrive as arrays without text parsing.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-        rows = cursor.fetchall()
-    metas = {row[0]: ItemMeta(*row[:7]) for row in rows}
-    return metas, {row[0]: _as_array(row[7]) for row in rows if row[7] is not None}
+        cursor.execute(
+            "SELECT item_id, vector FROM retrieval_itemembedding WHERE model_name = %s AND item_id = ANY(%s)",
+            [settings.EMBEDDING_MODEL, item_ids],
+            binary=True,
+        )
+        return {item_id: _as_array(vector) for item_id, vector in cursor.fetchall()}
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -220,26 +236,28 @@ def _item(entry: Scored, meta: ItemMeta) -> RecommendedItem:
     return RecommendedItem(meta.id, meta.external_id, meta.title, round(entry.score, 6), entry.sources, reason)
 
 
+_INSERT_IMPRESSIONS = """
+INSERT INTO catalog_impression (request_id, recommendation_id, user_id, user_external_id, item_id, shown_at,
+                                surface, position, experiment, variant, source, sources, score)
+SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score
+FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::float8[])
+     AS shown(item_id, position, source, sources, score)
+"""
+
+
 def _log_impressions(response: RecommendationResponse, user: EndUser | None, external_id: str | None) -> None:
-    now = timezone.now()
-    Impression.objects.bulk_create(
-        Impression(
-            request_id=response.request_id,
-            recommendation_id=response.recommendation_id,
-            user=user,
-            user_external_id=external_id or "",
-            item_id=item.item_id,
-            shown_at=now,
-            surface=response.surface,
-            position=position,
-            experiment=response.experiment,
-            variant=response.variant,
-            source=item.reason["source"],
-            sources=item.sources,
-            score=item.score,
-        )
-        for position, item in enumerate(response.items, start=1)
-    )
+    """One statement for the whole page (Django's bulk_create costs more than the insert)."""
+    items = response.items
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_IMPRESSIONS,
+            [
+                response.request_id, response.recommendation_id, user.pk if user else None, external_id or "",
+                timezone.now(), response.surface, response.experiment, response.variant,
+                [i.item_id for i in items], list(range(1, len(items) + 1)), [i.reason["source"] for i in items],
+                [",".join(i.sources) for i in items], [i.score for i in items],
+            ],
+        )  # fmt: skip
 
 
 def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str | None) -> RecommendationResponse:
@@ -247,7 +265,7 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     from recsys_app.retrieval.search import search_items
 
     hits = search_items(text=text, k=k, query=Query(None, filters))
-    metas, _ = _metas_and_vectors({hit.item_id for hit in hits}, with_vectors=False)
+    metas = _metas({hit.item_id for hit in hits}, with_attributes=False)
     items = [
         RecommendedItem(hit.item_id, metas[hit.item_id].external_id, metas[hit.item_id].title, round(hit.score, 6),
                         hit.sources, {"code": "matches_your_search", "source": hit.sources[0]})
