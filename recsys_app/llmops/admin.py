@@ -1,0 +1,402 @@
+"""Console pages for LLMOps: providers and routes with today's usage, the prompt registry
+(versions, labels with the gate, rollback, diff, playground, evaluations) and traces."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from recsys_app.llmops.evaluation import eval_result_rate
+from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.models import (
+    CacheEntry,
+    EvalCase,
+    EvalDataset,
+    EvalResult,
+    EvalRun,
+    LabelChange,
+    Prompt,
+    PromptVersion,
+    Provider,
+    Route,
+    Trace,
+)  # fmt: skip
+from recsys_app.llmops.prompts import PromptError, render, version_create, version_diff, version_label, version_rollback
+from recsys_app.llmops.tracing import trace_tree
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
+                              help_text="Write-only; leave empty to keep the stored key.")  # fmt: skip
+
+    class Meta:
+        model = Provider
+        fields = ["name", "kind", "model", "base_url", "api_key", "api_key_env", "timeout_seconds", "max_retries",
+                  "cost_per_1k_input", "cost_per_1k_output", "is_enabled"]  # fmt: skip
+
+    def clean_api_key(self) -> str:
+        return self.cleaned_data["api_key"] or (self.instance.api_key if self.instance.pk else "")
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "kind", "model", "base_url", "timeout_seconds", "max_retries", "is_enabled"]
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ["use_case", "provider", "fallback", "calls_today", "cache_hit_rate", "tokens_today", "cost_today",
+                    "errors_today", "daily_token_budget", "requests_per_minute"]  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
+        return super().get_queryset(request).select_related("provider", "fallback")
+
+    _usage: dict[str, dict[str, Any]] | None = None
+
+    def _today(self, route: Route) -> dict[str, Any]:
+        cache = self._usage
+        if cache is None:
+            since = timezone.now() - timedelta(days=1)
+            rows = Trace.objects.filter(kind=Trace.Kind.LLM, started_at__gte=since).values("use_case").annotate(
+                calls=Count("pk"), hits=Count("pk", filter=~Q(cache_hit="")),
+                tokens=Sum("tokens_in") + Sum("tokens_out"), cost=Sum("cost"),
+                errors=Count("pk", filter=Q(status=Trace.Status.ERROR)),
+            )  # fmt: skip
+            cache = self._usage = {row["use_case"]: dict(row) for row in rows}
+        return cache.get(route.use_case, {"calls": 0, "hits": 0, "tokens": 0, "cost": 0, "errors": 0})
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        self._usage = None
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="calls (24 h)")
+    def calls_today(self, route: Route) -> int:
+        return int(self._today(route)["calls"])
+
+    @admin.display(description="cache hits")
+    def cache_hit_rate(self, route: Route) -> str:
+        usage = self._today(route)
+        return f"{100 * usage['hits'] / usage['calls']:.0f}%" if usage["calls"] else "-"
+
+    @admin.display(description="tokens (24 h)")
+    def tokens_today(self, route: Route) -> int:
+        return int(self._today(route)["tokens"] or 0)
+
+    @admin.display(description="cost (24 h)")
+    def cost_today(self, route: Route) -> str:
+        return f"{float(self._today(route)['cost'] or 0):.4f}"
+
+    @admin.display(description="errors (24 h)")
+    def errors_today(self, route: Route) -> int:
+        return int(self._today(route)["errors"])
+
+
+class VersionInline(admin.TabularInline):
+    model = PromptVersion
+    fields = ["link", "label", "note", "created_by", "created_at", "last_evaluation"]
+    readonly_fields = ["link", "label", "note", "created_by", "created_at", "last_evaluation"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="version")
+    def link(self, version: PromptVersion) -> SafeString:
+        url = reverse("admin:llmops_promptversion_change", args=[version.pk])
+        return format_html('<a href="{}">v{}</a>', url, version.number)
+
+    @admin.display(description="last evaluation")
+    def last_evaluation(self, version: PromptVersion) -> str:
+        run = version.eval_runs.filter(status=EvalRun.Status.DONE).first()
+        return ", ".join(f"{k} {v:.2f}" for k, v in run.scores.items()) if run else "-"
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["name", "use_case", "production", "versions_count", "description"]
+    inlines = [VersionInline]
+    actions = ["rollback"]
+
+    @admin.display(description="production")
+    def production(self, prompt: Prompt) -> str:
+        version = prompt.versions.filter(label=PromptVersion.Label.PRODUCTION).first()
+        return f"v{version.number}" if version else "-"
+
+    @admin.display(description="versions")
+    def versions_count(self, prompt: Prompt) -> int:
+        return prompt.versions.count()
+
+    @admin.action(description="Roll production back to the previous version")
+    def rollback(self, request: HttpRequest, queryset: QuerySet[Prompt]) -> None:
+        for prompt in queryset:
+            try:
+                version = version_rollback(prompt=prompt, by=request.user)
+                self.message_user(request, f"{prompt.name}: production is v{version.number} again")
+            except PromptError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+
+
+class VersionForm(forms.ModelForm):
+    class Meta:
+        model = PromptVersion
+        fields = ["prompt", "system", "template", "variables_schema", "output_schema", "params", "examples", "note"]
+
+
+@admin.register(PromptVersion)
+class PromptVersionAdmin(admin.ModelAdmin):
+    """Versions are immutable: the add form creates a new number; the change page only moves
+    labels, compares, evaluates and plays."""
+
+    form = VersionForm
+    list_display = ["prompt", "number", "label", "note", "created_by", "created_at"]
+    list_filter = ["label", "prompt"]
+    actions = ["to_staging", "to_production", "evaluate"]
+    change_form_template = "admin/llmops/promptversion/change_form.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PromptVersion | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["prompt", "number", "label", "system", "template", "variables_schema", "output_schema", "params",
+                "examples", "note", "created_by", "created_at", "history"]  # fmt: skip
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """'New version from this one': ?from=<id> pre-fills the form with that version."""
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        source = PromptVersion.objects.filter(pk=request.GET.get("from") or 0).first()
+        if source is not None:
+            initial.update(prompt=source.prompt_id, system=source.system, template=source.template,
+                           variables_schema=source.variables_schema, output_schema=source.output_schema,
+                           params=source.params, examples=source.examples, note=f"from v{source.number}")  # fmt: skip
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: PromptVersion, form: Any, change: bool) -> None:
+        if change:
+            return  # immutable; label moves go through the actions
+        data = {k: form.cleaned_data[k] for k in VersionForm.Meta.fields if k not in ("prompt", "note")}
+        try:
+            created = version_create(prompt=form.cleaned_data["prompt"], by=request.user,
+                                     note=form.cleaned_data["note"], **data)  # fmt: skip
+        except PromptError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        obj.pk, obj.number = created.pk, created.number
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="label history")
+    def history(self, version: PromptVersion) -> SafeString:
+        changes = LabelChange.objects.filter(version__prompt=version.prompt).select_related("version", "by")[:20]
+        return format_html_join("", "<div>{}: v{} → {} by {} {}</div>", (
+            (c.at.strftime("%Y-%m-%d %H:%M"), c.version.number, c.label, c.by or "system", c.reason)
+            for c in changes))  # fmt: skip
+
+    def _label(self, request: HttpRequest, queryset: QuerySet[PromptVersion], label: str) -> None:
+        for version in queryset:
+            try:
+                version_label(version=version, label=label, by=request.user)
+                self.message_user(request, f"{version.prompt_id} v{version.number} is now {label}")
+            except PromptError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+
+    @admin.action(description="Label staging")
+    def to_staging(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
+        self._label(request, queryset, PromptVersion.Label.STAGING)
+
+    @admin.action(description="Promote to production (through the evaluation gate)")
+    def to_production(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
+        self._label(request, queryset, PromptVersion.Label.PRODUCTION)
+
+    @admin.action(description="Evaluate on every dataset of the prompt (queued)")
+    def evaluate(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
+        from django.db import transaction
+
+        from recsys_app.llmops.evaluation import eval_run_create
+        from recsys_app.llmops.tasks import eval_run_task
+
+        for version in queryset:
+            for dataset in version.prompt.datasets.all():
+                run = eval_run_create(version=version, dataset=dataset, by=request.user)
+                transaction.on_commit(partial(eval_run_task.delay, run.pk))
+                self.message_user(request, f"queued evaluation #{run.pk} of {version} on {dataset.name}")
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/diff/", view(self.diff_view), name="llmops_promptversion_diff"),
+            path("<int:pk>/playground/", view(self.playground_view), name="llmops_promptversion_playground"),
+            *super().get_urls(),
+        ]
+
+    def diff_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        new = get_object_or_404(PromptVersion, pk=pk)
+        others = PromptVersion.objects.filter(prompt=new.prompt).exclude(pk=pk)
+        old = others.filter(pk=request.GET.get("against") or 0).first() or others.filter(number__lt=new.number).first()
+        diff = version_diff(old=old, new=new) if old else ""
+        context = {**self.admin_site.each_context(request), "title": f"Diff of {new}", "version": new, "old": old,
+                   "others": others, "diff_lines": diff.splitlines(), "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/llmops/promptversion/diff.html", context)
+
+    def playground_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(PromptVersion, pk=pk)
+        sample = version.examples[0]["input"] if version.examples else {}
+        variables_text = request.POST.get("variables", json.dumps(sample, indent=2))
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request), "title": f"Playground: {version}", "version": version,
+            "variables": variables_text, "opts": self.model._meta,
+        }  # fmt: skip
+        if request.method == "POST":
+            context.update(_play(version, variables_text, run=request.POST.get("run") == "1"))
+        return TemplateResponse(request, "admin/llmops/promptversion/playground.html", context)
+
+
+def _play(version: PromptVersion, variables_text: str, *, run: bool) -> dict[str, Any]:
+    try:
+        variables = json.loads(variables_text)
+        if not isinstance(variables, dict):
+            raise ValueError("variables must be a JSON object")
+        out: dict[str, Any] = {"rendered": render(version, variables)}
+    except (ValueError, PromptError) as exc:
+        return {"error": str(exc)}
+    if run:
+        try:
+            completion = llm_complete(prompt=version.prompt_id, number=version.number, variables=variables,
+                                      use_cache=False)  # fmt: skip
+            out.update(output=completion.text, parsed=json.dumps(completion.parsed, indent=2), trace=completion.trace)
+        except LLMError as exc:
+            out.update(error=f"{exc.kind}: {exc}", trace=exc.trace)
+    return out
+
+
+@admin.register(Trace)
+class TraceAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "kind", "name", "use_case", "provider", "status", "latency", "tokens_in",
+                    "tokens_out", "cache_hit", "parent_id"]  # fmt: skip
+    list_filter = ["kind", "status", "use_case", "provider", "cache_hit"]
+    search_fields = ["name", "error"]
+    date_hierarchy = "started_at"
+    readonly_fields = ["tree", "kind", "name", "use_case", "prompt_version", "provider", "model", "status", "error",
+                       "pretty_input", "output", "parsed", "tokens_in", "tokens_out", "latency_ms", "ttft_ms", "cost",
+                       "cache_hit", "attempts", "guardrails", "attributes", "started_at", "parent"]  # fmt: skip
+    exclude = ["input", "root_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, trace: Trace) -> str:
+        return f"{trace.latency_ms:.0f} ms"
+
+    @admin.display(description="input")
+    def pretty_input(self, trace: Trace) -> SafeString:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(trace.input, indent=2))
+
+    @admin.display(description="trace tree")
+    def tree(self, trace: Trace) -> SafeString:
+        rows = format_html_join("", "<div style='margin-left:{}em'>{}<a href='{}'>{} {}</a> · {} · {} ms{}</div>", (
+            (2 * depth, "▸ " if node.pk == trace.pk else "", reverse("admin:llmops_trace_change", args=[node.pk]),
+             node.kind, node.name, node.status, f"{node.latency_ms:.0f}",
+             f" · {node.tokens_in}+{node.tokens_out} tokens" if node.kind == Trace.Kind.LLM else "")
+            for depth, node in trace_tree(trace)))  # fmt: skip
+        return rows
+
+
+@admin.register(CacheEntry)
+class CacheEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "prompt_version", "model", "hits", "key"]
+    readonly_fields = ["key", "prompt_version", "model", "input_text", "response", "hits", "created_at"]
+    exclude = ["embedding"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class CaseInline(admin.TabularInline):
+    model = EvalCase
+    fields = ["variables", "reference", "grounding", "source"]
+    extra = 1
+
+
+@admin.register(EvalDataset)
+class EvalDatasetAdmin(admin.ModelAdmin):
+    list_display = ["prompt", "name", "size"]
+    inlines = [CaseInline]
+
+    @admin.display(description="cases")
+    def size(self, dataset: EvalDataset) -> int:
+        return dataset.cases.count()
+
+
+class ResultInline(admin.TabularInline):
+    model = EvalResult
+    fields = ["case_variables", "output", "error", "scores", "human_rating", "human_note"]
+    readonly_fields = ["case_variables", "output", "error", "scores"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="case")
+    def case_variables(self, result: EvalResult) -> str:
+        return json.dumps(result.case.variables)[:300]
+
+
+@admin.register(EvalRun)
+class EvalRunAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "version", "dataset", "model", "status", "cases", "score_summary", "seconds"]
+    list_filter = ["status", "version__prompt"]
+    readonly_fields = ["version", "dataset", "provider", "model", "judge", "status", "scores", "cases", "seconds",
+                       "error", "trace", "created_by", "created_at"]  # fmt: skip
+    inlines = [ResultInline]
+    actions = ["compare"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="scores")
+    def score_summary(self, run: EvalRun) -> str:
+        return ", ".join(f"{k} {v:.2f}" for k, v in run.scores.items())
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Human ratings entered inline go through the service, which re-scores the run."""
+        for result_form in formset.forms:
+            if result_form.has_changed() and result_form.cleaned_data.get("human_rating"):
+                eval_result_rate(result=result_form.instance, rating=result_form.cleaned_data["human_rating"],
+                                 note=result_form.cleaned_data.get("human_note", ""))  # fmt: skip
+
+    @admin.action(description="Compare side by side")
+    def compare(self, request: HttpRequest, queryset: QuerySet[EvalRun]) -> HttpResponse | None:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(reverse("admin:llmops_evalrun_compare") + f"?ids={ids}")
+
+    def get_urls(self) -> list[Any]:
+        return [path("compare/", self.admin_site.admin_view(self.compare_view), name="llmops_evalrun_compare"),
+                *super().get_urls()]  # fmt: skip
+
+    def compare_view(self, request: HttpRequest) -> HttpResponse:
+        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
+        runs = list(EvalRun.objects.filter(pk__in=ids).select_related("version", "dataset").order_by("pk"))
+        metrics = sorted({metric for run in runs for metric in run.scores})
+        table = [(metric, [run.scores.get(metric) for run in runs]) for metric in metrics]
+        context = {**self.admin_site.each_context(request), "title": "Evaluation runs side by side", "runs": runs,
+                   "table": table, "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/llmops/evalrun/compare.html", context)

@@ -1,0 +1,259 @@
+"""Model providers behind the gateway: llama.cpp in this process, or an OpenAI-compatible
+HTTP endpoint. Both take the same request and give the same result; the gateway adds
+routing, retries, fallback, caching, budgets and traces around them.
+
+llama.cpp (xllamacpp) is imported only when a local model is first used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from recsys_app.lib.model_files import verify_sha256
+from recsys_app.llmops.models import Provider
+
+StreamCallback = Callable[[str], None]
+
+
+class ProviderError(Exception):
+    """A failed call. `transient` ones (timeouts, 5xx, 429, refused connections) are retried."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class ChatRequest:
+    messages: list[dict[str, str]]
+    max_tokens: int = 256
+    temperature: float = 0.2
+    json_schema: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # other sampling parameters, passed through
+
+    def body(self, model: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model, "messages": self.messages, "max_tokens": self.max_tokens,
+            "temperature": self.temperature, **self.extra,
+        }  # fmt: skip
+        if self.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": self.json_schema, "strict": True},
+            }
+        return body
+
+
+@dataclass
+class ChatResult:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    ttft_ms: float | None = None
+
+
+# --- local -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    profile: str
+    path: Path
+    sha256: str
+
+
+def local_model(profile: str) -> LocalModel:
+    """The GGUF file of a local profile (settings.LLM_LOCAL_MODELS), verified by sha256."""
+    try:
+        spec = settings.LLM_LOCAL_MODELS[profile]
+    except KeyError:
+        known = ", ".join(sorted(settings.LLM_LOCAL_MODELS))
+        raise ProviderError(f"unknown local model profile '{profile}' (known: {known})", transient=False) from None
+    path = _resolve(spec["path"])
+    if not path.is_file():
+        raise ProviderError(f"local model '{profile}' is not installed at {path}: {spec['install']}", transient=False)
+    return LocalModel(profile, verify_sha256(path, spec["sha256"]), spec["sha256"])
+
+
+def _resolve(path: str) -> Path:
+    """'package:relative/path' points into an installed package without importing it."""
+    if ":" in path and not path.startswith("/"):
+        package, _, relative = path.partition(":")
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return Path(f"<package {package} not installed>") / relative
+        return Path(next(iter(spec.submodule_search_locations))) / relative
+    return Path(path)
+
+
+class _LocalServer:
+    """One llama.cpp instance per profile and process. Calls are serialised: the model is
+    loaded with one slot, and the process's other threads wait their turn."""
+
+    _instances: dict[str, _LocalServer] = {}
+    _create_lock = threading.Lock()
+
+    def __init__(self, model: LocalModel) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model.path)
+        params.n_ctx = settings.LLM_LOCAL_CONTEXT
+        params.n_parallel = 1
+        params.cpuparams.n_threads = settings.LLM_LOCAL_THREADS
+        params.cpuparams_batch.n_threads = settings.LLM_LOCAL_THREADS
+        params.warmup = False
+        params.verbosity = -1
+        self.server = xllamacpp.Server(params)
+        self.lock = threading.Lock()
+
+    @classmethod
+    def get(cls, model: LocalModel) -> _LocalServer:
+        with cls._create_lock:
+            if model.profile not in cls._instances:
+                cls._instances[model.profile] = cls(model)
+            return cls._instances[model.profile]
+
+
+def local_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback | None) -> ChatResult:
+    server = _LocalServer.get(local_model(provider.model))
+    body = request.body(provider.model)
+    with server.lock:
+        if on_token is None:
+            response = server.server.handle_chat_completions(body)
+            return _parse_completion(response)
+        return _local_stream(server, body, on_token)
+
+
+def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCallback) -> ChatResult:
+    started = time.perf_counter()
+    first: list[float] = []
+    parts: list[str] = []
+    usage: dict[str, Any] = {}
+
+    def chunk(data: Any) -> None:
+        if isinstance(data, dict) and "error" in data:
+            raise ProviderError(f"local model error: {data['error']}", transient=False)
+        text = _delta(data)
+        if text:
+            if not first:
+                first.append((time.perf_counter() - started) * 1000)
+            parts.append(text)
+            on_token(text)
+        usage.update(_usage_of(data))
+
+    server.server.handle_chat_completions({**body, "stream": True, "stream_options": {"include_usage": True}}, chunk)
+    return ChatResult("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+                      first[0] if first else None)  # fmt: skip
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+def http_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback | None) -> ChatResult:
+    url = provider.base_url.rstrip("/") + "/chat/completions"
+    headers = {"Content-Type": "application/json"}
+    key = provider.api_key or (os.environ.get(provider.api_key_env, "") if provider.api_key_env else "")
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    body = request.body(provider.model)
+    timeout = httpx.Timeout(provider.timeout_seconds, connect=min(5.0, provider.timeout_seconds))
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            if on_token is None:
+                response = client.post(url, json=body, headers=headers)
+                _raise_for_status(response)
+                return _parse_completion(_json(response))
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            with client.stream("POST", url, json=body, headers=headers) as response:
+                _raise_for_status(response)
+                return _http_stream(response.iter_lines(), on_token)
+    except httpx.TimeoutException as exc:
+        raise ProviderError(
+            f"{provider.name}: no answer within {provider.timeout_seconds:g} s", transient=True
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ProviderError(f"{provider.name}: cannot reach {url}: {exc}", transient=True) from exc
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    response.read()
+    detail = response.text[:300]
+    transient = response.status_code >= 500 or response.status_code in (408, 429)
+    raise ProviderError(f"HTTP {response.status_code} from {response.url}: {detail}", transient=transient)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderError(f"malformed response body from {response.url}: {response.text[:200]!r}",
+                            transient=False) from exc  # fmt: skip
+
+
+def _http_stream(lines: Iterator[str], on_token: StreamCallback) -> ChatResult:
+    started = time.perf_counter()
+    first: float | None = None
+    parts: list[str] = []
+    usage: dict[str, Any] = {}
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise ProviderError(f"malformed stream event: {payload[:200]!r}", transient=False) from exc
+        text = _delta(data)
+        if text:
+            first = first if first is not None else (time.perf_counter() - started) * 1000
+            parts.append(text)
+            on_token(text)
+        usage.update(_usage_of(data))
+    return ChatResult("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), first)
+
+
+# --- shapes ------------------------------------------------------------------------------
+
+
+def _parse_completion(data: Any) -> ChatResult:
+    try:
+        text = data["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ProviderError(f"response without choices[0].message.content: {str(data)[:200]}",
+                            transient=False) from exc  # fmt: skip
+    usage = _usage_of(data)
+    return ChatResult(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+
+
+def _delta(data: Any) -> str:
+    try:
+        return data["choices"][0]["delta"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+
+
+def _usage_of(data: Any) -> dict[str, int]:
+    usage = data.get("usage") if isinstance(data, dict) else None
+    return {k: int(v) for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {}
+
+
+def provider_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback | None = None) -> ChatResult:
+    if provider.kind == Provider.Kind.LOCAL:
+        return local_chat(provider, request, on_token)
+    return http_chat(provider, request, on_token)

@@ -1,0 +1,287 @@
+"""The prompts, providers and routes a fresh install starts with, and their evaluation sets.
+
+Curation (step 4) and the agent (step 5) call these prompts by name. Seeded versions go to
+production directly, recorded as such in the label history; every later version passes the
+evaluation gate. Worked examples are part of each prompt: the small local model needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from recsys_app.llmops.models import EvalCase, EvalDataset, LabelChange, Prompt, PromptVersion, Provider, Route
+
+USE_CASES = ("curation", "enrichment", "explanations", "agent", "judge")
+
+_ITEMS_TEMPLATE = (
+    "Theme: {{ theme }}\nItems:\n<data>\n{% for item in items %}- {{ item.item_id }}: {{ item.title }}"
+    "{% if item.year is defined %} ({{ item.year }}){% endif %}"
+    "{% if item.category is defined %} [{{ item.category }}]{% endif %}\n"
+    "{% endfor %}</data>"
+)
+_ITEMS_SCHEMA = {
+    "type": "object",
+    "required": ["theme", "items"],
+    "properties": {
+        "theme": {"type": "string", "minLength": 1, "maxLength": 300},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 30,
+            "items": {
+                "type": "object",
+                "required": ["item_id", "title"],
+                "properties": {"item_id": {"type": "string"}, "title": {"type": "string"}},
+            },
+        },
+    },
+}
+
+PROMPTS: list[dict[str, Any]] = [
+    {
+        "name": "collection_writer",
+        "use_case": "curation",
+        "description": "Title, description and one note per item for a curated collection.",
+        "gate": {"schema_valid": 0.9, "grounding": 0.9},
+        "system": "You name and describe curated collections. Use only the items given. Be short and concrete.",
+        "template": _ITEMS_TEMPLATE,
+        "variables_schema": _ITEMS_SCHEMA,
+        "output_schema": {
+            "type": "object",
+            "required": ["title", "description", "notes"],
+            "additionalProperties": False,
+            "properties": {
+                "title": {"type": "string", "minLength": 3, "maxLength": 80},
+                "description": {"type": "string", "minLength": 10, "maxLength": 400},
+                "notes": {
+                    "type": "array",
+                    "maxItems": 30,
+                    "items": {
+                        "type": "object",
+                        "required": ["item_id", "note"],
+                        "additionalProperties": False,
+                        "properties": {"item_id": {"type": "string"}, "note": {"type": "string", "maxLength": 200}},
+                    },
+                },
+            },
+        },
+        "params": {"temperature": 0.2, "max_tokens": 400},
+        "examples": [
+            {
+                "input": {
+                    "theme": "coffee at home",
+                    "items": [
+                        {"item_id": "c1", "title": "Burr grinder", "category": "Kitchen/Coffee"},
+                        {"item_id": "c2", "title": "Pour-over kettle", "category": "Kitchen/Coffee"},
+                    ],
+                },
+                "output": {
+                    "title": "Home Coffee Essentials",
+                    "description": "Tools for brewing cafe-quality coffee in your own kitchen.",
+                    "notes": [
+                        {"item_id": "c1", "note": "Even grounds for a balanced cup."},
+                        {"item_id": "c2", "note": "A slow, steady pour for filter coffee."},
+                    ],
+                },
+            },
+            {
+                "input": {
+                    "theme": "scary movie night",
+                    "items": [
+                        {"item_id": "h1", "title": "Halloween", "year": 1978, "category": "Horror"},
+                        {"item_id": "h2", "title": "The Shining", "year": 1980, "category": "Horror"},
+                    ],
+                },
+                "output": {
+                    "title": "Halloween Horror Classics",
+                    "description": "Two landmark horror films for a night of chills.",
+                    "notes": [
+                        {"item_id": "h1", "note": "The slasher that started it all."},
+                        {"item_id": "h2", "note": "A haunted hotel and a slow descent."},
+                    ],
+                },
+            },
+        ],
+    },
+    {
+        "name": "item_enrichment",
+        "use_case": "enrichment",
+        "description": "Tags and a short description for an item with thin metadata, from its own text.",
+        "gate": {"schema_valid": 0.9},
+        "system": "You describe catalog items using only the facts given. Never invent prices or dates.",
+        "template": "Item: <data>{{ title }}{% if category is defined %} [{{ category }}]{% endif %}"
+        "{% if text is defined %}: {{ text }}{% endif %}</data>",
+        "variables_schema": {
+            "type": "object",
+            "required": ["title"],
+            "properties": {"title": {"type": "string", "minLength": 1}},
+        },
+        "output_schema": {
+            "type": "object",
+            "required": ["tags", "description"],
+            "additionalProperties": False,
+            "properties": {
+                "tags": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 6,
+                    "items": {"type": "string", "minLength": 2, "maxLength": 30},
+                },
+                "description": {"type": "string", "minLength": 10, "maxLength": 300},
+            },
+        },
+        "params": {"temperature": 0.2, "max_tokens": 150},
+        "examples": [
+            {
+                "input": {"title": "Ultralight tent", "category": "Outdoor/Tents"},
+                "output": {
+                    "tags": ["camping", "hiking", "lightweight"],
+                    "description": "A light tent for hikers who count every gram.",
+                },
+            },
+        ],
+    },
+    {
+        "name": "explanation",
+        "use_case": "explanations",
+        "description": "One sentence saying why an item was recommended, from the given signals only.",
+        "gate": {"schema_valid": 0.9},
+        "system": "You explain recommendations in one friendly sentence, using only the reasons given.",
+        "template": "Item: <data>{{ item_title }}</data>\nReasons:\n<data>{% for s in signals %}- {{ s }}\n"
+        "{% endfor %}</data>",
+        "variables_schema": {
+            "type": "object",
+            "required": ["item_title", "signals"],
+            "properties": {"signals": {"type": "array", "minItems": 1}},
+        },
+        "output_schema": {
+            "type": "object",
+            "required": ["text"],
+            "additionalProperties": False,
+            "properties": {"text": {"type": "string", "minLength": 5, "maxLength": 200}},
+        },
+        "params": {"temperature": 0.2, "max_tokens": 80},
+        "examples": [
+            {
+                "input": {"item_title": "Alien (1979)", "signals": ["you liked Aliens (1986)", "popular in Sci-Fi"]},
+                "output": {"text": "Because you liked Aliens, and it is a Sci-Fi favourite."},
+            },
+        ],
+    },
+    {
+        "name": "agent_router",
+        "use_case": "agent",
+        "description": "Intent and constraints of a shopper's chat message.",
+        "gate": {"schema_valid": 0.9},
+        "system": "You read a shopper's message and fill in what they want. Use null when not stated.",
+        "template": "Message: <data>{{ message }}</data>",
+        "variables_schema": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"type": "string", "maxLength": 2000}},
+        },
+        "output_schema": {
+            "type": "object",
+            "required": ["intent", "query", "category", "price_max"],
+            "additionalProperties": False,
+            "properties": {
+                "intent": {"enum": ["search", "recommend", "similar", "details", "compare", "clarify", "off_topic"]},
+                "query": {"type": ["string", "null"], "maxLength": 200},
+                "category": {"type": ["string", "null"], "maxLength": 100},
+                "price_max": {"type": ["number", "null"]},
+            },
+        },
+        "params": {"temperature": 0.0, "max_tokens": 80},
+        "examples": [
+            {
+                "input": {"message": "any good horror films from the 80s?"},
+                "output": {"intent": "search", "query": "horror 1980s", "category": "Horror", "price_max": None},
+            },
+            {
+                "input": {"message": "what's the weather tomorrow"},
+                "output": {"intent": "off_topic", "query": None, "category": None, "price_max": None},
+            },
+        ],
+    },
+    {
+        "name": "agent_reply",
+        "use_case": "agent",
+        "description": "The agent's short reply introducing items found by its tools.",
+        "gate": {},
+        "system": "You are a helpful shopping assistant. Mention only the items listed. Two sentences at most.",
+        "template": "Shopper: <data>{{ message }}</data>\nFound:\n<data>{% for item in items %}- {{ item.title }}\n"
+        "{% endfor %}</data>",
+        "variables_schema": {"type": "object", "required": ["message", "items"]},
+        "output_schema": None,
+        "params": {"temperature": 0.3, "max_tokens": 80},
+        "examples": [],
+    },
+    {
+        "name": "judge",
+        "use_case": "judge",
+        "description": "LLM-as-judge: rates an answer to a task from 1 to 5.",
+        "gate": {},
+        "system": "You grade answers strictly. 5: correct, grounded and useful; 1: wrong or made up.",
+        "template": "Task: <data>{{ task }}</data>\nAnswer: <data>{{ answer }}</data>"
+        "{% if reference is defined and reference %}\nReference: <data>{{ reference }}</data>{% endif %}",
+        "variables_schema": {"type": "object", "required": ["task", "answer"]},
+        "output_schema": {
+            "type": "object",
+            "required": ["score", "reason"],
+            "additionalProperties": False,
+            "properties": {
+                "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                "reason": {"type": "string", "maxLength": 200},
+            },
+        },
+        "params": {"temperature": 0.0, "max_tokens": 80},
+        "examples": [],
+    },
+]
+
+
+@transaction.atomic
+def llm_defaults_ensure() -> None:
+    """Providers, routes and prompts that do not exist yet are created; nothing is overwritten."""
+    local, _ = Provider.objects.get_or_create(
+        name="local", defaults={"kind": Provider.Kind.LOCAL, "model": settings.LLM_LOCAL_PROFILE, "max_retries": 0}
+    )
+    for use_case in USE_CASES:
+        Route.objects.get_or_create(use_case=use_case, defaults={"provider": local})
+    for spec in PROMPTS:
+        _prompt_ensure(spec)
+
+
+def _prompt_ensure(spec: dict[str, Any]) -> None:
+    prompt, created = Prompt.objects.get_or_create(
+        name=spec["name"],
+        defaults={"use_case": spec["use_case"], "description": spec["description"], "gate": spec["gate"]},
+    )
+    if not created:
+        return
+    version = PromptVersion.objects.create(
+        prompt=prompt,
+        number=1,
+        label=PromptVersion.Label.PRODUCTION,
+        note="seed",
+        **{key: spec[key] for key in ("system", "template", "variables_schema", "output_schema", "params", "examples")},
+    )
+    LabelChange.objects.create(version=version, label=version.label, reason="seeded at install")
+    _dataset_ensure(prompt, spec)
+
+
+def _dataset_ensure(prompt: Prompt, spec: dict[str, Any]) -> None:
+    """A starter evaluation set: the worked examples with their answers as references."""
+    dataset = EvalDataset.objects.create(prompt=prompt, name="seed", description="Worked examples of the seed.")
+    for example in spec["examples"]:
+        ids = [item["item_id"] for item in example["input"].get("items", [])]
+        EvalCase.objects.create(
+            dataset=dataset,
+            variables=example["input"],
+            reference=example["output"],
+            grounding={"item_ids": ids} if ids else {},
+            source="seed",
+        )

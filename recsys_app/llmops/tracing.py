@@ -1,0 +1,83 @@
+"""Traces: one row per model call, and spans that group calls into one tree (a curation job,
+an agent turn, a tool call). The span in progress is tracked per thread or task, so calls made
+inside it attach themselves without passing the parent around."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from recsys_app.llmops.models import Trace
+
+_current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("llm_trace_parent", default=None)
+
+
+def current_span() -> Trace | None:
+    return _current.get()
+
+
+@contextmanager
+def trace_span(name: str, *, parent: Trace | None = None, **attributes: Any) -> Iterator[Trace]:
+    """A span row, open while the block runs; its status and duration are saved on exit,
+    including when the block raises."""
+    parent = parent or _current.get()
+    span = Trace.objects.create(kind=Trace.Kind.SPAN, name=name, parent=parent, attributes=attributes,
+                                root_id=parent.root_id if parent else None)  # fmt: skip
+    if parent is None:
+        span.root_id = span.pk
+        span.save(update_fields=["root_id"])
+    token = _current.set(span)
+    started = time.perf_counter()
+    try:
+        yield span
+    except Exception as exc:
+        span.status, span.error = Trace.Status.ERROR, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        _current.reset(token)
+        span.latency_ms = (time.perf_counter() - started) * 1000
+        span.save(update_fields=["status", "error", "latency_ms", "attributes", "output", "parsed"])
+
+
+def trace_record(**fields: Any) -> Trace:
+    """Store one model call under the current span (or the given parent)."""
+    parent = fields.pop("parent", None) or _current.get()
+    trace = Trace(kind=Trace.Kind.LLM, parent=parent, root_id=parent.root_id if parent else None, **fields)
+    trace.save()
+    if parent is None:
+        trace.root_id = trace.pk
+        trace.save(update_fields=["root_id"])
+    return trace
+
+
+def traces_prune() -> int:
+    """Delete traces older than LLM_TRACE_RETENTION_DAYS (whole trees, by their root's age)."""
+    cutoff = timezone.now() - timedelta(days=settings.LLM_TRACE_RETENTION_DAYS)
+    old_roots = Trace.objects.filter(parent__isnull=True, started_at__lt=cutoff).values("pk")
+    deleted, _ = Trace.objects.filter(root_id__in=old_roots).delete()
+    return deleted
+
+
+def trace_tree(root: Trace) -> list[tuple[int, Trace]]:
+    """The root's tree in display order: (depth, trace) pairs."""
+    rows = list(Trace.objects.filter(root_id=root.root_id or root.pk).order_by("started_at", "pk"))
+    children: dict[int | None, list[Trace]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+    out: list[tuple[int, Trace]] = []
+
+    def walk(node: Trace, depth: int) -> None:
+        out.append((depth, node))
+        for child in children.get(node.pk, []):
+            walk(child, depth + 1)
+
+    top = next((row for row in rows if row.pk == (root.root_id or root.pk)), root)
+    walk(top, 0)
+    return out

@@ -1,0 +1,107 @@
+"""The prompt registry: immutable numbered versions, the gate, rollback, diffs, evaluations."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, grounding, token_f1
+from recsys_app.llmops.models import EvalCase, EvalDataset, EvalRun, LabelChange, Prompt, PromptVersion
+from recsys_app.llmops.prompts import (
+    PromptError,
+    render,
+    version_create,
+    version_diff,
+    version_for,
+    version_label,
+    version_rollback,
+)  # fmt: skip
+from tests.factories import make_catalog
+
+
+def _new_version(prompt: Prompt, **changes: object) -> PromptVersion:
+    base = version_for(prompt_name=prompt.pk)
+    fields = {k: getattr(base, k) for k in ("system", "template", "variables_schema", "output_schema", "params",
+                                             "examples")}  # fmt: skip
+    return version_create(prompt=prompt, **{**fields, **changes})
+
+
+def test_versions_are_numbered_and_rendered_with_examples(llm: None) -> None:
+    prompt = Prompt.objects.get(name="explanation")
+    version = _new_version(prompt, system="Be brief.")
+    assert version.number == 2 and version.label == PromptVersion.Label.DRAFT
+    messages = render(version, {"item_title": "Heat", "signals": ["popular"]})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "Be brief." in messages[0]["content"] and "Heat" in messages[-1]["content"]
+
+
+def test_bad_templates_and_variables_are_refused_by_name(llm: None) -> None:
+    prompt = Prompt.objects.get(name="explanation")
+    with pytest.raises(PromptError, match="template does not compile"):
+        _new_version(prompt, template="{% for x in %}")
+    with pytest.raises(PromptError, match="not a valid JSON Schema"):
+        _new_version(prompt, output_schema={"type": "nonsense"})
+    with pytest.raises(PromptError, match="variable signals"):
+        render(version_for(prompt_name="explanation"), {"item_title": "Heat", "signals": []})
+
+
+def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: None) -> None:
+    prompt = Prompt.objects.get(name="collection_writer")
+    seeded = version_for(prompt_name=prompt.pk)
+    candidate = _new_version(prompt, system="Name collections with flair.")
+    with pytest.raises(PromptError, match="no finished evaluation"):
+        version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    dataset = EvalDataset.objects.get(prompt=prompt, name="seed")
+    failing = EvalRun.objects.create(version=candidate, dataset=dataset, status=EvalRun.Status.DONE,
+                                     scores={"schema_valid": 1.0, "grounding": 0.5})  # fmt: skip
+    with pytest.raises(PromptError, match=rf"evaluation #{failing.pk}\): grounding 0.500 < 0.9"):
+        version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    EvalRun.objects.create(version=candidate, dataset=dataset, status=EvalRun.Status.DONE,
+                           scores={"schema_valid": 1.0, "grounding": 1.0})  # fmt: skip
+    version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    assert version_for(prompt_name=prompt.pk) == candidate
+    seeded.refresh_from_db()
+    assert seeded.label == PromptVersion.Label.STAGING, "one production version per prompt"
+
+    assert version_rollback(prompt=prompt) == seeded
+    assert version_for(prompt_name=prompt.pk) == seeded
+    assert LabelChange.objects.filter(version__prompt=prompt).first().reason == "rollback"
+
+
+def test_diff_shows_what_changed(llm: None) -> None:
+    prompt = Prompt.objects.get(name="explanation")
+    old = version_for(prompt_name=prompt.pk)
+    new = _new_version(prompt, params={"temperature": 0.7, "max_tokens": 80})
+    diff = version_diff(old=old, new=new)
+    assert '-  "temperature": 0.2' in diff and '+  "temperature": 0.7' in diff and "template" not in diff.split("@@")[1]
+
+
+def test_an_evaluation_run_scores_every_case_and_takes_human_ratings(llm: None) -> None:
+    make_catalog(items=3, users=1)
+    prompt = Prompt.objects.get(name="collection_writer")
+    dataset = EvalDataset.objects.create(prompt=prompt, name="catalog")
+    items = [{"item_id": f"i{n}", "title": f"Item number {n}"} for n in (1, 2, 3)]
+    EvalCase.objects.create(dataset=dataset, variables={"theme": "basics", "items": items},
+                            grounding={"item_ids": ["i1", "i2", "i3"]})  # fmt: skip
+    EvalCase.objects.create(dataset=dataset, variables={"theme": "pairs", "items": items[:2]},
+                            grounding={"item_ids": ["i1", "i2"]}, reference={"title": "Basic pairs"})  # fmt: skip
+    run = eval_run_execute(run=eval_run_create(version=version_for(prompt_name=prompt.pk), dataset=dataset))
+    assert run.status == EvalRun.Status.DONE and run.cases == 2 and run.model == "smollm2-135m"
+    assert run.scores["schema_valid"] == 1.0 and 0 <= run.scores["grounding"] <= 1
+    assert "reference" in run.scores and run.trace is not None
+    assert all(result.trace and result.trace.root_id == run.trace.pk for result in run.results.all())
+    eval_result_rate(result=run.results.first(), rating=5)
+    run.refresh_from_db()
+    assert run.scores["human"] == 1.0
+    assert eval_run_execute(run=run) == run, "a finished run is not executed twice"
+
+
+def test_scoring_helpers() -> None:
+    assert token_f1("Home Coffee Essentials", "home coffee essentials") == 1.0
+    assert token_f1("Coffee", "Tea") == 0.0
+
+
+def test_grounding_counts_only_allowed_items_that_exist(db: None) -> None:
+    make_catalog(items=2, users=1)
+    answer = {"notes": [{"item_id": "i1"}, {"item_id": "i2"}, {"item_id": "ghost"}]}
+    assert grounding(answer, ["i1", "ghost"]) == pytest.approx(1 / 3)
+    assert grounding({"title": "no ids"}, ["i1"]) == 1.0
