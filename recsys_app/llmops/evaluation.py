@@ -6,6 +6,7 @@ Scores, each in [0, 1]:
   (1 when it cites none);
 - guardrails: share of guardrail verdicts on the call that passed (1 when none ran);
 - reference: token F1 against the case's reference answer, where it has one;
+- fields: share of a structured reference's fields the answer matches exactly;
 - judge: the LLM-as-judge prompt's 1-5 rating mapped to [0, 1], when the run asks for it;
 - human: reviewers' 1-5 ratings entered in the console, mapped the same way.
 """
@@ -95,6 +96,9 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
     }
     if case.reference is not None:
         scores["reference"] = token_f1(_text_of(answer), _text_of(case.reference))
+        if isinstance(case.reference, dict) and isinstance(completion.parsed, dict):
+            expected = case.reference.items()
+            scores["fields"] = sum(completion.parsed.get(k) == v for k, v in expected) / max(len(expected), 1)
     if run.judge:
         scores["judge"] = _judge(case, completion.text)
     return EvalResult.objects.create(run=run, case=case, output=completion.text, parsed=completion.parsed,

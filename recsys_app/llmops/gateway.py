@@ -66,6 +66,7 @@ class _Call:
     ttft_ms: float | None = None
     cost: Decimal = Decimal(0)
     use_case: str = ""
+    provider_ms: float = 0.0  # time inside provider calls; the rest of the latency is the gateway's
 
 
 def llm_complete(
@@ -87,12 +88,12 @@ def llm_complete(
         call.use_case = call.version.prompt.use_case
         call.messages = render(call.version, variables)
         call.params = _params(call.version)
-        providers = _providers(call.use_case, provider)
+        route = Route.objects.select_related("provider", "fallback").filter(use_case=call.use_case).first()
+        providers = _providers(route, call.use_case, provider)
         call.provider = providers[0]
         request = ChatRequest(call.messages, json_schema=call.version.output_schema, **call.params)
         body = request.body(call.provider.model)
         key = cache_key(call.version, call.provider.model, body)
-        route = Route.objects.filter(use_case=call.use_case).first()
         threshold = route.semantic_cache_threshold if route else None
         if use_cache and on_token is None:
             hit = _cached(key, call, threshold)
@@ -133,14 +134,13 @@ def _params(version: PromptVersion) -> dict[str, Any]:
     return out
 
 
-def _providers(use_case: str, explicit: str | None) -> list[Provider]:
+def _providers(route: Route | None, use_case: str, explicit: str | None) -> list[Provider]:
     """The route's provider and fallback (or an explicit one, e.g. for an evaluation)."""
     if explicit:
         found = Provider.objects.filter(name=explicit, is_enabled=True).first()
         if found is None:
             raise LLMError(f"provider '{explicit}' does not exist or is disabled", kind="provider")
         return [found]
-    route = Route.objects.select_related("provider", "fallback").filter(use_case=use_case).first()
     if route is None:
         default = Provider.objects.filter(name=settings.LLM_DEFAULT_PROVIDER, is_enabled=True).first()
         if default is None:
@@ -207,13 +207,16 @@ def _call_with_retries(
 ) -> ChatResult:
     for attempt in range(provider.max_retries + 1):
         call.attempts += 1
+        started = time.perf_counter()
         try:
             result = provider_chat(provider, request, on_token)
         except ProviderError as exc:
+            call.provider_ms += (time.perf_counter() - started) * 1000
             if not exc.transient or attempt == provider.max_retries:
                 raise
             time.sleep(min(8.0, settings.LLM_RETRY_BASE_SECONDS * 2**attempt) * (0.5 + random.random() / 2))
             continue
+        call.provider_ms += (time.perf_counter() - started) * 1000
         _count(call, provider, result)
         return result
     raise AssertionError("unreachable")
@@ -276,6 +279,7 @@ def _failed(call: _Call, exc: Exception, started: float, parent: Trace | None) -
 
 def _record(call: _Call, started: float, parent: Trace | None, **fields: Any) -> Trace:
     version = call.version
+    fields["attributes"] = {**fields.get("attributes", {}), "provider_ms": round(call.provider_ms, 2)}
     return trace_record(
         parent=parent,
         name=version.prompt_id if version else "(unresolved prompt)",

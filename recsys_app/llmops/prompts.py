@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 import json
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
 from django.db import transaction
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from recsys_app.llmops.models import EvalRun, LabelChange, Prompt, PromptVersion
@@ -147,11 +148,17 @@ def _render(source: str, variables: dict[str, Any], version: PromptVersion, part
     if not source:
         return ""
     try:
-        return _jinja.from_string(source).render(**variables).strip()
+        return _compiled(source).render(**variables).strip()
     except UndefinedError as exc:
         raise PromptError(f"{version} {part}: missing variable ({exc.message})") from exc
     except TemplateError as exc:
         raise PromptError(f"{version} {part}: {exc}") from exc
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Versions are immutable, so each template text is compiled once per process."""
+    return _jinja.from_string(source)
 
 
 def _compile(source: str, part: str) -> None:

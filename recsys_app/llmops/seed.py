@@ -243,14 +243,27 @@ PROMPTS: list[dict[str, Any]] = [
 ]
 
 
+LOCAL_PROVIDERS = {"smollm2-135m": "local", "qwen2.5-coder-1.5b": "local-qwen"}
+
+
 @transaction.atomic
 def llm_defaults_ensure() -> None:
-    """Providers, routes and prompts that do not exist yet are created; nothing is overwritten."""
-    local, _ = Provider.objects.get_or_create(
-        name="local", defaults={"kind": Provider.Kind.LOCAL, "model": settings.LLM_LOCAL_PROFILE, "max_retries": 0}
-    )
+    """Providers, routes and prompts that do not exist yet are created. Routes served by a
+    local model follow LLM_LOCAL_PROFILE (the small model stays their fallback); nothing else
+    that exists is changed."""
+    local = {
+        profile: Provider.objects.get_or_create(
+            name=name, defaults={"kind": Provider.Kind.LOCAL, "model": profile, "max_retries": 0}
+        )[0]
+        for profile, name in LOCAL_PROVIDERS.items()
+    }
+    chosen, small = local[settings.LLM_LOCAL_PROFILE], local["smollm2-135m"]
+    fallback = small if chosen != small else None
     for use_case in USE_CASES:
-        Route.objects.get_or_create(use_case=use_case, defaults={"provider": local})
+        Route.objects.get_or_create(use_case=use_case, defaults={"provider": chosen, "fallback": fallback})
+    Route.objects.filter(provider__in=list(local.values())).exclude(provider=chosen).update(
+        provider=chosen, fallback=fallback
+    )
     for spec in PROMPTS:
         _prompt_ensure(spec)
 
@@ -285,3 +298,54 @@ def _dataset_ensure(prompt: Prompt, spec: dict[str, Any]) -> None:
             grounding={"item_ids": ids} if ids else {},
             source="seed",
         )
+
+
+GENRE_THEMES = {
+    "Horror": "a night of scares", "Comedy": "films to laugh out loud", "Animation": "animated family favourites",
+    "Documentary": "true stories on screen", "Sci-Fi": "journeys to other worlds", "Romance": "love stories",
+    "War": "films about war", "Western": "the old West", "Musical": "songs on screen", "Crime": "heists and detectives",
+}  # fmt: skip
+ROUTER_CASES = [
+    ("any good horror films?", {"intent": "search", "category": "Horror"}),
+    ("recommend me something", {"intent": "recommend", "category": None}),
+    ("what's the weather tomorrow", {"intent": "off_topic", "category": None}),
+    ("comedies from the 90s please", {"intent": "search", "category": "Comedy"}),
+    ("something like Toy Story", {"intent": "similar", "category": None}),
+    ("hmm", {"intent": "clarify", "category": None}),
+    ("a romantic film for tonight", {"intent": "search", "category": "Romance"}),
+    ("tell me about Alien", {"intent": "details", "category": None}),
+    ("which is better, Heat or Casino?", {"intent": "compare", "category": None}),
+    ("write my homework essay", {"intent": "off_topic", "category": None}),
+]
+
+
+def llm_demo_datasets_ensure(*, per_theme: int = 5) -> None:
+    """Evaluation sets drawn from the demo catalog (MovieLens), so the console shows evaluation
+    scores of the seeded prompts on real items. Created once."""
+    from recsys_app.catalog.models import Item
+
+    prompt = Prompt.objects.filter(name="collection_writer").first()
+    if prompt is None or EvalDataset.objects.filter(prompt=prompt, name="movielens").exists():
+        return
+    dataset = EvalDataset.objects.create(prompt=prompt, name="movielens", description="Genre themes, demo films.")
+    explain = EvalDataset.objects.create(prompt_id="explanation", name="movielens")
+    for genre, theme in GENRE_THEMES.items():
+        films = list(Item.objects.filter(category_path__startswith=genre).order_by("external_id")[:per_theme]
+                     .values("external_id", "title", "attributes"))  # fmt: skip
+        if not films:
+            continue
+        items = [{"item_id": f["external_id"], "title": f["title"], "year": f["attributes"].get("year"),
+                  "category": genre} for f in films]  # fmt: skip
+        EvalCase.objects.create(dataset=dataset, variables={"theme": theme, "items": items},
+                                grounding={"item_ids": [i["item_id"] for i in items]}, source="demo")  # fmt: skip
+        EvalCase.objects.create(
+            dataset=explain,
+            source="demo",
+            variables={
+                "item_title": items[0]["title"],
+                "signals": [f"you liked {items[1]['title']}", f"popular in {genre}"],
+            },
+        )
+    router = EvalDataset.objects.create(prompt_id="agent_router", name="scripted")
+    for message, expected in ROUTER_CASES:
+        EvalCase.objects.create(dataset=router, variables={"message": message}, reference=expected, source="demo")

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from recsys_app.llmops.models import Trace
@@ -29,10 +30,7 @@ def trace_span(name: str, *, parent: Trace | None = None, **attributes: Any) -> 
     including when the block raises."""
     parent = parent or _current.get()
     span = Trace.objects.create(kind=Trace.Kind.SPAN, name=name, parent=parent, attributes=attributes,
-                                root_id=parent.root_id if parent else None)  # fmt: skip
-    if parent is None:
-        span.root_id = span.pk
-        span.save(update_fields=["root_id"])
+                                root_id=_root_of(parent))  # fmt: skip
     token = _current.set(span)
     started = time.perf_counter()
     try:
@@ -49,25 +47,30 @@ def trace_span(name: str, *, parent: Trace | None = None, **attributes: Any) -> 
 def trace_record(**fields: Any) -> Trace:
     """Store one model call under the current span (or the given parent)."""
     parent = fields.pop("parent", None) or _current.get()
-    trace = Trace(kind=Trace.Kind.LLM, parent=parent, root_id=parent.root_id if parent else None, **fields)
+    trace = Trace(kind=Trace.Kind.LLM, parent=parent, root_id=_root_of(parent), **fields)
     trace.save()
-    if parent is None:
-        trace.root_id = trace.pk
-        trace.save(update_fields=["root_id"])
     return trace
+
+
+def _root_of(parent: Trace | None) -> int | None:
+    """A top-level trace has no root_id (it is its own root); its descendants carry its id."""
+    if parent is None:
+        return None
+    return parent.root_id or parent.pk
 
 
 def traces_prune() -> int:
     """Delete traces older than LLM_TRACE_RETENTION_DAYS (whole trees, by their root's age)."""
     cutoff = timezone.now() - timedelta(days=settings.LLM_TRACE_RETENTION_DAYS)
     old_roots = Trace.objects.filter(parent__isnull=True, started_at__lt=cutoff).values("pk")
-    deleted, _ = Trace.objects.filter(root_id__in=old_roots).delete()
+    deleted, _ = Trace.objects.filter(Q(root_id__in=old_roots) | Q(pk__in=old_roots)).delete()
     return deleted
 
 
 def trace_tree(root: Trace) -> list[tuple[int, Trace]]:
     """The root's tree in display order: (depth, trace) pairs."""
-    rows = list(Trace.objects.filter(root_id=root.root_id or root.pk).order_by("started_at", "pk"))
+    top_id = root.root_id or root.pk
+    rows = list(Trace.objects.filter(Q(root_id=top_id) | Q(pk=top_id)).order_by("started_at", "pk"))
     children: dict[int | None, list[Trace]] = {}
     for row in rows:
         children.setdefault(row.parent_id, []).append(row)
@@ -78,6 +81,6 @@ def trace_tree(root: Trace) -> list[tuple[int, Trace]]:
         for child in children.get(node.pk, []):
             walk(child, depth + 1)
 
-    top = next((row for row in rows if row.pk == (root.root_id or root.pk)), root)
+    top = next((row for row in rows if row.pk == top_id), root)
     walk(top, 0)
     return out

@@ -37,7 +37,10 @@ def models_bootstrap_task() -> dict[str, Any]:
         ranker_state: dict[str, Any] = {"ranker": ranker.pk, "active": ranker.is_active}
     except ValueError as exc:
         ranker_state = {"ranker": None, "reason": str(exc)}
-    return {"embedded": embedded, "collaborative_model": model.pk, "users": len(users), **ranker_state}
+    from recsys_app.ranking.pools import candidate_pools_refresh
+
+    pools = candidate_pools_refresh(user_ids=users).pools  # after the ranker: pools belong to the active models
+    return {"embedded": embedded, "collaborative_model": model.pk, "users": len(users), "pools": pools, **ranker_state}
 
 
 @shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)

@@ -105,3 +105,18 @@ def test_grounding_counts_only_allowed_items_that_exist(db: None) -> None:
     answer = {"notes": [{"item_id": "i1"}, {"item_id": "i2"}, {"item_id": "ghost"}]}
     assert grounding(answer, ["i1", "ghost"]) == pytest.approx(1 / 3)
     assert grounding({"title": "no ids"}, ["i1"]) == 1.0
+
+
+def test_demo_datasets_come_from_the_catalog(llm: None) -> None:
+    from recsys_app.catalog.services import items_upsert
+    from recsys_app.llmops.seed import llm_demo_datasets_ensure
+
+    rows = [{"external_id": f"h{n}", "title": f"Scary {n}", "category_path": "Horror", "price": "1.00",
+             "currency": "EUR", "attributes": {"year": 1980 + n}} for n in range(3)]  # fmt: skip
+    assert not items_upsert(rows=rows).errors
+    llm_demo_datasets_ensure()
+    llm_demo_datasets_ensure()
+    case = EvalCase.objects.get(dataset__name="movielens", dataset__prompt_id="collection_writer")
+    assert case.variables["theme"] == "a night of scares" and case.grounding["item_ids"] == ["h0", "h1", "h2"]
+    assert case.variables["items"][0]["year"] == 1980
+    assert EvalCase.objects.filter(dataset__name="scripted").count() == 10

