@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 from _setup import machine, setup_bench_django
 
@@ -57,17 +58,12 @@ def _bare(body: dict) -> tuple[float, int]:  # type: ignore[type-arg]
 
 def _overhead(pairs: int) -> tuple[list[float], list[float]]:
     from recsys_app.llmops.gateway import llm_complete
-    from recsys_app.llmops.models import PromptVersion
-    from recsys_app.llmops.prompts import render, version_for
+    from recsys_app.llmops.prompts import render
     from recsys_app.llmops.providers import ChatRequest
 
-    version = version_for(prompt_name="explanation")
     # llama.cpp reuses the KV cache of a repeated prompt prefix; off, so neither side of a pair
     # profits from the other having just processed the same prompt.
-    PromptVersion.objects.filter(pk=version.pk).update(
-        params={"temperature": 0.0, "max_tokens": 40, "cache_prompt": False}
-    )
-    version.refresh_from_db()
+    version = _bench_version("explanation", {"temperature": 0.0, "max_tokens": 40, "cache_prompt": False})
     differences, bare_times = [], []
     for n in range(pairs + 2):
         variables = {"item_title": f"Film number {n}", "signals": ["you liked a film like it", "popular now"]}
@@ -77,7 +73,7 @@ def _overhead(pairs: int) -> tuple[list[float], list[float]]:
         if n % 2:
             bare, _ = _bare(body)
         started = time.perf_counter()
-        trace = llm_complete(prompt="explanation", variables=variables, use_cache=False).trace
+        trace = llm_complete(prompt="explanation", number=version.number, variables=variables, use_cache=False).trace
         through = (time.perf_counter() - started) * 1000
         if not n % 2:
             bare, _ = _bare(body)
@@ -85,6 +81,15 @@ def _overhead(pairs: int) -> tuple[list[float], list[float]]:
             differences.append(through - trace.attributes["provider_ms"])
             bare_times.append(bare)
     return differences, bare_times
+
+
+def _bench_version(name: str, params: dict) -> Any:  # type: ignore[type-arg]
+    """A new version of a seeded prompt with the bench's sampling parameters."""
+    from recsys_app.llmops.prompts import version_create, version_for
+
+    base = version_for(prompt_name=name)
+    fields = ("system", "template", "variables_schema", "output_schema", "examples")
+    return version_create(prompt=base.prompt, note="bench", params=params, **{f: getattr(base, f) for f in fields})
 
 
 def _cache_hits(count: int) -> list[float]:
@@ -103,16 +108,13 @@ def _cache_hits(count: int) -> list[float]:
 
 def _speed(rounds: int) -> tuple[list[float], list[float]]:
     from recsys_app.llmops.gateway import llm_complete
-    from recsys_app.llmops.models import PromptVersion
-    from recsys_app.llmops.prompts import render, version_for
+    from recsys_app.llmops.prompts import render
     from recsys_app.llmops.providers import ChatRequest
 
-    version = version_for(prompt_name="agent_reply")
-    PromptVersion.objects.filter(pk=version.pk).update(
-        params={"temperature": 0.0, "max_tokens": 200, "ignore_eos": True, "cache_prompt": False}
+    version = _bench_version(
+        "agent_reply", {"temperature": 0.0, "max_tokens": 200, "ignore_eos": True, "cache_prompt": False}
     )
-    version.refresh_from_db()
-    gateway, bare = [], []
+    gateway, bare, inside = [], [], []
     for n in range(rounds):
         variables = {"message": f"Tell me at length about film {n}", "items": [{"title": "Alien"}, {"title": "Heat"}]}
         body = ChatRequest(render(version, variables), max_tokens=200, temperature=0.0,
@@ -123,8 +125,12 @@ def _speed(rounds: int) -> tuple[list[float], list[float]]:
                 bare.append(tokens / (seconds / 1000))
             else:
                 started = time.perf_counter()
-                completion = llm_complete(prompt="agent_reply", variables=variables, use_cache=False)
+                completion = llm_complete(
+                    prompt="agent_reply", number=version.number, variables=variables, use_cache=False
+                )
                 gateway.append(completion.trace.tokens_out / (time.perf_counter() - started))
+                inside.append(completion.trace.tokens_out / (completion.trace.attributes["provider_ms"] / 1000))
+    print(f"  (inside the gateway's provider call: {statistics.median(inside):.1f} tokens/s)")
     return gateway, bare
 
 

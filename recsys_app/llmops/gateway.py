@@ -17,7 +17,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import jsonschema
 from django.conf import settings
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -25,8 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 from recsys_app.llmops.cache import cache_get, cache_get_similar, cache_key, cache_put
 from recsys_app.llmops.models import PromptVersion, Provider, Route, Trace
-from recsys_app.llmops.prompts import PromptError, render, version_for
+from recsys_app.llmops.prompts import PromptError, registry_cache, render, version_for
 from recsys_app.llmops.providers import ChatRequest, ChatResult, ProviderError, StreamCallback, provider_chat
+from recsys_app.llmops.schemas import schema_problem
 from recsys_app.llmops.tracing import trace_record
 
 T = TypeVar("T", bound=BaseModel)
@@ -88,7 +88,7 @@ def llm_complete(
         call.use_case = call.version.prompt.use_case
         call.messages = render(call.version, variables)
         call.params = _params(call.version)
-        route = Route.objects.select_related("provider", "fallback").filter(use_case=call.use_case).first()
+        route = registry_cache.get(("route", call.use_case), lambda: _route(call.use_case))
         providers = _providers(route, call.use_case, provider)
         call.provider = providers[0]
         request = ChatRequest(call.messages, json_schema=call.version.output_schema, **call.params)
@@ -132,6 +132,10 @@ def _params(version: PromptVersion) -> dict[str, Any]:
     }
     out["extra"] = params
     return out
+
+
+def _route(use_case: str) -> Route | None:
+    return Route.objects.select_related("provider", "fallback").filter(use_case=use_case).first()
 
 
 def _providers(route: Route | None, use_case: str, explicit: str | None) -> list[Provider]:
@@ -256,12 +260,7 @@ def _schema_problem(text: str, schema: dict[str, Any]) -> str | None:
         value = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc})"
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        return f"{where}: {exc.message}"
-    return None
+    return schema_problem(value, schema)
 
 
 def _finish_hit(call: _Call, hit: dict[str, Any], started: float, parent: Trace | None) -> Completion:

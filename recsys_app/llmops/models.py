@@ -136,7 +136,9 @@ class Trace(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    root_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="Top of the tree; empty for a top-level trace.")
+    root_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="Top of the tree; empty for a top-level trace."
+    )
     kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.LLM)
     name = models.CharField(max_length=200)
     use_case = models.CharField(max_length=64, blank=True)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from recsys_app.llmops.models import EvalCase, EvalDataset, LabelChange, Prompt, PromptVersion, Provider, Route
+from recsys_app.llmops.prompts import registry_cache
 
 USE_CASES = ("curation", "enrichment", "explanations", "agent", "judge")
 
@@ -266,6 +267,7 @@ def llm_defaults_ensure() -> None:
     )
     for spec in PROMPTS:
         _prompt_ensure(spec)
+    registry_cache.clear()  # the bulk route update above sends no signals
 
 
 def _prompt_ensure(spec: dict[str, Any]) -> None:
