@@ -155,7 +155,8 @@ class PromptAdmin(admin.ModelAdmin):
 class VersionForm(forms.ModelForm):
     class Meta:
         model = PromptVersion
-        fields = ["prompt", "system", "template", "variables_schema", "output_schema", "params", "examples", "note"]
+        fields = ["prompt", "system", "template", "variables_schema", "output_schema", "provider", "params", "examples",
+                  "note"]  # fmt: skip
 
 
 @admin.register(PromptVersion)
@@ -172,8 +173,8 @@ class PromptVersionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: PromptVersion | None = None) -> list[str]:
         if obj is None:
             return []
-        return ["prompt", "number", "label", "system", "template", "variables_schema", "output_schema", "params",
-                "examples", "note", "created_by", "created_at", "history"]  # fmt: skip
+        return ["prompt", "number", "label", "system", "template", "variables_schema", "output_schema", "provider",
+                "params", "examples", "note", "created_by", "created_at", "history"]  # fmt: skip
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """'New version from this one': ?from=<id> pre-fills the form with that version."""
@@ -182,7 +183,8 @@ class PromptVersionAdmin(admin.ModelAdmin):
         if source is not None:
             initial.update(prompt=source.prompt_id, system=source.system, template=source.template,
                            variables_schema=source.variables_schema, output_schema=source.output_schema,
-                           params=source.params, examples=source.examples, note=f"from v{source.number}")  # fmt: skip
+                           provider=source.provider_id, params=source.params, examples=source.examples,
+                           note=f"from v{source.number}")  # fmt: skip
         return initial
 
     def save_model(self, request: HttpRequest, obj: PromptVersion, form: Any, change: bool) -> None:

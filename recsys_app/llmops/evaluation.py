@@ -2,8 +2,9 @@
 
 Scores, each in [0, 1]:
 - schema_valid: the answer parsed and matched the output schema (free text: non-empty);
-- grounding: share of item ids the answer cites that the case allows and the catalog holds
-  (1 when it cites none);
+- grounding: share of the answer's claims that hold: cited item ids the case allows and the
+  catalog holds, and facts stated beside an id (year, price, category) that match the
+  catalog (1 when it claims nothing);
 - guardrails: share of guardrail verdicts on the call that passed (1 when none ran);
 - reference: token F1 against the case's reference answer, where it has one;
 - fields: share of a structured reference's fields the answer matches exactly;
@@ -106,12 +107,49 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
 
 
 def grounding(answer: Any, allowed: list[str] | None) -> float:
+    """Share of the answer's claims that hold: each cited item id must exist and be allowed,
+    and each fact stated beside an id (year, price, category) must match the catalog."""
     cited = list(_cited_ids(answer))
-    if not cited:
+    facts = list(_stated_facts(answer))
+    if not cited and not facts:
         return 1.0
-    known = set(Item.objects.filter(external_id__in=cited).values_list("external_id", flat=True))
-    permitted = set(allowed) if allowed is not None else known
-    return sum(1 for item_id in cited if item_id in known and item_id in permitted) / len(cited)
+    items: dict[str, dict[str, Any]] = {
+        row["external_id"]: dict(row)
+        for row in Item.objects.filter(external_id__in=set(cited) | {item_id for item_id, _, _ in facts}).values(
+            "external_id", "attributes", "price", "category_path"
+        )
+    }
+    permitted = set(allowed) if allowed is not None else set(items)
+    good = sum(1 for item_id in cited if item_id in items and item_id in permitted)
+    good += sum(1 for item_id, name, value in facts if item_id in items and _fact_holds(items[item_id], name, value))
+    return good / (len(cited) + len(facts))
+
+
+FACTS = ("year", "price", "category")
+
+
+def _stated_facts(value: Any) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(value, dict):
+        if "item_id" in value:
+            for name in FACTS:
+                if name in value and value[name] is not None:
+                    yield str(value["item_id"]), name, value[name]
+        for inner in value.values():
+            yield from _stated_facts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _stated_facts(inner)
+
+
+def _fact_holds(item: dict[str, Any], name: str, value: Any) -> bool:
+    try:
+        if name == "year":
+            return int(value) == int((item["attributes"] or {}).get("year") or -1)
+        if name == "price":
+            return item["price"] is not None and abs(float(value) - float(item["price"])) < 0.005
+    except (TypeError, ValueError):
+        return False
+    return str(item["category_path"]).lower().startswith(str(value).lower())
 
 
 def _cited_ids(value: Any) -> Iterator[str]:

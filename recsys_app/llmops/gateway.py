@@ -89,7 +89,7 @@ def llm_complete(
         call.messages = render(call.version, variables)
         call.params = _params(call.version)
         route = registry_cache.get(("route", call.use_case), lambda: _route(call.use_case))
-        providers = _providers(route, call.use_case, provider)
+        providers = _providers(route, call.use_case, provider, call.version.provider_id)
         call.provider = providers[0]
         request = ChatRequest(call.messages, json_schema=call.version.output_schema, **call.params)
         body = request.body(call.provider.model)
@@ -138,13 +138,16 @@ def _route(use_case: str) -> Route | None:
     return Route.objects.select_related("provider", "fallback").filter(use_case=use_case).first()
 
 
-def _providers(route: Route | None, use_case: str, explicit: str | None) -> list[Provider]:
-    """The route's provider and fallback (or an explicit one, e.g. for an evaluation)."""
-    if explicit:
-        found = Provider.objects.filter(name=explicit, is_enabled=True).first()
+def _providers(route: Route | None, use_case: str, explicit: str | None, pinned: str | None) -> list[Provider]:
+    """An explicit provider alone (an evaluation must not silently measure another model); the
+    version's own provider with the route's fallback; or the route's provider and fallback."""
+    if explicit or pinned:
+        name = explicit or pinned
+        found = Provider.objects.filter(name=name, is_enabled=True).first()
         if found is None:
-            raise LLMError(f"provider '{explicit}' does not exist or is disabled", kind="provider")
-        return [found]
+            raise LLMError(f"provider '{name}' does not exist or is disabled", kind="provider")
+        fallback = route.fallback if route is not None and not explicit and route.fallback_id != found.pk else None
+        return [found] + ([fallback] if fallback is not None and fallback.is_enabled else [])
     if route is None:
         default = Provider.objects.filter(name=settings.LLM_DEFAULT_PROVIDER, is_enabled=True).first()
         if default is None:

@@ -86,6 +86,10 @@ class PromptVersion(models.Model):
     template = models.TextField(help_text="User message template (Jinja2), e.g. 'Theme: {{ theme }}'.")
     variables_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the variables.")
     output_schema = models.JSONField(null=True, blank=True, help_text="JSON Schema of the answer; empty: free text.")
+    provider = models.ForeignKey(
+        "Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The model this version was written for; empty: whatever the use case's route serves.",
+    )  # fmt: skip
     params = models.JSONField(default=dict, blank=True, help_text='e.g. {"temperature": 0.2, "max_tokens": 200}')
     examples = models.JSONField(default=list, blank=True, help_text='Few-shot: [{"input": {...}, "output": ...}]')
     label = models.CharField(max_length=12, choices=Label.choices, default=Label.DRAFT)

@@ -127,7 +127,7 @@ def version_diff(*, old: PromptVersion, new: PromptVersion) -> str:
 
 def _describe(version: PromptVersion) -> str:
     parts = {
-        "system": version.system, "template": version.template,
+        "provider": version.provider_id or "(the route's)", "system": version.system, "template": version.template,
         "variables_schema": version.variables_schema, "output_schema": version.output_schema,
         "params": version.params, "examples": version.examples,
     }  # fmt: skip

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from pydantic import BaseModel
 
-from recsys_app.llmops.gateway import LLMError, llm_complete
-from recsys_app.llmops.models import CacheEntry, PromptVersion, Route, Trace
+from recsys_app.llmops.gateway import LLMError, llm_complete, llm_complete_as
+from recsys_app.llmops.models import CacheEntry, PromptVersion, Provider, Route, Trace
 from recsys_app.llmops.prompts import version_create, version_for
 from recsys_app.llmops.tracing import trace_span, trace_tree
 from tests.llmops.conftest import items_variables
@@ -83,6 +84,47 @@ def test_budget_and_rate_limit_refuse_further_calls(llm: None) -> None:
         llm_complete(prompt="explanation", variables={"item_title": "Heat", "signals": ["popular"]})
     assert limited.value.kind == "rate_limit"
     assert Trace.objects.filter(status=Trace.Status.ERROR).count() == 2
+
+
+def test_daily_cost_budget_counts_the_provider_prices(llm: None) -> None:
+    Provider.objects.filter(name="local").update(cost_per_1k_input="1.0", cost_per_1k_output="2.0")
+    route = Route.objects.get(use_case="explanations")
+    route.daily_cost_budget = "0.01"
+    route.save()
+    first = llm_complete(prompt="explanation", variables={"item_title": "Alien", "signals": ["you liked Aliens"]})
+    expected = (first.trace.tokens_in * 1 + first.trace.tokens_out * 2) / 1000
+    assert float(first.trace.cost) == pytest.approx(expected) and expected > 0.01
+    with pytest.raises(LLMError, match=r"spent its budget of 0\.01"):
+        llm_complete(prompt="explanation", variables={"item_title": "Heat", "signals": ["popular"]})
+
+
+class Explanation(BaseModel):
+    text: str
+
+
+def test_answers_parse_into_pydantic_models(llm: None) -> None:
+    variables = {"item_title": "Alien", "signals": ["you liked Aliens"]}
+    parsed, completion = llm_complete_as(Explanation, prompt="explanation", variables=variables)
+    assert isinstance(parsed, Explanation) and parsed.text == completion.parsed["text"]
+
+    class Wrong(BaseModel):
+        score: int
+
+    with pytest.raises(LLMError) as caught:
+        llm_complete_as(Wrong, prompt="explanation", variables={"item_title": "Heat", "signals": ["popular"]})
+    assert caught.value.kind == "schema" and caught.value.trace.status == Trace.Status.ERROR
+
+
+def test_a_version_written_for_another_model_uses_it_then_the_fallback(llm: None) -> None:
+    base = version_for(prompt_name="explanation")
+    elsewhere = Provider.objects.create(name="elsewhere", kind="openai", base_url="http://127.0.0.1:9/v1",
+                                        model="big", max_retries=0)  # fmt: skip
+    pinned = version_create(prompt=base.prompt, template=base.template, output_schema=base.output_schema,
+                            provider=elsewhere)  # fmt: skip
+    Route.objects.filter(use_case="explanations").update(fallback="local")
+    variables = {"item_title": "Heat", "signals": ["popular"]}
+    completion = llm_complete(prompt="explanation", number=pinned.number, variables=variables)
+    assert completion.trace.provider == "local" and completion.trace.attempts == 2, "pinned model down: fallback"
 
 
 def test_calls_inside_a_span_form_one_tree(llm: None) -> None:

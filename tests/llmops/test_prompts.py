@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from recsys_app.catalog.models import Item
 from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, grounding, token_f1
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalRun, LabelChange, Prompt, PromptVersion
 from recsys_app.llmops.prompts import (
@@ -84,8 +85,10 @@ def test_an_evaluation_run_scores_every_case_and_takes_human_ratings(llm: None) 
                             grounding={"item_ids": ["i1", "i2", "i3"]})  # fmt: skip
     EvalCase.objects.create(dataset=dataset, variables={"theme": "pairs", "items": items[:2]},
                             grounding={"item_ids": ["i1", "i2"]}, reference={"title": "Basic pairs"})  # fmt: skip
-    run = eval_run_execute(run=eval_run_create(version=version_for(prompt_name=prompt.pk), dataset=dataset))
+    run = eval_run_execute(run=eval_run_create(version=version_for(prompt_name=prompt.pk), dataset=dataset,
+                                               judge=True))  # fmt: skip
     assert run.status == EvalRun.Status.DONE and run.cases == 2 and run.model == "smollm2-135m"
+    assert 0 <= run.scores["judge"] <= 1 and run.trace.children.filter(name="judge").count() == 2
     assert run.scores["schema_valid"] == 1.0 and 0 <= run.scores["grounding"] <= 1
     assert "reference" in run.scores and run.trace is not None
     assert all(result.trace and result.trace.root_id == run.trace.pk for result in run.results.all())
@@ -100,11 +103,15 @@ def test_scoring_helpers() -> None:
     assert token_f1("Coffee", "Tea") == 0.0
 
 
-def test_grounding_counts_only_allowed_items_that_exist(db: None) -> None:
+def test_grounding_counts_allowed_existing_items_and_true_facts(db: None) -> None:
     make_catalog(items=2, users=1)
     answer = {"notes": [{"item_id": "i1"}, {"item_id": "i2"}, {"item_id": "ghost"}]}
     assert grounding(answer, ["i1", "ghost"]) == pytest.approx(1 / 3)
     assert grounding({"title": "no ids"}, ["i1"]) == 1.0
+    Item.objects.filter(external_id="i1").update(price="12.50", currency="EUR")
+    stated = {"notes": [{"item_id": "i1", "price": 12.5, "category": "Shoes"},
+                        {"item_id": "i2", "price": "999999.00"}]}  # fmt: skip
+    assert grounding(stated, None) == pytest.approx(4 / 5), "two ids and one price hold, one price is false"
 
 
 def test_demo_datasets_come_from_the_catalog(llm: None) -> None:
