@@ -127,3 +127,14 @@ def test_demo_datasets_come_from_the_catalog(llm: None) -> None:
     assert case.variables["theme"] == "a night of scares" and case.grounding["item_ids"] == ["h0", "h1", "h2"]
     assert case.variables["items"][0]["year"] == 1980
     assert EvalCase.objects.filter(dataset__name="scripted").count() == 10
+
+
+def test_llm_evaluate_command_runs_each_provider(llm: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("llm_evaluate", "explanation", "--dataset", "seed", "--provider", "local", stdout=out)
+    assert "explanation v1 (production) on seed with local (smollm2-135m): 1 cases" in out.getvalue()
+    assert EvalRun.objects.get().status == EvalRun.Status.DONE

@@ -20,13 +20,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("prompt")
         parser.add_argument("--dataset", default="seed")
-        parser.add_argument("--version", type=int, help="a version number (default: the production one)")
+        parser.add_argument("--number", type=int, help="a version number (default: the production one)")
         parser.add_argument("--provider", default="", help="comma-separated providers (default: the route's)")
         parser.add_argument("--judge", action="store_true", help="also score with the judge prompt")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            version = version_for(prompt_name=options["prompt"], number=options["version"])
+            version = version_for(prompt_name=options["prompt"], number=options["number"])
         except PromptError as exc:
             raise CommandError(str(exc)) from exc
         dataset = EvalDataset.objects.filter(prompt=version.prompt, name=options["dataset"]).first()
