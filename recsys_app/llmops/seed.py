@@ -55,8 +55,8 @@ PROMPTS: list[dict[str, Any]] = [
             "required": ["title", "description", "notes"],
             "additionalProperties": False,
             "properties": {
-                "title": {"type": "string", "minLength": 3, "maxLength": 80},
-                "description": {"type": "string", "minLength": 10, "maxLength": 400},
+                "title": {"type": "string", "minLength": 3, "maxLength": 60},
+                "description": {"type": "string", "minLength": 10, "maxLength": 200},
                 "notes": {
                     "type": "array",
                     "maxItems": 30,
@@ -64,12 +64,12 @@ PROMPTS: list[dict[str, Any]] = [
                         "type": "object",
                         "required": ["item_id", "note"],
                         "additionalProperties": False,
-                        "properties": {"item_id": {"type": "string"}, "note": {"type": "string", "maxLength": 200}},
+                        "properties": {"item_id": {"type": "string"}, "note": {"type": "string", "maxLength": 100}},
                     },
                 },
             },
         },
-        "params": {"temperature": 0.2, "max_tokens": 400},
+        "params": {"temperature": 0.2, "max_tokens": 700},
         "examples": [
             {
                 "input": {
