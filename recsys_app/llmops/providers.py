@@ -61,6 +61,7 @@ class ChatResult:
     tokens_in: int
     tokens_out: int
     ttft_ms: float | None = None
+    stopped_by_length: bool = False
 
 
 # --- local -------------------------------------------------------------------------------
@@ -127,13 +128,19 @@ class _LocalServer:
 
 
 def local_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback | None) -> ChatResult:
+    """llama.cpp stops generating after the provider's timeout (`t_max_predict_ms`); an answer
+    cut short by it is an error, like an HTTP timeout, not a short answer."""
     server = _LocalServer.get(local_model(provider.model))
-    body = request.body(provider.model)
+    body = {"t_max_predict_ms": int(provider.timeout_seconds * 1000), **request.body(provider.model)}
     with server.lock:
         if on_token is None:
-            response = server.server.handle_chat_completions(body)
-            return _parse_completion(response)
-        return _local_stream(server, body, on_token)
+            result = _parse_completion(server.server.handle_chat_completions(body))
+        else:
+            result = _local_stream(server, body, on_token)
+    if result.stopped_by_length and result.tokens_out < request.max_tokens:
+        raise ProviderError(f"{provider.name}: no answer within {provider.timeout_seconds:g} s (stopped after "
+                            f"{result.tokens_out} of {request.max_tokens} tokens)", transient=False)  # fmt: skip
+    return result
 
 
 def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCallback) -> ChatResult:
@@ -141,10 +148,12 @@ def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCa
     first: list[float] = []
     parts: list[str] = []
     usage: dict[str, Any] = {}
+    finish: list[str] = []
 
     def chunk(data: Any) -> None:
         if isinstance(data, dict) and "error" in data:
             raise ProviderError(f"local model error: {data['error']}", transient=False)
+        finish.extend(_finish_reasons(data))
         text = _delta(data)
         if text:
             if not first:
@@ -154,8 +163,9 @@ def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCa
         usage.update(_usage_of(data))
 
     server.server.handle_chat_completions({**body, "stream": True, "stream_options": {"include_usage": True}}, chunk)
+    cut = bool(finish) and finish[-1] == "length"
     return ChatResult("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
-                      first[0] if first else None)  # fmt: skip
+                      first[0] if first else None, stopped_by_length=cut)  # fmt: skip
 
 
 # --- HTTP --------------------------------------------------------------------------------
@@ -238,7 +248,15 @@ def _parse_completion(data: Any) -> ChatResult:
         raise ProviderError(f"response without choices[0].message.content: {str(data)[:200]}",
                             transient=False) from exc  # fmt: skip
     usage = _usage_of(data)
-    return ChatResult(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+    length = data["choices"][0].get("finish_reason") == "length"
+    return ChatResult(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), stopped_by_length=length)
+
+
+def _finish_reasons(data: Any) -> list[str]:
+    try:
+        return [c["finish_reason"] for c in data["choices"] if c.get("finish_reason")]
+    except (KeyError, TypeError):
+        return []
 
 
 def _delta(data: Any) -> str:

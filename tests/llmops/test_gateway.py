@@ -53,6 +53,17 @@ def test_streaming_delivers_tokens_as_they_come(llm: None) -> None:
     assert completion.trace.ttft_ms is not None and completion.trace.ttft_ms <= completion.trace.latency_ms
 
 
+def test_the_local_model_stops_at_the_provider_timeout(llm: None) -> None:
+    base = version_for(prompt_name="agent_reply")
+    long = version_create(prompt=base.prompt, system=base.system, template=base.template,
+                          params={"max_tokens": 300, "ignore_eos": True})  # fmt: skip
+    Provider.objects.filter(name="local").update(timeout_seconds=0.3)
+    with pytest.raises(LLMError) as caught:
+        llm_complete(prompt="agent_reply", number=long.number, variables={"message": "hi", "items": []})
+    assert caught.value.kind == "provider" and "no answer within 0.3 s" in str(caught.value)
+    assert caught.value.trace.latency_ms < 5000, "generation stopped, not run to 300 tokens"
+
+
 def test_missing_variable_is_a_clear_error_with_a_trace(llm: None) -> None:
     with pytest.raises(LLMError) as caught:
         llm_complete(prompt="explanation", variables={"signals": ["x"]})
