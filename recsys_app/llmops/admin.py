@@ -380,10 +380,10 @@ class EvalRunAdmin(admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Human ratings entered inline go through the service, which re-scores the run."""
-        for result_form in formset.forms:
-            if result_form.has_changed() and result_form.cleaned_data.get("human_rating"):
-                eval_result_rate(result=result_form.instance, rating=result_form.cleaned_data["human_rating"],
-                                 note=result_form.cleaned_data.get("human_note", ""))  # fmt: skip
+        formset.save(commit=False)  # fills changed_objects, which the admin's change message reads
+        for result, _ in formset.changed_objects:
+            if result.human_rating is not None:
+                eval_result_rate(result=result, rating=result.human_rating, note=result.human_note)
 
     @admin.action(description="Compare side by side")
     def compare(self, request: HttpRequest, queryset: QuerySet[EvalRun]) -> HttpResponse | None:

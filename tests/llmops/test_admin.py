@@ -82,3 +82,32 @@ def test_evaluation_runs_compare_side_by_side(llm: None, operator: Any) -> None:
 def test_viewers_cannot_change_the_registry(llm: None, viewer: Any) -> None:
     client = _client(viewer)
     assert client.get(reverse("admin:llmops_promptversion_add")).status_code == 403
+
+
+def test_evaluate_action_queues_one_run_per_dataset(llm: None, operator: Any) -> None:
+    version = version_for(prompt_name="agent_router")
+    url = reverse("admin:llmops_promptversion_changelist")
+    response = _client(operator).post(url, {"action": "evaluate", "_selected_action": [version.pk]}, follow=True)
+    page = response.content.decode()
+    assert "Queued evaluation" in page
+    runs = EvalRun.objects.filter(version=version)
+    assert runs.count() == version.prompt.datasets.count() and {r.status for r in runs} == {"pending"}
+
+
+def test_human_ratings_entered_in_the_console_rescore_the_run(llm: None, operator: Any) -> None:
+    from recsys_app.llmops.models import EvalCase, EvalResult
+
+    dataset = EvalDataset.objects.get(prompt_id="explanation", name="seed")
+    run = EvalRun.objects.create(version=version_for(prompt_name="explanation"), dataset=dataset, status="done",
+                                 scores={"schema_valid": 1.0})  # fmt: skip
+    result = EvalResult.objects.create(run=run, case=EvalCase.objects.filter(dataset=dataset).first(), output="x",
+                                       scores={"schema_valid": 1.0})  # fmt: skip
+    url = reverse("admin:llmops_evalrun_change", args=[run.pk])
+    form = {"results-TOTAL_FORMS": "1", "results-INITIAL_FORMS": "1", "results-MIN_NUM_FORMS": "0",
+            "results-MAX_NUM_FORMS": "1000", "results-0-id": str(result.pk), "results-0-run": str(run.pk),
+            "results-0-human_rating": "4", "results-0-human_note": "good enough"}  # fmt: skip
+    response = _client(operator).post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    result.refresh_from_db()
+    run.refresh_from_db()
+    assert (result.human_rating, result.human_note) == (4, "good enough") and run.scores["human"] == 0.75
