@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -43,5 +44,41 @@ class LocalCache(Generic[V]):
 
     def clear(self, *_: object, **__: object) -> None:
         """Forget everything; usable directly as a signal receiver."""
+        with self._lock:
+            self._entries.clear()
+
+
+class LruCache(Generic[V]):
+    """A bounded per-process map with a time to live, for many small values read far more
+    often than they change (item vectors on the serving path)."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+        LocalCache.instances.append(self)  # type: ignore[arg-type]  # cleared together with them
+
+    def get_many(self, keys: list[Hashable]) -> tuple[dict[Hashable, V], list[Hashable]]:
+        """(found, missing): live entries for `keys`, and the keys to load."""
+        now = time.monotonic()
+        found: dict[Hashable, V] = {}
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] > now:
+                    found[key] = entry[1]
+                    self._entries.move_to_end(key)
+        return found, [key for key in keys if key not in found]
+
+    def put_many(self, values: dict[Hashable, V]) -> None:
+        expires = time.monotonic() + self.ttl
+        with self._lock:
+            for key, value in values.items():
+                self._entries[key] = (expires, value)
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self, *_: object, **__: object) -> None:
         with self._lock:
             self._entries.clear()

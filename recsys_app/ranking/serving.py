@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.lib.errors import ApiError
+from recsys_app.lib.local_cache import LruCache
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool, consumed_items
 from recsys_app.ranking.config import SurfaceConfig
@@ -115,7 +116,9 @@ def _filtered(query: Query) -> bool:
 
 
 def _user(external_id: str | None) -> EndUser | None:
-    return EndUser.objects.filter(external_id=external_id).first() if external_id else None
+    if not external_id:
+        return None
+    return EndUser.objects.filter(external_id=external_id).only("pk", "external_id", "consent_personalization").first()
 
 
 def _seed_item_id(external_id: str | None) -> int | None:
@@ -207,7 +210,24 @@ def _metas(item_ids: set[int], *, with_attributes: bool) -> dict[int, ItemMeta]:
         return {row[0]: ItemMeta(*row) for row in cursor.fetchall()}
 
 
+# Item embeddings change only when an item's text does (then the worker re-embeds it); a
+# cached vector at most VECTOR_TTL old only shifts diversity, never what may be shown.
+VECTOR_TTL = 600.0
+_vector_cache: LruCache[np.ndarray] = LruCache(size=50_000, ttl=VECTOR_TTL)
+
+
 def _vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
+    model = settings.EMBEDDING_MODEL
+    found, missing = _vector_cache.get_many([(model, item_id) for item_id in item_ids])
+    vectors = {key[1]: vector for key, vector in found.items()}  # type: ignore[index]
+    if missing:
+        loaded = _load_vectors([key[1] for key in missing])  # type: ignore[index]
+        _vector_cache.put_many({(model, item_id): vector for item_id, vector in loaded.items()})
+        vectors.update(loaded)
+    return vectors
+
+
+def _load_vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
     connection.ensure_connection()
     # A server-side-binding cursor (Django's default client cursor cannot return binary), so
     # vectors arrive as arrays without text parsing.
