@@ -382,8 +382,7 @@ class EvalRunAdmin(admin.ModelAdmin):
         """Human ratings entered inline go through the service, which re-scores the run."""
         formset.save(commit=False)  # fills changed_objects, which the admin's change message reads
         for result, _ in formset.changed_objects:
-            if result.human_rating is not None:
-                eval_result_rate(result=result, rating=result.human_rating, note=result.human_note)
+            eval_result_rate(result=result, rating=result.human_rating, note=result.human_note)
 
     @admin.action(description="Compare side by side")
     def compare(self, request: HttpRequest, queryset: QuerySet[EvalRun]) -> HttpResponse | None:

@@ -207,8 +207,9 @@ def _judge(case: EvalCase, output: str) -> float:
 
 
 @transaction.atomic
-def eval_result_rate(*, result: EvalResult, rating: int, note: str = "") -> EvalResult:
-    if not 1 <= rating <= 5:
+def eval_result_rate(*, result: EvalResult, rating: int | None, note: str = "") -> EvalResult:
+    """Set (or, with None, clear) a reviewer's rating, and re-score the run."""
+    if rating is not None and not 1 <= rating <= 5:
         raise ValueError("a rating is 1 (bad) to 5 (excellent)")
     result.human_rating, result.human_note = rating, note
     result.save(update_fields=["human_rating", "human_note"])

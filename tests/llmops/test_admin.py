@@ -111,3 +111,7 @@ def test_human_ratings_entered_in_the_console_rescore_the_run(llm: None, operato
     result.refresh_from_db()
     run.refresh_from_db()
     assert (result.human_rating, result.human_note) == (4, "good enough") and run.scores["human"] == 0.75
+    form["results-0-human_rating"] = ""
+    assert _client(operator).post(url, form).status_code == 302
+    run.refresh_from_db()
+    assert "human" not in run.scores, "a cleared rating no longer counts"
