@@ -37,6 +37,8 @@ def test_stack_serves_the_console_and_api(tmp_path: Path) -> None:
         )
         assert home.status_code == 200 and "Recommendation console" in home.text and "Interactions" in home.text
         assert session.get(f"{base}/api/docs/").status_code == 200
+        prompts = session.get(f"{base}/llmops/prompt/")
+        assert prompts.status_code == 200 and "collection_writer" in prompts.text, "the seeded prompts are there"
         assert session.get(f"{base}/static/admin/css/base.css").status_code == 200
         assert requests.get(f"{base}/api/v1/items").status_code == 401
     assert "stack-op / stack-pass-123" in log.read_text()
