@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
@@ -108,6 +110,12 @@ class PromptVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prompt_id} v{self.number} ({self.label})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A saved version is immutable: only its label may move (`save(update_fields=["label"])`)."""
+        if self.pk is not None and set(kwargs.get("update_fields") or ["(everything)"]) - {"label"}:
+            raise ValueError(f"{self} is immutable; create a new version instead")
+        super().save(*args, **kwargs)
 
 
 class LabelChange(models.Model):

@@ -138,3 +138,12 @@ def test_llm_evaluate_command_runs_each_provider(llm: None) -> None:
     call_command("llm_evaluate", "explanation", "--dataset", "seed", "--provider", "local", stdout=out)
     assert "explanation v1 (production) on seed with local (smollm2-135m): 1 cases" in out.getvalue()
     assert EvalRun.objects.get().status == EvalRun.Status.DONE
+
+
+def test_a_saved_version_cannot_be_edited(llm: None) -> None:
+    version = version_for(prompt_name="explanation")
+    version.template = "something else"
+    with pytest.raises(ValueError, match="immutable"):
+        version.save()
+    version.refresh_from_db()
+    assert version.template != "something else"
