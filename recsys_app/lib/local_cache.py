@@ -18,7 +18,7 @@ V = TypeVar("V")
 
 
 class LocalCache(Generic[V]):
-    instances: ClassVar[list[LocalCache[Any]]] = []
+    instances: ClassVar[list[LocalCache[Any] | LruCache[Any]]] = []  # every cache of the process
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
@@ -56,7 +56,7 @@ class LruCache(Generic[V]):
         self.size, self.ttl = size, ttl
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
-        LocalCache.instances.append(self)  # type: ignore[arg-type]  # cleared together with them
+        LocalCache.instances.append(self)  # cleared with the others by LocalCache.clear_all
 
     def get_many(self, keys: list[Hashable]) -> tuple[dict[Hashable, V], list[Hashable]]:
         """(found, missing): live entries for `keys`, and the keys to load."""

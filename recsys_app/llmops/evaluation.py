@@ -47,7 +47,6 @@ def eval_run_execute(*, run: EvalRun) -> EvalRun:
     started = time.perf_counter()
     try:
         with trace_span(f"evaluation #{run.pk}", version=str(run.version), dataset=str(run.dataset)) as span:
-            EvalResult.objects.filter(run=run).delete()
             for case in run.dataset.cases.all():
                 _score_case(run, case)
             run.trace = span
@@ -129,16 +128,10 @@ FACTS = ("year", "price", "category")
 
 
 def _stated_facts(value: Any) -> Iterator[tuple[str, str, Any]]:
-    if isinstance(value, dict):
-        if "item_id" in value:
-            for name in FACTS:
-                if name in value and value[name] is not None:
-                    yield str(value["item_id"]), name, value[name]
-        for inner in value.values():
-            yield from _stated_facts(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from _stated_facts(inner)
+    """(item id, fact name, stated value) for each fact written beside an item id."""
+    for obj in _objects(value):
+        if "item_id" in obj:
+            yield from ((str(obj["item_id"]), name, obj[name]) for name in FACTS if obj.get(name) is not None)
 
 
 def _fact_holds(item: dict[str, Any], name: str, value: Any) -> bool:
@@ -154,17 +147,22 @@ def _fact_holds(item: dict[str, Any], name: str, value: Any) -> bool:
 
 def _cited_ids(value: Any) -> Iterator[str]:
     """Values of every `item_id` / `item_ids` field, at any depth."""
+    for obj in _objects(value):
+        cited = obj.get("item_id")
+        if isinstance(cited, str | int):
+            yield str(cited)
+        if isinstance(obj.get("item_ids"), list):
+            yield from (str(v) for v in obj["item_ids"] if isinstance(v, str | int))
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in an answer, at any depth."""
     if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "item_id" and isinstance(inner, str | int):
-                yield str(inner)
-            elif key == "item_ids" and isinstance(inner, list):
-                yield from (str(v) for v in inner if isinstance(v, str | int))
-            else:
-                yield from _cited_ids(inner)
-    elif isinstance(value, list):
+        yield value
+        value = list(value.values())
+    if isinstance(value, list):
         for inner in value:
-            yield from _cited_ids(inner)
+            yield from _objects(inner)
 
 
 def token_f1(answer: str, reference: str) -> float:

@@ -153,11 +153,10 @@ def _providers(route: Route | None, use_case: str, explicit: str | None, pinned:
         if default is None:
             raise LLMError(f"no route for use case '{use_case}' and no default provider", kind="provider")
         return [default]
-    return [p for p in (route.provider, route.fallback) if p is not None and p.is_enabled] or _no_provider(use_case)
-
-
-def _no_provider(use_case: str) -> list[Provider]:
-    raise LLMError(f"every provider of use case '{use_case}' is disabled", kind="provider")
+    enabled = [p for p in (route.provider, route.fallback) if p is not None and p.is_enabled]
+    if not enabled:
+        raise LLMError(f"every provider of use case '{use_case}' is disabled", kind="provider")
+    return enabled
 
 
 def _cached(key: str, call: _Call, threshold: float | None) -> dict[str, Any] | None:

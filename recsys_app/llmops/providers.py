@@ -144,28 +144,15 @@ def local_chat(provider: Provider, request: ChatRequest, on_token: StreamCallbac
 
 
 def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCallback) -> ChatResult:
-    started = time.perf_counter()
-    first: list[float] = []
-    parts: list[str] = []
-    usage: dict[str, Any] = {}
-    finish: list[str] = []
+    stream = _Stream(on_token)
 
     def chunk(data: Any) -> None:
         if isinstance(data, dict) and "error" in data:
             raise ProviderError(f"local model error: {data['error']}", transient=False)
-        finish.extend(_finish_reasons(data))
-        text = _delta(data)
-        if text:
-            if not first:
-                first.append((time.perf_counter() - started) * 1000)
-            parts.append(text)
-            on_token(text)
-        usage.update(_usage_of(data))
+        stream.feed(data)
 
     server.server.handle_chat_completions({**body, "stream": True, "stream_options": {"include_usage": True}}, chunk)
-    cut = bool(finish) and finish[-1] == "length"
-    return ChatResult("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
-                      first[0] if first else None, stopped_by_length=cut)  # fmt: skip
+    return stream.result()
 
 
 # --- HTTP --------------------------------------------------------------------------------
@@ -215,10 +202,7 @@ def _json(response: httpx.Response) -> Any:
 
 
 def _http_stream(lines: Iterator[str], on_token: StreamCallback) -> ChatResult:
-    started = time.perf_counter()
-    first: float | None = None
-    parts: list[str] = []
-    usage: dict[str, Any] = {}
+    stream = _Stream(on_token)
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -229,13 +213,36 @@ def _http_stream(lines: Iterator[str], on_token: StreamCallback) -> ChatResult:
             data = json.loads(payload)
         except ValueError as exc:
             raise ProviderError(f"malformed stream event: {payload[:200]!r}", transient=False) from exc
+        stream.feed(data)
+    return stream.result()
+
+
+class _Stream:
+    """Collects OpenAI-shaped stream chunks (from llama.cpp's callback or SSE lines): passes
+    text on as it comes and notes the time to the first token, usage and finish reason."""
+
+    def __init__(self, on_token: StreamCallback) -> None:
+        self.on_token = on_token
+        self.started = time.perf_counter()
+        self.first_ms: float | None = None
+        self.parts: list[str] = []
+        self.usage: dict[str, int] = {}
+        self.finish: list[str] = []
+
+    def feed(self, data: Any) -> None:
+        self.finish.extend(_finish_reasons(data))
         text = _delta(data)
         if text:
-            first = first if first is not None else (time.perf_counter() - started) * 1000
-            parts.append(text)
-            on_token(text)
-        usage.update(_usage_of(data))
-    return ChatResult("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), first)
+            if self.first_ms is None:
+                self.first_ms = (time.perf_counter() - self.started) * 1000
+            self.parts.append(text)
+            self.on_token(text)
+        self.usage.update(_usage_of(data))
+
+    def result(self) -> ChatResult:
+        return ChatResult("".join(self.parts), self.usage.get("prompt_tokens", 0),
+                          self.usage.get("completion_tokens", 0), self.first_ms,
+                          stopped_by_length=bool(self.finish) and self.finish[-1] == "length")  # fmt: skip
 
 
 # --- shapes ------------------------------------------------------------------------------

@@ -84,6 +84,14 @@ class CandidateSource(ABC):
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {int(self.ef_search)}")
             return self._execute(sql, params)
 
+    def _top_by_stat(self, column: str, where: str, params: list[Any], limit: int) -> list[Candidate]:
+        """Items with the highest positive `retrieval_itemstats.<column>` among those `where` allows."""
+        return self._rows(
+            f"SELECT s.item_id, s.{column} FROM retrieval_itemstats s JOIN catalog_item i ON i.id = s.item_id "
+            f"WHERE s.{column} > 0 AND {where} ORDER BY s.{column} DESC, s.item_id LIMIT %s",
+            [*params, limit],
+        )
+
     def _execute(self, sql: str, params: list[Any]) -> list[Candidate]:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -190,11 +198,7 @@ class TrendingSource(CandidateSource):
 
     def fetch(self, query: Query, limit: int) -> list[Candidate]:
         where, params = item_conditions(query)
-        return self._rows(
-            f"SELECT s.item_id, s.trending FROM retrieval_itemstats s JOIN catalog_item i ON i.id = s.item_id "
-            f"WHERE s.trending > 0 AND {where} ORDER BY s.trending DESC, s.item_id LIMIT %s",
-            [*params, limit],
-        )
+        return self._top_by_stat("trending", where, params, limit)
 
 
 class FreshSource(CandidateSource):
@@ -224,11 +228,7 @@ class CategoryPopularSource(CandidateSource):
         if categories:
             where += " AND split_part(i.category_path, '/', 1) = ANY(%s)"
             params.append(categories)
-        return self._rows(
-            f"SELECT s.item_id, s.popularity FROM retrieval_itemstats s JOIN catalog_item i ON i.id = s.item_id "
-            f"WHERE s.popularity > 0 AND {where} ORDER BY s.popularity DESC, s.item_id LIMIT %s",
-            [*params, limit],
-        )
+        return self._top_by_stat("popularity", where, params, limit)
 
     def _favourites(self, user_id: int) -> list[str]:
         with connection.cursor() as cursor:
