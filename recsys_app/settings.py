@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "llm-traces-prune": {"task": "recsys_app.llmops.tasks.traces_prune_task", "schedule": 24 * 3600.0},
     "candidate-pools-prune": {"task": "recsys_app.ranking.tasks.candidate_pools_prune_task", "schedule": 3600.0},
+    "interest-profiles-refresh": {
+        "task": "curation.tasks.interest_profiles_refresh_task",
+        "schedule": env_int("PROFILE_REFRESH_SECONDS", 600, minimum=10) * 1.0,
+    },
     "item-stats-refresh": {
         "task": "recsys_app.retrieval.tasks.item_stats_refresh_task",
         "schedule": env_int("ITEM_STATS_REFRESH_SECONDS", 600, minimum=10) * 1.0,

@@ -25,6 +25,14 @@ def _aware(value: datetime | None) -> datetime | None:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def content_hash(
+    kind: str, title: str, description: str, category_path: str, tags: list[str], attributes: dict[str, Any]
+) -> str:
+    """Hash of what an embedding is computed from; price or stock changes keep it."""
+    content = [kind, title, description, category_path, sorted(tags), attributes]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -58,9 +66,7 @@ class ItemIn(_Row):
         return self
 
     def content_hash(self) -> str:
-        """Hash of what an embedding is computed from; price or stock changes keep it."""
-        content = [self.kind, self.title, self.description, self.category_path, sorted(self.tags), self.attributes]
-        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+        return content_hash(self.kind, self.title, self.description, self.category_path, self.tags, self.attributes)
 
 
 class EndUserIn(_Row):

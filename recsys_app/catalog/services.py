@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from recsys_app.catalog import events
 from recsys_app.catalog.models import Creator, EndUser, Item
-from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
+from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn, content_hash
 from recsys_app.lib.rows import RowError, row_errors_from_pydantic
 from recsys_app.lib.sql import upsert_rows
 
@@ -167,3 +167,17 @@ def interactions_ingest(*, rows: Sequence[Any]) -> EventsResult:
     result = EventsResult(received=len(rows), stored=written.stored, duplicates=written.duplicates)
     result.errors = sorted(errors + batch.errors + written.errors, key=lambda e: e.index)
     return result
+
+
+def item_enrich(*, item: Item, description: str, tags: list[str], provenance: dict[str, Any]) -> Item:
+    """Apply reviewed generated text to an item: its description, tags added to its own, and
+    the provenance under `attributes['generated']`. The new content hash makes the worker
+    re-embed it."""
+    item.description = description
+    item.tags = list(dict.fromkeys([*item.tags, *tags]))[:100]
+    item.attributes = {**item.attributes, "generated": provenance}
+    item.content_hash = content_hash(
+        item.kind, item.title, item.description, item.category_path, item.tags, item.attributes
+    )
+    item.save(update_fields=["description", "tags", "attributes", "content_hash", "updated_at"])
+    return item

@@ -67,6 +67,7 @@ class _Call:
     cost: Decimal = Decimal(0)
     use_case: str = ""
     provider_ms: float = 0.0  # time inside provider calls; the rest of the latency is the gateway's
+    repaired: bool = False  # the first answer failed the schema and the model was asked again
 
 
 def llm_complete(
@@ -79,8 +80,12 @@ def llm_complete(
     parent: Trace | None = None,
     on_token: StreamCallback | None = None,
     use_cache: bool = True,
+    output_schema: dict[str, Any] | None = None,
 ) -> Completion:
-    """Run a registered prompt; raise LLMError (with its trace) when no valid answer came."""
+    """Run a registered prompt; raise LLMError (with its trace) when no valid answer came.
+
+    `output_schema` narrows the version's schema for this call (e.g. item ids limited to an
+    enum of the ones retrieved, so a constrained decoder cannot cite any other)."""
     call = _Call()
     started = time.perf_counter()
     try:
@@ -91,7 +96,8 @@ def llm_complete(
         route = registry_cache.get(("route", call.use_case), lambda: _route(call.use_case))
         providers = _providers(route, call.use_case, provider, call.version.provider_id)
         call.provider = providers[0]
-        request = ChatRequest(call.messages, json_schema=call.version.output_schema, **call.params)
+        schema = output_schema if output_schema is not None else call.version.output_schema
+        request = ChatRequest(call.messages, json_schema=schema, **call.params)
         body = request.body(call.provider.model)
         key = cache_key(call.version, call.provider.model, body)
         threshold = route.semantic_cache_threshold if route else None
@@ -245,6 +251,7 @@ def _validated(text: str, request: ChatRequest, call: _Call, on_token: StreamCal
     if problem is None:
         return text, json.loads(text)
     assert call.provider is not None
+    call.repaired = True
     repair = ChatRequest(
         [*request.messages, {"role": "assistant", "content": text},
          {"role": "user", "content": REPAIR.format(error=problem)}],
@@ -281,6 +288,8 @@ def _failed(call: _Call, exc: Exception, started: float, parent: Trace | None) -
 def _record(call: _Call, started: float, parent: Trace | None, **fields: Any) -> Trace:
     version = call.version
     fields["attributes"] = {**fields.get("attributes", {}), "provider_ms": round(call.provider_ms, 2)}
+    if call.repaired:
+        fields["attributes"]["repaired"] = True
     return trace_record(
         parent=parent,
         name=version.prompt_id if version else "(unresolved prompt)",

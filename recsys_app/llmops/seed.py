@@ -15,7 +15,7 @@ from django.db import transaction
 from recsys_app.llmops.models import EvalCase, EvalDataset, LabelChange, Prompt, PromptVersion, Provider, Route
 from recsys_app.llmops.prompts import registry_cache
 
-USE_CASES = ("curation", "enrichment", "explanations", "agent", "judge")
+USE_CASES = ("curation", "enrichment", "explanations", "profiles", "agent", "judge")
 
 _ITEMS_TEMPLATE = (
     "Theme: {{ theme }}\nItems:\n<data>\n{% for item in items %}- {{ item.item_id }}: {{ item.title }}"
@@ -173,6 +173,40 @@ PROMPTS: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "interest_profile",
+        "use_case": "profiles",
+        "description": "A short summary of what a user enjoys, from the items they liked (with their consent).",
+        "gate": {"schema_valid": 0.9},
+        "system": "You summarise what a person enjoys in one or two sentences, using only the items given. "
+        "Do not guess who they are.",
+        "template": "Liked items:\n<data>\n{% for item in items %}- {{ item.title }}"
+        "{% if item.category is defined %} [{{ item.category }}]{% endif %}\n{% endfor %}</data>",
+        "variables_schema": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 40}},
+        },
+        "output_schema": {
+            "type": "object",
+            "required": ["summary"],
+            "additionalProperties": False,
+            "properties": {"summary": {"type": "string", "minLength": 10, "maxLength": 300}},
+        },
+        "params": {"temperature": 0.2, "max_tokens": 90},
+        "examples": [
+            {
+                "input": {
+                    "items": [
+                        {"title": "Alien (1979)", "category": "Horror"},
+                        {"title": "The Terminator (1984)", "category": "Action"},
+                        {"title": "Blade Runner (1982)", "category": "Sci-Fi"},
+                    ]
+                },
+                "output": {"summary": "Enjoys tense science fiction and action classics from the late 70s and 80s."},
+            },
+        ],
+    },
+    {
         "name": "agent_router",
         "use_case": "agent",
         "description": "Intent and constraints of a shopper's chat message.",
@@ -292,7 +326,7 @@ def _dataset_ensure(prompt: Prompt, spec: dict[str, Any]) -> None:
     """A starter evaluation set: the worked examples with their answers as references."""
     dataset = EvalDataset.objects.create(prompt=prompt, name="seed", description="Worked examples of the seed.")
     for example in spec["examples"]:
-        ids = [item["item_id"] for item in example["input"].get("items", [])]
+        ids = [item["item_id"] for item in example["input"].get("items", []) if "item_id" in item]
         EvalCase.objects.create(
             dataset=dataset,
             variables=example["input"],

@@ -47,7 +47,16 @@ def _sources(**weights: float) -> dict[str, SourceSetting]:
 
 DEFAULT_SURFACES: dict[str, SurfaceConfig] = {
     "home": SurfaceConfig(
-        sources=_sources(collaborative=1.0, semantic=0.6, covisit=0.8, trending=0.3, category_popular=0.3, fresh=0.1),
+        sources=_sources(
+            collaborative=1.0,
+            semantic=0.6,
+            covisit=0.8,
+            trending=0.3,
+            category_popular=0.3,
+            fresh=0.1,
+            profile=0.4,
+            collections=0.3,
+        ),
         precompute=True,
     ),
     "item_page": SurfaceConfig(

@@ -32,6 +32,8 @@ REASONS = {
     "trending": "trending",
     "fresh": "new_arrival",
     "category_popular": "popular_in_category",
+    "profile": "matches_your_interests",
+    "collections": "in_a_curated_collection",
     "pinned": "featured",
 }
 
@@ -168,13 +170,13 @@ def _rerank(
     # them, twice the diversity window leaves room for items withdrawn since the pool was built.
     pool = scored[: RERANK_POOL if others else 2 * window_size]
     wanted = {entry.item_id for entry in pool} | {rule.item_id for rule in pins if rule.item_id}
-    metas = _metas(wanted, with_attributes=any(rule.attribute_key for rule in others))
+    metas = item_metas(wanted, with_attributes=any(rule.attribute_key for rule in others))
     pool = [entry for entry in pool if entry.item_id in metas]  # withdrawn since the candidates were found
     pool = apply_rules(pool, others, metas)
     # Diversity trades relevance against similarity among the best few times k; items further
     # down cannot win a place, so their vectors are not fetched.
     window = pool[:window_size]
-    vectors = _vectors([entry.item_id for entry in window]) if config.diversity > 0 else {}
+    vectors = item_vectors([entry.item_id for entry in window]) if config.diversity > 0 else {}
     page = diversify(
         window, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
     )
@@ -198,7 +200,7 @@ def _pin_allowed(item_id: int, query: Query) -> bool:
         return cursor.fetchone() is not None
 
 
-def _metas(item_ids: set[int], *, with_attributes: bool) -> dict[int, ItemMeta]:
+def item_metas(item_ids: set[int], *, with_attributes: bool) -> dict[int, ItemMeta]:
     """Data of the available items among these (attributes only when a rule looks at them)."""
     attributes = "i.attributes" if with_attributes else "'{}'::jsonb"
     with connection.cursor() as cursor:
@@ -216,7 +218,7 @@ VECTOR_TTL = 600.0
 _vector_cache: LruCache[np.ndarray] = LruCache(size=50_000, ttl=VECTOR_TTL)
 
 
-def _vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
+def item_vectors(item_ids: list[int]) -> dict[int, np.ndarray]:
     model = settings.EMBEDDING_MODEL
     found, missing = _vector_cache.get_many([(model, item_id) for item_id in item_ids])
     vectors = {key[1]: vector for key, vector in found.items()}  # type: ignore[index]
@@ -285,7 +287,7 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     from recsys_app.retrieval.search import search_items
 
     hits = search_items(text=text, k=k, query=Query(None, filters))
-    metas = _metas({hit.item_id for hit in hits}, with_attributes=False)
+    metas = item_metas({hit.item_id for hit in hits}, with_attributes=False)
     items = [
         RecommendedItem(hit.item_id, metas[hit.item_id].external_id, metas[hit.item_id].title, round(hit.score, 6),
                         hit.sources, {"code": "matches_your_search", "source": hit.sources[0]})

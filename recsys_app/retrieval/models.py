@@ -147,3 +147,44 @@ class ItemNeighbor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} ~ {self.neighbor_id}"
+
+
+class InterestProfile(models.Model):
+    """A short written summary of a user's interests, generated from their history (curation
+    writes it, only with the user's consent), and its embedding: one more taste vector."""
+
+    user = models.OneToOneField(EndUser, on_delete=models.CASCADE, primary_key=True, related_name="interest_profile")
+    text = models.TextField()
+    model_name = models.CharField(max_length=100, help_text="The embedding model of `vector`.")
+    vector = VectorField(dimensions=DIMENSIONS)
+    events_seen = models.PositiveIntegerField(help_text="The user's interactions when it was written.")
+    writer = models.CharField(max_length=16, help_text="'model' or 'template' (the deterministic fallback).")
+    provenance = models.JSONField(default=dict, blank=True, help_text="Prompt version, model and trace.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class CuratedEntry(models.Model):
+    """One item of a published list (a reviewed collection), as serving reads it: the
+    `collections` candidate source offers these items to the users in the list's audience
+    while the list is scheduled. Curation writes these rows on publish and deletes them on
+    unpublish; `list_key` names the owner (e.g. 'collection:12')."""
+
+    list_key = models.CharField(max_length=64, db_index=True)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    audience_attributes = models.JSONField(default=dict, blank=True, help_text="Users whose attributes contain these.")
+    audience_categories = models.JSONField(
+        default=list, blank=True, help_text="Users with a liked item in one of these top-level categories."
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "curated entries"
+        constraints = [models.UniqueConstraint(fields=["list_key", "item"], name="curated_entry_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.list_key}#{self.position}"

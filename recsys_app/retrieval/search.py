@@ -25,15 +25,18 @@ class SearchHit:
 
 def search_items(*, text: str, k: int, query: Query) -> list[SearchHit]:
     """Items matching `text` by words (websearch syntax) or by meaning, best of both first."""
-    lexical = _lexical(text, query)
-    semantic = _semantic(text, query)
     fused: dict[int, SearchHit] = {}
-    for candidates in (lexical, semantic):
+    for candidates in search_candidates(text=text, query=query).values():
         for rank, candidate in enumerate(candidates):
             hit = fused.setdefault(candidate.item_id, SearchHit(candidate.item_id, 0.0, []))
             hit.score += 1.0 / (RRF_K + rank + 1)
             hit.sources.append(candidate.source)
     return sorted(fused.values(), key=lambda h: (-h.score, h.item_id))[:k]
+
+
+def search_candidates(*, text: str, query: Query) -> dict[str, list[Candidate]]:
+    """Both halves of hybrid search, unfused: `lexical` (text rank) and `semantic` (cosine)."""
+    return {"lexical": _lexical(text, query), "semantic": _semantic(text, query)}
 
 
 def _lexical(text: str, query: Query) -> list[Candidate]:

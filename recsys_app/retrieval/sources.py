@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ class Filters:
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     kind: str | None = None
+    created_after: datetime | None = None  # freshness: items added since
 
 
 @dataclass
@@ -60,6 +62,9 @@ def item_conditions(query: Query, alias: str = "i") -> tuple[str, list[Any]]:
     if f.kind:
         sql.append(f"{alias}.kind = %s")
         params.append(f.kind)
+    if f.created_after is not None:
+        sql.append(f"{alias}.created_at >= %s")
+        params.append(f.created_after)
     excluded = set(query.exclude) | ({query.seed_item_id} if query.seed_item_id else set())
     if excluded:
         sql.append(f"{alias}.id <> ALL(%s)")
@@ -223,23 +228,66 @@ class CategoryPopularSource(CandidateSource):
     TOP_CATEGORIES = 3
 
     def fetch(self, query: Query, limit: int) -> list[Candidate]:
-        categories = self._favourites(query.user_id) if query.user_id is not None else []
+        categories = favourite_categories(query.user_id, self.TOP_CATEGORIES) if query.user_id is not None else []
         where, params = item_conditions(query)
         if categories:
             where += " AND split_part(i.category_path, '/', 1) = ANY(%s)"
             params.append(categories)
         return self._top_by_stat("popularity", where, params, limit)
 
-    def _favourites(self, user_id: int) -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT split_part(i.category_path, '/', 1) AS top, sum(k.weight) FROM catalog_interaction x "
-                "JOIN catalog_interactiontype k ON k.code = x.type JOIN catalog_item i ON i.id = x.item_id "
-                "WHERE x.user_id = %s AND i.category_path <> '' GROUP BY top HAVING sum(k.weight) > 0 "
-                "ORDER BY 2 DESC LIMIT %s",
-                [user_id, self.TOP_CATEGORIES],
-            )
-            return [row[0] for row in cursor.fetchall()]
+
+def favourite_categories(user_id: int, limit: int) -> list[str]:
+    """The user's top-level categories with the most positive weight, best first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT split_part(i.category_path, '/', 1) AS top, sum(k.weight) FROM catalog_interaction x "
+            "JOIN catalog_interactiontype k ON k.code = x.type JOIN catalog_item i ON i.id = x.item_id "
+            "WHERE x.user_id = %s AND i.category_path <> '' GROUP BY top HAVING sum(k.weight) > 0 "
+            "ORDER BY 2 DESC LIMIT %s",
+            [user_id, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+class ProfileSource(SemanticSource):
+    """Nearest items to the embedding of the user's written interest profile (generated with
+    their consent to generative features; revoking it stops this source at once)."""
+
+    name = "profile"
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        if query.user_id is None:
+            return []
+        anchor = _vector_text(
+            "SELECT p.vector::text FROM retrieval_interestprofile p JOIN catalog_enduser u ON u.id = p.user_id "
+            "WHERE p.user_id = %s AND p.model_name = %s AND u.consent_generative",
+            [query.user_id, settings.EMBEDDING_MODEL],
+        )
+        return [] if anchor is None else self.nearest(anchor, query, limit)
+
+
+class CollectionsSource(CandidateSource):
+    """Items of published collections scheduled now whose audience includes the user (lists
+    without an audience are for everyone); earlier places in a list score higher."""
+
+    name = "collections"
+    AUDIENCE_CATEGORIES = 5
+
+    def fetch(self, query: Query, limit: int) -> list[Candidate]:
+        where, params = item_conditions(query)
+        user_attributes, categories = "'{}'::jsonb", []
+        if query.user_id is not None:
+            user_attributes = "(SELECT u.attributes FROM catalog_enduser u WHERE u.id = %s)"
+            categories = favourite_categories(query.user_id, self.AUDIENCE_CATEGORIES)
+        return self._rows(
+            f"SELECT c.item_id, max(1.0 / c.position) FROM retrieval_curatedentry c "
+            f"JOIN catalog_item i ON i.id = c.item_id "
+            f"WHERE (c.starts_at IS NULL OR c.starts_at <= now()) AND (c.ends_at IS NULL OR c.ends_at > now()) "
+            f"AND c.audience_attributes <@ {user_attributes} "
+            f"AND (jsonb_array_length(c.audience_categories) = 0 OR c.audience_categories ?| %s::text[]) "
+            f"AND {where} GROUP BY c.item_id ORDER BY 2 DESC, 1 LIMIT %s",
+            [*([query.user_id] if query.user_id is not None else []), categories, *params, limit],
+        )
 
 
 SOURCES: dict[str, CandidateSource] = {
@@ -251,5 +299,7 @@ SOURCES: dict[str, CandidateSource] = {
         TrendingSource(),
         FreshSource(),
         CategoryPopularSource(),
+        ProfileSource(),
+        CollectionsSource(),
     )
 }

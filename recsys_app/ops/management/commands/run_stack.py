@@ -11,10 +11,12 @@ import time
 import urllib.request
 from typing import Any
 
+from celery import chain
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from curation.models import Brief
 from recsys_app.catalog.models import Item
 from recsys_app.lib.env import env_bool, env_int, env_str
 from recsys_app.llmops.seed import llm_defaults_ensure, llm_demo_datasets_ensure
@@ -59,13 +61,20 @@ class Command(BaseCommand):
             self.stdout.write("First run: loading the MovieLens demo catalog…")
             call_command("load_demo", stdout=self.stdout)
             llm_demo_datasets_ensure()
-        if not CollaborativeModel.objects.exists() and Item.objects.exists():
-            from recsys_app.ranking.tasks import models_bootstrap_task
+        self._queue_first_jobs(curation_demo=load_demo and not Brief.objects.exists() and Item.objects.exists())
 
-            # Queued now, run by the worker once it starts: embeddings, factors, stats, user
-            # vectors, ranker (a few minutes for the demo); serving falls back until then.
-            models_bootstrap_task.delay()
-            self.stdout.write("Models are being built by the worker (see Task runs in the console).")
+    def _queue_first_jobs(self, *, curation_demo: bool) -> None:
+        """Queued now, run by the worker once it starts: embeddings, factors, stats, user
+        vectors, ranker (a few minutes for the demo; serving falls back until then), then the
+        demo's curation briefs, whose drafts wait for review."""
+        from curation.tasks import curation_demo_task
+        from recsys_app.ranking.tasks import models_bootstrap_task
+
+        jobs = [] if CollaborativeModel.objects.exists() or not Item.objects.exists() else [models_bootstrap_task.si()]
+        jobs += [curation_demo_task.si()] if curation_demo else []
+        if jobs:
+            chain(*jobs).delay()
+            self.stdout.write("Models and demo drafts are being built by the worker (see Task runs in the console).")
 
     def _spawn(self, host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
         python = sys.executable

@@ -1,0 +1,196 @@
+"""Checks on generated text before a person sees it: every item it names was retrieved, every
+fact it states (year, price, category) matches the catalog, and the safety hooks pass.
+
+Facts are read from the words themselves, so a note that calls a comedy "a horror classic"
+or gives a 1995 film the year 1987 is caught even though the schema was met. A part that
+states a wrong fact is dropped and replaced by words made of catalog facts; text that trips a
+safety hook fails the draft, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from recsys_app.lib.local_cache import LocalCache
+
+YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
+PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
+LINK = re.compile(r"https?://|www\.|<[a-z/!][^>]*>|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the catalog says about one item, as the checks compare it."""
+
+    external_id: str
+    title: str
+    year: int | None
+    price: Decimal | None
+    category: str
+    categories: frozenset[str]  # lower-cased category levels and tags
+
+    def as_variables(self) -> dict[str, Any]:
+        """The item as the writer prompts see it (only facts the catalog has)."""
+        out: dict[str, Any] = {"item_id": self.external_id, "title": self.title}
+        if self.year:
+            out["year"] = self.year
+        if self.category:
+            out["category"] = self.category
+        if self.price is not None:
+            out["price"] = float(self.price)
+        return out
+
+
+def facts_of(item_ids: Iterable[int]) -> dict[int, Facts]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, external_id, title, attributes->>'year', price, category_path, tags "
+            "FROM catalog_item WHERE id = ANY(%s)",
+            [list(item_ids)],
+        )
+        return {row[0]: _facts(*row[1:]) for row in cursor.fetchall()}
+
+
+def _facts(external_id: str, title: str, year: str | None, price: Decimal | None, path: str, tags: list[str]) -> Facts:
+    levels = [level for level in path.split("/") if level]
+    known = frozenset(value.lower() for value in [*levels, *tags])
+    return Facts(external_id, title, int(year) if year and year.isdigit() else None, price, path, known)
+
+
+# Top-level category names of the catalog: words that, written in generated text, claim a category.
+_categories: LocalCache[frozenset[str]] = LocalCache(ttl=600.0)
+
+
+def catalog_categories() -> frozenset[str]:
+    def load() -> frozenset[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT split_part(category_path, '/', 1) FROM catalog_item WHERE category_path <> ''"
+            )
+            return frozenset(row[0].lower() for row in cursor.fetchall() if len(row[0]) > 2)
+
+    return _categories.get("all", load)
+
+
+def stated_years(text: str) -> set[int]:
+    return {int(match) for match in YEAR.findall(text)}
+
+
+def stated_prices(text: str) -> set[Decimal]:
+    found = set()
+    for symbol_first, code_after in PRICE.findall(text):
+        found.add(Decimal((symbol_first or code_after).replace(",", ".")))
+    return found
+
+
+def stated_categories(text: str) -> set[str]:
+    words = text.lower()
+    return {name for name in catalog_categories() if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", words)}
+
+
+def fact_problem(text: str, facts: list[Facts]) -> str | None:
+    """Why `text` (about these items together) states something the catalog contradicts, or None."""
+    years = {f.year for f in facts if f.year}
+    for year in sorted(stated_years(text) - years):
+        return f"states the year {year}, which no item in it has"
+    prices = {f.price for f in facts if f.price is not None}
+    for price in sorted(stated_prices(text)):
+        if not any(abs(price - known) < Decimal("0.005") for known in prices):
+            return f"states the price {price}, which no item in it has"
+    categories = frozenset().union(*(f.categories for f in facts)) if facts else frozenset()
+    for name in sorted(stated_categories(text) - categories):
+        return f"calls it '{name}', a category none of its items has"
+    return None
+
+
+# Safety hooks: each returns a reason to refuse the text, or None. Step 6 adds its guardrails.
+SafetyHook = Callable[[str], str | None]
+
+
+def _no_links_or_markup(text: str) -> str | None:
+    match = LINK.search(text)
+    return f"contains a link, markup or an address ('{match.group(0)}')" if match else None
+
+
+SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_markup]
+
+
+def safety_problem(text: str) -> str | None:
+    for hook in SAFETY_HOOKS:
+        problem = hook(text)
+        if problem:
+            return problem
+    return None
+
+
+@dataclass
+class Report:
+    """What the checks found: parts dropped (kept out of the draft) and fatal problems."""
+
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.dropped and not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dropped": self.dropped, "problems": self.problems}
+
+
+@dataclass
+class Checked:
+    """The parts of a collection answer that passed; None for a dropped title or description."""
+
+    title: str | None
+    description: str | None
+    notes: dict[str, str]
+    report: Report
+
+
+def check_collection(
+    *, title: str, description: str, notes: dict[str, str], picked: list[Facts], retrieved: set[str]
+) -> Checked:
+    """Wrong facts drop the part that states them (a note naming an item that was not
+    retrieved, or not picked, is dropped too); a safety hook that trips fails the draft."""
+    report = Report()
+    by_id = {f.external_id: f for f in picked}
+    parts: dict[str, str | None] = {"title": title, "description": description}
+    for part, text in list(parts.items()):
+        unsafe = safety_problem(text or "")
+        if unsafe:
+            report.problems.append(f"{part} {unsafe}")
+        wrong = fact_problem(text or "", picked)
+        if wrong:
+            report.dropped.append({"part": part, "text": (text or "")[:200], "reason": wrong})
+            parts[part] = None
+    kept: dict[str, str] = {}
+    for item_id, note in notes.items():
+        if item_id not in retrieved:
+            reason = "names an item that was not retrieved (or does not exist)"
+        elif item_id not in by_id:
+            reason = "names a retrieved item that is not in the collection"
+        else:
+            unsafe = safety_problem(note)
+            if unsafe:
+                report.problems.append(f"note on {item_id} {unsafe}")
+            reason = fact_problem(note, [by_id[item_id]]) or unsafe or ""
+        if reason:
+            report.dropped.append({"item_id": item_id, "part": "note", "text": note[:200], "reason": reason})
+        else:
+            kept[item_id] = note
+    return Checked(parts["title"], parts["description"], kept, report)
+
+
+def template_note(facts: Facts) -> str:
+    """A note made only of catalog facts: grounded by construction."""
+    parts = [facts.category.split("/")[0] if facts.category else "", str(facts.year) if facts.year else ""]
+    if facts.price is not None:
+        parts.append(f"{facts.price}")
+    return ", ".join(part for part in parts if part)
