@@ -176,22 +176,36 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
         written = Written(_template_text(theme, picked), "template", Report(), False, variables, trace)
         written.model_error = str(exc)[:500]
         return written
+    text, report = compose(theme, picked, retrieved, answer)
+    first_try = report.clean and not completion.trace.attributes.get("repaired")
+    return Written(
+        text, "model", report, first_try, variables, completion.trace, completion.version.pk, completion.trace.model
+    )
+
+
+def compose(
+    theme: str, picked: list[Facts], retrieved: set[str], answer: CollectionText
+) -> tuple[CollectionText, Report]:
+    """The draft's words from a model answer: every picked item once, in the picked order,
+    with the model's note where it passed the checks and a note of catalog facts where it did
+    not (or gave none); a dropped title or description becomes the template's."""
     notes = {note.item_id: note.note.strip() for note in answer.notes if note.note.strip()}
     checked = check_collection(
         title=answer.title.strip(), description=answer.description.strip(), notes=notes, picked=picked,
         retrieved=retrieved,
     )  # fmt: skip
     fallback = _template_text(theme, picked)
+    missing = [f.external_id for f in picked if f.external_id not in checked.notes]
+    if missing:
+        checked.report.dropped.append(
+            {"part": "notes", "text": "", "reason": f"no usable note for {', '.join(missing)}"}
+        )
     text = CollectionText(
         title=checked.title or fallback.title,
         description=checked.description or fallback.description,
         notes=[Note(item_id=f.external_id, note=checked.notes.get(f.external_id) or template_note(f)) for f in picked],
     )
-    report, kept = checked.report, checked.notes
-    first_try = report.clean and not completion.trace.attributes.get("repaired") and len(kept) == len(picked)
-    return Written(
-        text, "model", report, first_try, variables, completion.trace, completion.version.pk, completion.trace.model
-    )
+    return text, checked.report
 
 
 def ids_only_schema(schema: dict[str, Any] | None, ids: list[str]) -> dict[str, Any] | None:

@@ -34,11 +34,11 @@ LIMIT %s
 """
 
 
-def profiles_due(*, limit: int) -> list[int]:
+def profiles_due(*, limit: int, min_events: int = MIN_EVENTS) -> list[int]:
     """Consenting users without a profile, or whose history grew enough since it was written;
     the most recently active first."""
     with connection.cursor() as cursor:
-        cursor.execute(_DUE, [MIN_EVENTS, MIN_NEW_EVENTS, MIN_GROWTH, limit])
+        cursor.execute(_DUE, [min_events, MIN_NEW_EVENTS, MIN_GROWTH, limit])
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -317,13 +317,20 @@ def _place(draft: Draft, audience: Audience) -> int:
     known = dict(Item.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
     key = f"collection:{draft.pk}"
     CuratedEntry.objects.filter(list_key=key).delete()
+    shared = {
+        "list_key": key,
+        "list_title": str(draft.content["title"])[:200],
+        "audience_attributes": audience.attributes,
+        "audience_categories": audience.categories,
+        "starts_at": draft.starts_at,
+        "ends_at": draft.ends_at,
+    }
+    placed = [external_id for external_id in ids if external_id in known]
     CuratedEntry.objects.bulk_create(
-        CuratedEntry(list_key=key, item_id=known[external_id], position=n, audience_attributes=audience.attributes,
-                     audience_categories=audience.categories, starts_at=draft.starts_at, ends_at=draft.ends_at)
-        for n, external_id in enumerate((i for i in ids if i in known), start=1)
-    )  # fmt: skip
+        CuratedEntry(item_id=known[external_id], position=n, **shared) for n, external_id in enumerate(placed, 1)
+    )
     _invalidate_pools()
-    return len(known)
+    return len(placed)
 
 
 def _invalidate_pools() -> None:

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from recsys_app.accounts.services import api_token_create
 from recsys_app.celery import app
 from recsys_app.lib.local_cache import LocalCache
+from recsys_app.llmops.seed import llm_defaults_ensure
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -36,6 +37,12 @@ def _private_broker(tmp_path_factory: pytest.TempPathFactory) -> None:
 def _fresh_local_caches() -> None:
     """Each test starts without settings cached from an earlier test's (since emptied) rows."""
     LocalCache.clear_all()
+
+
+@pytest.fixture
+def llm(db: None) -> None:
+    """The seeded providers, routes and prompts (the local model behind every route)."""
+    llm_defaults_ensure()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.serving import (
     RecommendationRequest,
     RecommendationResponse,
+    RecommendedItem,
     recommendations_serve,
     search_serve,
 )
@@ -49,6 +50,12 @@ class RecommendationParams(_FilterParams):
     user_id = serializers.CharField(required=False, max_length=255, help_text="Unknown users get cold-start lists.")
     surface = serializers.SlugField(default="home", max_length=64)
     recommendation_id = serializers.UUIDField(required=False, help_text="Next page of an earlier list.")
+    explain = serializers.ChoiceField(
+        required=False,
+        choices=["signals", "model"],
+        help_text="Add 'why this item': 'signals' gives sentences made from the actual signals; 'model' has the "
+        "language model phrase them (first 5 items; a phrasing that names anything not in the signals is dropped).",
+    )
 
 
 class RecommendedItemOut(BaseModel):
@@ -57,6 +64,9 @@ class RecommendedItemOut(BaseModel):
     score: float
     sources: list[str] = Field(description="Candidate sources that proposed the item, strongest first.")
     reason: dict[str, Any] = Field(description="Machine-readable reason: code, source, and details.")
+    explanation: dict[str, Any] | None = Field(
+        None, description="With `explain`: text, signals, phrased_by (template|model), generated (bool)."
+    )
 
 
 class RecommendationsOut(BaseModel):
@@ -76,14 +86,19 @@ def _body(response: RecommendationResponse) -> dict[str, Any]:
         "recommendation_id": str(response.recommendation_id),
         "surface": response.surface,
         "page": response.page,
-        "items": [
-            {"item_id": i.external_id, "title": i.title, "score": i.score, "sources": i.sources, "reason": i.reason}
-            for i in response.items
-        ],
+        "items": [_item_body(i) for i in response.items],
         "degraded": response.degraded,
         "experiment": response.experiment,
         "variant": response.variant,
     }
+
+
+def _item_body(item: RecommendedItem) -> dict[str, Any]:
+    body = {"item_id": item.external_id, "title": item.title, "score": item.score, "sources": item.sources,
+            "reason": item.reason}  # fmt: skip
+    if item.explanation is not None:
+        body["explanation"] = item.explanation
+    return body
 
 
 def _params(serializer_class: type[serializers.Serializer], request: Request) -> Any:
@@ -106,6 +121,7 @@ class RecommendationsApi(APIView):
                 user_external_id=data.get("user_id"),
                 filters=params.filters(),
                 recommendation_id=data.get("recommendation_id"),
+                explain=data.get("explain", ""),
             )
         )
         return Response(_body(served))

@@ -157,3 +157,25 @@ class CandidatePool(models.Model):
 
     def __str__(self) -> str:
         return f"pool of user #{self.user_id} for {self.surface}"
+
+
+class Explanation(models.Model):
+    """'Why this item' for one user, item and set of signals: cached, so a page asked for again
+    is not explained (or phrased by the model) again. New signals make a new row."""
+
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    signals_hash = models.CharField(max_length=64)
+    signals = models.JSONField()
+    text = models.CharField(max_length=300)
+    phrased_by = models.CharField(max_length=16, help_text="'template' or 'model'.")
+    provenance = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item", "signals_hash", "phrased_by"], name="explanation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.text

@@ -47,6 +47,7 @@ class RecommendationRequest:
     recommendation_id: uuid.UUID | None = None
     seed_item_external_id: str | None = None
     log_impressions: bool = True
+    explain: str = ""  # "", "signals" (template sentences) or "model" (phrased by the language model)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class RecommendedItem:
     score: float
     sources: list[str]
     reason: dict[str, Any]
+    explanation: dict[str, Any] | None = None
 
 
 @dataclass
@@ -95,7 +97,26 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     )
     if request.log_impressions and page_items:
         _log_impressions(response, user, request.user_external_id)
+    if request.explain:
+        _explain(page_items, user if query.user_id is not None else None, request)
     return response
+
+
+PHRASED_PER_PAGE = 5  # model calls a page may cost; later items keep their template sentence
+
+
+def _explain(items: list[RecommendedItem], user: EndUser | None, request: RecommendationRequest) -> None:
+    from recsys_app.ranking.explanations import explanation_for
+
+    metas = item_metas({item.item_id for item in items}, with_attributes=True)
+    for position, item in enumerate(items):
+        if item.item_id not in metas:
+            continue
+        phrase = request.explain == "model" and position < PHRASED_PER_PAGE
+        found = explanation_for(user=user, meta=metas[item.item_id], source=item.reason["source"],
+                                surface=request.surface, phrase=phrase)  # fmt: skip
+        item.explanation = {"text": found.text, "signals": found.signals, "phrased_by": found.phrased_by,
+                            "generated": found.phrased_by == "model"}  # fmt: skip
 
 
 def _scored(

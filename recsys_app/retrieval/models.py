@@ -173,6 +173,7 @@ class CuratedEntry(models.Model):
     unpublish; `list_key` names the owner (e.g. 'collection:12')."""
 
     list_key = models.CharField(max_length=64, db_index=True)
+    list_title = models.CharField(max_length=200, help_text="The list's title, for explanations.")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
     audience_attributes = models.JSONField(default=dict, blank=True, help_text="Users whose attributes contain these.")

@@ -16,13 +16,7 @@ from typing import Any
 import pytest
 
 from recsys_app.llmops.models import Provider
-from recsys_app.llmops.seed import llm_defaults_ensure
 from tests.processes import ROOT, free_port
-
-
-@pytest.fixture
-def llm(db: None) -> None:
-    llm_defaults_ensure()
 
 
 @pytest.fixture(scope="session")

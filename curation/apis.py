@@ -1,0 +1,93 @@
+"""Published collections for client apps (serve scope). Every one is labelled as generated,
+with what wrote it and who approved it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from pydantic import BaseModel, Field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from curation.selectors import collection_detail, collection_summary, collections_for_user, collections_live
+from recsys_app.accounts.permissions import ServeScope
+from recsys_app.catalog.models import EndUser
+from recsys_app.lib.errors import ApiError
+
+
+class CollectionsParams(serializers.Serializer):
+    user_id = serializers.CharField(required=False, max_length=255, help_text="Only collections for this user.")
+
+
+class ProvenanceOut(BaseModel):
+    generated: bool
+    writer: str = Field(description="'model', or 'template' when words were made from catalog facts.")
+    model: str
+    prompt: str | None
+    prompt_version: int | None
+    edited: bool = Field(description="A reviewer changed the generated words.")
+    approved_by: str | None
+    approved_at: str | None
+
+
+class CollectionOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    items: int
+    audience: dict[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    published_at: datetime | None
+    generated: bool = Field(description="Always true: the text was written by a model (and reviewed).")
+    provenance: ProvenanceOut
+
+
+class CollectionsOut(BaseModel):
+    collections: list[CollectionOut]
+
+
+class EntryOut(BaseModel):
+    item_id: str
+    title: str
+    note: str
+    position: int
+    category_path: str
+    price: str | None
+    currency: str
+
+
+class CollectionDetailOut(CollectionOut):
+    entries: list[EntryOut]
+
+
+class CollectionsApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(parameters=[CollectionsParams], responses=CollectionsOut)
+    def get(self, request: Request) -> Response:
+        params = CollectionsParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        external_id = params.validated_data.get("user_id")
+        if external_id:
+            user = EndUser.objects.filter(external_id=external_id).first()
+            # An unknown user is in no segment: only collections for everyone.
+            chosen = collections_for_user(user=user if user is not None else EndUser(attributes={}))
+        else:
+            chosen = list(collections_live()[:200])
+        return Response({"collections": [collection_summary(draft) for draft in chosen]})
+
+
+class CollectionDetailApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(responses=CollectionDetailOut)
+    def get(self, request: Request, collection_id: int) -> Response:
+        draft = collections_live().filter(pk=collection_id).first()
+        if draft is None:
+            raise ApiError(f"No published collection {collection_id}.", code="not_found", http_status=404)
+        return Response(collection_detail(draft=draft))

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from curation import apis
+
+urlpatterns = [
+    path("collections", apis.CollectionsApi.as_view(), name="collections"),
+    path("collections/<int:collection_id>", apis.CollectionDetailApi.as_view(), name="collection-detail"),
+]

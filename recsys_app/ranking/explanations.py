@@ -1,0 +1,159 @@
+"""'Why this item': explanations built from the signals that actually put an item on a page.
+
+Signals are facts the system can show: the source that proposed the item, the user's own
+history items that link to it (co-occurrence or embedding neighbours), the category, the
+curated collection, the operator rules that matched it. The template sentence says only
+those. The model may rephrase them (`explain=model`), and its sentence is kept only if every
+name and number in it comes from the signals; otherwise the template stands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from recsys_app.catalog.models import EndUser
+from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.ranking.models import BusinessRule, Explanation
+from recsys_app.ranking.rerank import ItemMeta, matches
+from recsys_app.ranking.surfaces import active_rules
+
+EXPLANATION_PROMPT = "explanation"
+RECENT = 50  # liked items looked at for "because you liked"
+_LIKED = (
+    "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0 "
+    "WHERE x.user_id = %s GROUP BY x.item_id ORDER BY max(x.occurred_at) DESC LIMIT %s"
+)
+_BY_COVISIT = f"""
+SELECT i.title FROM retrieval_itemneighbor n JOIN catalog_item i ON i.id = n.item_id
+WHERE n.neighbor_id = %s AND n.item_id IN ({_LIKED}) ORDER BY n.score DESC, i.id LIMIT 2
+"""
+_BY_SIMILARITY = f"""
+SELECT i.title FROM retrieval_itemembedding e JOIN catalog_item i ON i.id = e.item_id
+WHERE e.item_id IN ({_LIKED}) AND e.model_name = %s
+ORDER BY e.vector <=> (SELECT vector FROM retrieval_itemembedding WHERE item_id = %s AND model_name = %s), i.id LIMIT 2
+"""
+_COLLECTIONS = "SELECT DISTINCT list_title FROM retrieval_curatedentry WHERE item_id = %s ORDER BY 1 LIMIT 1"
+SENTENCES = {
+    "covisit": "People who liked {liked} also liked this.",
+    "semantic": "Similar to {liked}, which you liked.",
+    "profile": "Matches your interests, like {liked}.",
+    "collaborative": "Popular with people whose taste is like yours.",
+    "category_popular": "Popular in {category}, one of your favourite categories.",
+    "trending": "Trending now.",
+    "fresh": "A new arrival.",
+    "collections": "Featured in the collection '{collection}'.",
+    "pinned": "Featured by the team.",
+}
+
+
+def explanation_signals(*, user: EndUser | None, meta: ItemMeta, source: str, surface: str) -> dict[str, Any]:
+    """The facts behind one recommended item, as they stand now."""
+    signals: dict[str, Any] = {"source": source}
+    if user is not None and source in ("covisit", "semantic", "profile", "collaborative"):
+        liked = _liked_titles(user.pk, meta.id, covisit=source == "covisit")
+        if liked:
+            signals["liked"] = liked
+    if source == "category_popular" and meta.category_path:
+        signals["category"] = meta.category_path.split("/")[0]
+    if source == "collections":
+        with connection.cursor() as cursor:
+            cursor.execute(_COLLECTIONS, [meta.id])
+            row = cursor.fetchone()
+        if row:
+            signals["collection"] = row[0]
+    boosts = [
+        rule.name for rule in active_rules(surface) if rule.action == BusinessRule.Action.BOOST and matches(rule, meta)
+    ]
+    if boosts:
+        signals["promoted"] = boosts
+    return signals
+
+
+def _liked_titles(user_id: int, item_id: int, *, covisit: bool) -> list[str]:
+    with connection.cursor() as cursor:
+        if covisit:
+            cursor.execute(_BY_COVISIT, [item_id, user_id, RECENT])
+        else:
+            model = settings.EMBEDDING_MODEL
+            cursor.execute(_BY_SIMILARITY, [user_id, RECENT, model, item_id, model])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def template_text(signals: dict[str, Any]) -> str:
+    source = signals["source"]
+    sentence = SENTENCES.get(source, "Recommended for you.")
+    if "{liked}" in sentence and not signals.get("liked"):
+        sentence = "Matches your taste."
+    if "{collection}" in sentence and not signals.get("collection"):
+        sentence = "From a curated collection."
+    text = sentence.format(
+        liked=" and ".join(signals.get("liked", [])), category=signals.get("category", ""),
+        collection=signals.get("collection", ""),
+    )  # fmt: skip
+    return text + (" Promoted." if signals.get("promoted") else "")
+
+
+def signal_phrases(signals: dict[str, Any]) -> list[str]:
+    """The signals as short phrases, which is all the model is given."""
+    phrases = [f"you liked {title}" for title in signals.get("liked", [])]
+    phrases += [f"popular in {signals['category']}"] if signals.get("category") else []
+    phrases += [f"in the collection {signals['collection']}"] if signals.get("collection") else []
+    if not phrases:
+        phrases = [template_text(signals)]
+    return phrases
+
+
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+|\d+")
+
+
+def unsupported_claim(text: str, allowed: str) -> str | None:
+    """A capitalised name (not opening a sentence) or number in `text` that `allowed` lacks."""
+    for word in _NAME.findall(text):
+        if word.lower() not in allowed.lower() and word not in ("I", "You"):
+            return word
+    return None
+
+
+def explanation_for(
+    *, user: EndUser | None, meta: ItemMeta, source: str, surface: str, phrase: bool = False
+) -> Explanation:
+    """The explanation of one item for one user: cached by its signals (not stored for
+    anonymous requests, whose signals hold no history)."""
+    signals = explanation_signals(user=user, meta=meta, source=source, surface=surface)
+    if user is None:
+        return Explanation(item_id=meta.id, signals=signals, text=template_text(signals), phrased_by="template")
+    digest = hashlib.sha256(json.dumps(signals, sort_keys=True).encode()).hexdigest()
+    kind = "model" if phrase else "template"
+    found = Explanation.objects.filter(user=user, item_id=meta.id, signals_hash=digest, phrased_by=kind).first()
+    if found is not None:
+        return found
+    text, provenance = template_text(signals), dict[str, Any]()
+    if phrase:
+        text, provenance = _phrased(meta.title, signals, text)
+    try:
+        with transaction.atomic():
+            return Explanation.objects.create(user=user, item_id=meta.id, signals_hash=digest, signals=signals,
+                                              text=text[:300], phrased_by=kind, provenance=provenance)  # fmt: skip
+    except IntegrityError:  # a concurrent request explained it first
+        return Explanation.objects.get(user=user, item_id=meta.id, signals_hash=digest, phrased_by=kind)
+
+
+def _phrased(title: str, signals: dict[str, Any], fallback: str) -> tuple[str, dict[str, Any]]:
+    phrases = signal_phrases(signals)
+    try:
+        completion = llm_complete(prompt=EXPLANATION_PROMPT, variables={"item_title": title, "signals": phrases})
+        text = str(completion.parsed["text"]).strip()
+    except (LLMError, KeyError, TypeError) as exc:
+        return fallback, {"rejected": f"model gave no answer: {exc}"[:300]}
+    provenance = {"generated": True, "prompt": EXPLANATION_PROMPT, "prompt_version": completion.version.number,
+                  "model": completion.trace.model, "trace": completion.trace.pk}  # fmt: skip
+    claim = unsupported_claim(text, " ".join([title, *phrases]))
+    if claim is not None:
+        return fallback, {**provenance, "generated": False, "rejected": f"names '{claim}', which no signal has"}
+    return text, provenance
