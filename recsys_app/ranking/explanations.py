@@ -126,34 +126,38 @@ def explanation_for(
     """The explanation of one item for one user: cached by its signals (not stored for
     anonymous requests, whose signals hold no history)."""
     signals = explanation_signals(user=user, meta=meta, source=source, surface=surface)
+    mode = "model" if phrase else "signals"
     if user is None:
-        return Explanation(item_id=meta.id, signals=signals, text=template_text(signals), phrased_by="template")
+        return Explanation(item_id=meta.id, signals=signals, text=template_text(signals), mode=mode,
+                           phrased_by="template")  # fmt: skip
     digest = hashlib.sha256(json.dumps(signals, sort_keys=True).encode()).hexdigest()
-    kind = "model" if phrase else "template"
-    found = Explanation.objects.filter(user=user, item_id=meta.id, signals_hash=digest, phrased_by=kind).first()
+    found = Explanation.objects.filter(user=user, item_id=meta.id, signals_hash=digest, mode=mode).first()
     if found is not None:
         return found
-    text, provenance = template_text(signals), dict[str, Any]()
+    text, by, provenance = template_text(signals), "template", dict[str, Any]()
     if phrase:
-        text, provenance = _phrased(meta.title, signals, text)
+        text, by, provenance = _phrased(meta.title, signals, text)
     try:
         with transaction.atomic():
-            return Explanation.objects.create(user=user, item_id=meta.id, signals_hash=digest, signals=signals,
-                                              text=text[:300], phrased_by=kind, provenance=provenance)  # fmt: skip
+            return Explanation.objects.create(
+                user=user, item_id=meta.id, signals_hash=digest, signals=signals, text=text[:300], mode=mode,
+                phrased_by=by, provenance=provenance,
+            )  # fmt: skip
     except IntegrityError:  # a concurrent request explained it first
-        return Explanation.objects.get(user=user, item_id=meta.id, signals_hash=digest, phrased_by=kind)
+        return Explanation.objects.get(user=user, item_id=meta.id, signals_hash=digest, mode=mode)
 
 
-def _phrased(title: str, signals: dict[str, Any], fallback: str) -> tuple[str, dict[str, Any]]:
+def _phrased(title: str, signals: dict[str, Any], fallback: str) -> tuple[str, str, dict[str, Any]]:
+    """The model's sentence and 'model', or the template and 'template' with the reason."""
     phrases = signal_phrases(signals)
     try:
         completion = llm_complete(prompt=EXPLANATION_PROMPT, variables={"item_title": title, "signals": phrases})
         text = str(completion.parsed["text"]).strip()
     except (LLMError, KeyError, TypeError) as exc:
-        return fallback, {"rejected": f"model gave no answer: {exc}"[:300]}
+        return fallback, "template", {"rejected": f"model gave no answer: {exc}"[:300]}
     provenance = {"generated": True, "prompt": EXPLANATION_PROMPT, "prompt_version": completion.version.number,
                   "model": completion.trace.model, "trace": completion.trace.pk}  # fmt: skip
     claim = unsupported_claim(text, " ".join([title, *phrases]))
     if claim is not None:
-        return fallback, {**provenance, "generated": False, "rejected": f"names '{claim}', which no signal has"}
-    return text, provenance
+        return fallback, "template", {**provenance, "generated": False, "rejected": f"names '{claim}', no signal has"}
+    return text, "model", provenance

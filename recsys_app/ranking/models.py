@@ -168,13 +168,14 @@ class Explanation(models.Model):
     signals_hash = models.CharField(max_length=64)
     signals = models.JSONField()
     text = models.CharField(max_length=300)
-    phrased_by = models.CharField(max_length=16, help_text="'template' or 'model'.")
+    mode = models.CharField(max_length=16, help_text="What was asked: 'signals' or 'model' phrasing.")
+    phrased_by = models.CharField(max_length=16, help_text="Who wrote `text`: 'template' or 'model'.")
     provenance = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "item", "signals_hash", "phrased_by"], name="explanation_unique")
+            models.UniqueConstraint(fields=["user", "item", "signals_hash", "mode"], name="explanation_unique")
         ]
 
     def __str__(self) -> str:
