@@ -11,7 +11,6 @@ from django.db import connection
 
 from curation.checks import fact_problem, facts_of, safety_problem
 from recsys_app.catalog.models import EndUser
-from recsys_app.lib.vectors import vector_literal
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.retrieval import encoder
 from recsys_app.retrieval.models import InterestProfile
@@ -58,7 +57,7 @@ def profile_refresh(*, user: EndUser) -> InterestProfile | None:
         defaults={
             "text": summary,
             "model_name": settings.EMBEDDING_MODEL,
-            "vector": vector_literal(encoder.encode([summary])[0]),
+            "vector": encoder.encode([summary])[0],
             "events_seen": events,
             "writer": writer,
             "provenance": provenance,
