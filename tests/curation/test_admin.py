@@ -37,7 +37,7 @@ def test_review_edit_approve_and_publish_from_the_console(make_draft: Callable[.
     form = {"action": "approve", "revision": "1", "title": "Night Frights", "description": draft.content["description"],
             "keep": ["film-1", "film-3"], "note:film-1": "The one in space.", "note:film-3": "Masks."}  # fmt: skip
     response = client.post(url, form, follow=True)
-    assert "Draft #%d: approve done." % draft.pk in _messages(response)
+    assert f"Draft #{draft.pk}: approve done." in _messages(response)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED and draft.content["title"] == "Night Frights"
     assert [n["item_id"] for n in draft.content["notes"]] == ["film-1", "film-3"]
