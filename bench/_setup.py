@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "recsys_bench"
 
 
-def setup_bench_django() -> str:
-    """Create and migrate the bench database; return its DATABASE_URL."""
+def setup_bench_django(name: str = BENCH_DB) -> str:
+    """Create and migrate the bench database `name`; return its DATABASE_URL."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsys_app.settings")
     base_url = os.environ.get("DATABASE_URL")
@@ -24,8 +24,8 @@ def setup_bench_django() -> str:
 
         base_url = ensure_embedded_postgres(ROOT / "var" / "pgdata")
     prefix, _, _ = base_url.rpartition("/")
-    _create_database(base_url)
-    os.environ["DATABASE_URL"] = f"{prefix}/{BENCH_DB}"
+    _create_database(base_url, name)
+    os.environ["DATABASE_URL"] = f"{prefix}/{name}"
     import django
     from django.core.management import call_command
 
@@ -34,12 +34,12 @@ def setup_bench_django() -> str:
     return os.environ["DATABASE_URL"]
 
 
-def _create_database(url: str) -> None:
+def _create_database(url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f"CREATE DATABASE {name}")
 
 
 def median(values: list[float]) -> float:
