@@ -68,7 +68,7 @@ class CollectionDetailOut(CollectionOut):
 class CollectionsApi(APIView):
     permission_classes = [ServeScope]
 
-    @extend_schema(parameters=[CollectionsParams], responses=CollectionsOut)
+    @extend_schema(operation_id="collections_list", parameters=[CollectionsParams], responses=CollectionsOut)
     def get(self, request: Request) -> Response:
         params = CollectionsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -85,7 +85,7 @@ class CollectionsApi(APIView):
 class CollectionDetailApi(APIView):
     permission_classes = [ServeScope]
 
-    @extend_schema(responses=CollectionDetailOut)
+    @extend_schema(operation_id="collection_detail", responses=CollectionDetailOut)
     def get(self, request: Request, collection_id: int) -> Response:
         draft = collections_live().filter(pk=collection_id).first()
         if draft is None:

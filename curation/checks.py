@@ -171,8 +171,11 @@ def check_collection(
             report.dropped.append({"part": part, "text": (text or "")[:200], "reason": wrong})
             parts[part] = None
     kept: dict[str, str] = {}
+    repeated = _repeated(notes)
     for item_id, note in notes.items():
-        if item_id not in retrieved:
+        if note.strip().lower() in repeated:
+            reason = f"the same note is given to {repeated[note.strip().lower()]} items"
+        elif item_id not in retrieved:
             reason = "names an item that was not retrieved (or does not exist)"
         elif item_id not in by_id:
             reason = "names a retrieved item that is not in the collection"
@@ -186,6 +189,15 @@ def check_collection(
         else:
             kept[item_id] = note
     return Checked(parts["title"], parts["description"], kept, report)
+
+
+def _repeated(notes: dict[str, str]) -> dict[str, int]:
+    """Notes written for more than one item (a small model copying its worked example or
+    itself): they say nothing about any one item."""
+    counts: dict[str, int] = {}
+    for note in notes.values():
+        counts[note.strip().lower()] = counts.get(note.strip().lower(), 0) + 1
+    return {text: count for text, count in counts.items() if count > 1}
 
 
 def template_note(facts: Facts) -> str:

@@ -15,3 +15,6 @@ def test_openapi_schema_is_valid_and_documents_token_auth(tmp_path) -> None:  # 
         schema["paths"]
     )
     assert "EventDoc" in schema["components"]["schemas"]
+    assert {"/api/v1/collections", "/api/v1/collections/{collection_id}"} <= set(schema["paths"])
+    explain = [p for p in schema["paths"]["/api/v1/recommendations"]["get"]["parameters"] if p["name"] == "explain"]
+    assert explain and explain[0]["schema"]["enum"] == ["signals", "model"]

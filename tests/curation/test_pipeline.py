@@ -107,6 +107,9 @@ def test_checks_drop_unknown_ids_and_wrong_facts_and_fail_unsafe_text(films: lis
     assert reasons["film-1"] == "states the price 3.00, which no item in it has"
     assert "not retrieved" in reasons["film-9"] and "not in the collection" in reasons["film-3"]
     assert checked.title == "Night of Horror" and not checked.report.problems
+    twice = check_collection(title="Night", description="Two films.", notes={"film-1": "A gem.", "film-2": "a gem. "},
+                             picked=PICKED, retrieved={"film-1", "film-2"})  # fmt: skip
+    assert twice.notes == {} and twice.report.dropped[0]["reason"] == "the same note is given to 2 items"
     unsafe = check_collection(title="See www.example.com", description="Films from 1980.", notes={}, picked=PICKED,
                               retrieved=set())  # fmt: skip
     assert unsafe.report.problems == ["title contains a link, markup or an address ('www.')"]
