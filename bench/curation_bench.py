@@ -1,4 +1,5 @@
-"""Curation figures on the MovieLens demo catalog with the local model (SmolLM2-135M).
+"""Curation figures on the MovieLens demo catalog with the local model (SmolLM2-135M, or
+the one LLM_LOCAL_PROFILE names).
 
 - one draft end to end (retrieve, rank and diversify, write, check, store), in process,
   median over several briefs; beside it, in the same runs, the time outside the model call
@@ -11,6 +12,7 @@
   approved and published, then the serving rows are checked against the catalog (must be 0).
 
     python bench/curation_bench.py [--single 6] [--per-round 8]
+    LLM_LOCAL_PROFILE=qwen2.5-coder-1.5b python bench/curation_bench.py --single 4 --per-round 0
 
 Runs on its own database (`recsys_curation_bench`, the demo loaded on first use).
 """
@@ -39,28 +41,35 @@ THEMES = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--single", type=int, default=6, help="briefs drafted in process, one after another")
-    parser.add_argument("--per-round", type=int, default=8, help="briefs per worker throughput round")
+    parser.add_argument("--per-round", type=int, default=8, help="briefs per worker round; 0 skips the rounds")
     args = parser.parse_args()
     broker = Path(tempfile.mkdtemp(prefix="curation-bench-broker-"))
     os.environ["RECSYS_BROKER_DIR"] = str(broker)
     database_url = setup_bench_django("recsys_curation_bench")
     _ensure_catalog()
-    print(f"machine: {machine()}; model: SmolLM2-135M-Instruct (llama.cpp in process), demo catalog")
+    from django.conf import settings
+
+    print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE} (llama.cpp in process), demo catalog")
     drafts: list[int] = []
     totals, outside, ids = _single(args.single)
     drafts += ids
     print(f"one draft end to end: median {statistics.median(totals):.1f} s over {len(totals)} briefs "
           f"(min {min(totals):.1f}, max {max(totals):.1f}); outside the model call: median "
           f"{statistics.median(outside):.2f} s")  # fmt: skip
-    rates = {}
-    for processes in (1, 2):
-        rate, ids = _throughput(database_url, broker, processes, args.per_round)
-        rates[processes] = rate
-        drafts += ids
-    print(f"drafts per hour: {rates[2]:.0f} with 2 worker processes, {rates[1]:.0f} with 1 "
-          f"(x{rates[2] / rates[1]:.2f}); {args.per_round} briefs a round after a warm-up round")
+    if args.per_round:
+        drafts += _rounds(database_url, broker, args.per_round)
     _grounding(drafts)
     _published_outside_catalog(drafts)
+
+
+def _rounds(database_url: str, broker: Path, per_round: int) -> list[int]:
+    rates, drafts = {}, []
+    for processes in (1, 2):
+        rates[processes], ids = _throughput(database_url, broker, processes, per_round)
+        drafts += ids
+    print(f"drafts per hour: {rates[2]:.0f} with 2 worker processes, {rates[1]:.0f} with 1 "
+          f"(x{rates[2] / rates[1]:.2f}); {per_round} briefs a round after a warm-up round")  # fmt: skip
+    return drafts
 
 
 def _ensure_catalog() -> None:

@@ -131,10 +131,6 @@ class Draft(models.Model):
             return f"enrichment of {self.item} v{self.number}"
         return f"{self.content.get('title') or self.brief} v{self.number}"
 
-    @property
-    def title(self) -> str:
-        return str(self.content.get("title", "")) if self.kind == self.Kind.COLLECTION else str(self.item)
-
 
 class DraftItem(models.Model):
     """One item of a collection draft, with its evidence (score, sources) and generated note."""

@@ -8,11 +8,26 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from curation.models import Draft
-from curation.services import provenance
 from recsys_app.catalog.models import EndUser, Item
 from recsys_app.retrieval.sources import favourite_categories
 
 AUDIENCE_CATEGORIES = 5  # as the `collections` candidate source reads a user's favourites
+
+
+def provenance(draft: Draft) -> dict[str, Any]:
+    """Machine-readable label of generated content: what wrote it and who approved it."""
+    version = draft.prompt_version
+    return {
+        "generated": True,
+        "draft": draft.pk,
+        "writer": draft.writer,
+        "model": draft.model,
+        "prompt": version.prompt_id if version else None,
+        "prompt_version": version.number if version else None,
+        "edited": draft.content != draft.generated,
+        "approved_by": draft.reviewed_by.get_username() if draft.reviewed_by else None,
+        "approved_at": draft.reviewed_at.isoformat() if draft.reviewed_at else None,
+    }
 
 
 def collections_live() -> QuerySet[Draft]:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from curation.checks import fact_problem, facts_of, safety_problem
 from curation.models import Draft, ReviewAction
 from curation.schemas import Audience, CollectionText, EnrichmentText, parsed
+from curation.selectors import provenance
 from recsys_app.catalog.models import Item
 from recsys_app.catalog.services import item_enrich
 from recsys_app.llmops.models import EvalCase, EvalDataset
@@ -256,22 +257,6 @@ def _queue_embedding() -> None:
     from recsys_app.retrieval.tasks import item_embeddings_refresh_task
 
     item_embeddings_refresh_task.delay()
-
-
-def provenance(draft: Draft) -> dict[str, Any]:
-    """Machine-readable label of generated content: what wrote it and who approved it."""
-    version = draft.prompt_version
-    return {
-        "generated": True,
-        "draft": draft.pk,
-        "writer": draft.writer,
-        "model": draft.model,
-        "prompt": version.prompt_id if version else None,
-        "prompt_version": version.number if version else None,
-        "edited": draft.content != draft.generated,
-        "approved_by": draft.reviewed_by.get_username() if draft.reviewed_by else None,
-        "approved_at": draft.reviewed_at.isoformat() if draft.reviewed_at else None,
-    }
 
 
 @transaction.atomic
