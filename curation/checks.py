@@ -155,10 +155,17 @@ class Checked:
 
 
 def check_collection(
-    *, title: str, description: str, notes: dict[str, str], picked: list[Facts], retrieved: set[str]
+    *,
+    title: str,
+    description: str,
+    notes: dict[str, str],
+    picked: list[Facts],
+    retrieved: set[str],
+    examples: frozenset[str] = frozenset(),
 ) -> Checked:
     """Wrong facts drop the part that states them (a note naming an item that was not
-    retrieved, or not picked, is dropped too); a safety hook that trips fails the draft."""
+    retrieved, or not picked, is dropped too, as is one copied from `examples`, the prompt's
+    worked answers, lower-cased); a safety hook that trips fails the draft."""
     report = Report()
     by_id = {f.external_id: f for f in picked}
     parts: dict[str, str | None] = {"title": title, "description": description}
@@ -175,6 +182,8 @@ def check_collection(
     for item_id, note in notes.items():
         if note.strip().lower() in repeated:
             reason = f"the same note is given to {repeated[note.strip().lower()]} items"
+        elif note.strip().lower() in examples:
+            reason = "copies a note of the prompt's worked examples"
         elif item_id not in retrieved:
             reason = "names an item that was not retrieved (or does not exist)"
         elif item_id not in by_id:

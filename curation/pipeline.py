@@ -176,15 +176,25 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
         written = Written(_template_text(theme, picked), "template", Report(), False, variables, trace)
         written.model_error = str(exc)[:500]
         return written
-    text, report = compose(theme, picked, retrieved, answer)
+    text, report = compose(theme, picked, retrieved, answer, examples=example_notes(version.examples))
     first_try = report.clean and not completion.trace.attributes.get("repaired")
     return Written(
         text, "model", report, first_try, variables, completion.trace, completion.version.pk, completion.trace.model
     )
 
 
+def example_notes(examples: list[dict[str, Any]]) -> frozenset[str]:
+    """The notes of the prompt's worked answers, which a small model tends to copy."""
+    return frozenset(
+        str(note.get("note", "")).strip().lower()
+        for example in examples or []
+        for note in (example.get("output") or {}).get("notes", [])
+        if isinstance(note, dict)
+    )
+
+
 def compose(
-    theme: str, picked: list[Facts], retrieved: set[str], answer: CollectionText
+    theme: str, picked: list[Facts], retrieved: set[str], answer: CollectionText, examples: frozenset[str] = frozenset()
 ) -> tuple[CollectionText, Report]:
     """The draft's words from a model answer: every picked item once, in the picked order,
     with the model's note where it passed the checks and a note of catalog facts where it did
@@ -192,7 +202,7 @@ def compose(
     notes = {note.item_id: note.note.strip() for note in answer.notes if note.note.strip()}
     checked = check_collection(
         title=answer.title.strip(), description=answer.description.strip(), notes=notes, picked=picked,
-        retrieved=retrieved,
+        retrieved=retrieved, examples=examples,
     )  # fmt: skip
     fallback = _template_text(theme, picked)
     missing = [f.external_id for f in picked if f.external_id not in checked.notes]

@@ -110,6 +110,10 @@ def test_checks_drop_unknown_ids_and_wrong_facts_and_fail_unsafe_text(films: lis
     twice = check_collection(title="Night", description="Two films.", notes={"film-1": "A gem.", "film-2": "a gem. "},
                              picked=PICKED, retrieved={"film-1", "film-2"})  # fmt: skip
     assert twice.notes == {} and twice.report.dropped[0]["reason"] == "the same note is given to 2 items"
+    slasher = "The slasher that started it all."
+    copied = check_collection(title="Night", description="Two films.", notes={"film-1": slasher}, picked=PICKED,
+                              retrieved={"film-1"}, examples=frozenset({slasher.lower()}))  # fmt: skip
+    assert copied.notes == {} and copied.report.dropped[0]["reason"] == "copies a note of the prompt's worked examples"
     unsafe = check_collection(title="See www.example.com", description="Films from 1980.", notes={}, picked=PICKED,
                               retrieved=set())  # fmt: skip
     assert unsafe.report.problems == ["title contains a link, markup or an address ('www.')"]
