@@ -3,8 +3,9 @@ fact it states (year, price, category) matches the catalog, and the safety hooks
 
 Facts are read from the words themselves, so a note that calls a comedy "a horror classic"
 or gives a 1995 film the year 1987 is caught even though the schema was met. A part that
-states a wrong fact is dropped and replaced by words made of catalog facts; text that trips a
-safety hook fails the draft, with the reason.
+states a wrong fact (or carries markup) is dropped and replaced by words made of catalog
+facts; text that trips a safety hook (links, addresses; step 6 adds its guardrails) fails the
+draft, with the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from recsys_app.lib.local_cache import LocalCache
 
 YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
 PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
-LINK = re.compile(r"https?://|www\.|<[a-z/!][^>]*>|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
+LINK = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
+MARKUP = re.compile(r"</?[a-z!][^>]*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -113,20 +115,32 @@ def fact_problem(text: str, facts: list[Facts]) -> str | None:
 SafetyHook = Callable[[str], str | None]
 
 
-def _no_links_or_markup(text: str) -> str | None:
+def _no_links_or_addresses(text: str) -> str | None:
     match = LINK.search(text)
-    return f"contains a link, markup or an address ('{match.group(0)}')" if match else None
+    return f"contains a link or an address ('{match.group(0)}')" if match else None
 
 
-SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_markup]
+SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_addresses]
 
 
-def safety_problem(text: str) -> str | None:
+def markup_problem(text: str) -> str | None:
+    """Tags (often the prompt's own `<data>` echoed back) are not shown as text: the part goes."""
+    match = MARKUP.search(text)
+    return f"contains markup ('{match.group(0)}')" if match else None
+
+
+def hook_problem(text: str) -> str | None:
+    """The first safety hook's reason to refuse `text`, or None."""
     for hook in SAFETY_HOOKS:
         problem = hook(text)
         if problem:
             return problem
     return None
+
+
+def safety_problem(text: str) -> str | None:
+    """For text taken whole (edits, enrichments, profiles): the hooks, and no markup either."""
+    return hook_problem(text) or markup_problem(text)
 
 
 @dataclass
@@ -170,10 +184,10 @@ def check_collection(
     by_id = {f.external_id: f for f in picked}
     parts: dict[str, str | None] = {"title": title, "description": description}
     for part, text in list(parts.items()):
-        unsafe = safety_problem(text or "")
+        unsafe = hook_problem(text or "")
         if unsafe:
             report.problems.append(f"{part} {unsafe}")
-        wrong = fact_problem(text or "", picked)
+        wrong = fact_problem(text or "", picked) or markup_problem(text or "")
         if wrong:
             report.dropped.append({"part": part, "text": (text or "")[:200], "reason": wrong})
             parts[part] = None
@@ -189,10 +203,10 @@ def check_collection(
         elif item_id not in by_id:
             reason = "names a retrieved item that is not in the collection"
         else:
-            unsafe = safety_problem(note)
+            unsafe = hook_problem(note)
             if unsafe:
                 report.problems.append(f"note on {item_id} {unsafe}")
-            reason = fact_problem(note, [by_id[item_id]]) or unsafe or ""
+            reason = fact_problem(note, [by_id[item_id]]) or markup_problem(note) or unsafe or ""
         if reason:
             report.dropped.append({"item_id": item_id, "part": "note", "text": note[:200], "reason": reason})
         else:

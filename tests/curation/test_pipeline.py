@@ -116,7 +116,10 @@ def test_checks_drop_unknown_ids_and_wrong_facts_and_fail_unsafe_text(films: lis
     assert copied.notes == {} and copied.report.dropped[0]["reason"] == "copies a note of the prompt's worked examples"
     unsafe = check_collection(title="See www.example.com", description="Films from 1980.", notes={}, picked=PICKED,
                               retrieved=set())  # fmt: skip
-    assert unsafe.report.problems == ["title contains a link, markup or an address ('www.')"]
+    assert unsafe.report.problems == ["title contains a link or an address ('www.')"]
+    tagged = check_collection(title="<data>Night</data>", description="Two films.", notes={}, picked=PICKED,
+                              retrieved=set())  # fmt: skip
+    assert tagged.title is None and not tagged.report.problems, "markup drops the part, it does not fail the draft"
     assert unsafe.description is None, "a wrong year drops the description"
 
 
