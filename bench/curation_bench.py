@@ -155,11 +155,16 @@ def _grounding(drafts: list[int]) -> None:
     from curation.models import Draft
 
     rows = Draft.objects.filter(pk__in=drafts)
-    model = rows.filter(writer="model")
-    first = model.filter(first_try_grounded=True).count()
-    print(f"drafts: {rows.count()}; written by the model: {model.count()} (the rest fell back to the template); "
-          f"passed every check on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
-          f"failed (unsafe text): {rows.filter(status=Draft.Status.FAILED).count()}")  # fmt: skip
+    model = list(rows.filter(writer="model"))
+    first = sum(1 for draft in model if draft.first_try_grounded)
+    notes = sum(len(draft.content["notes"]) for draft in model)
+    kept = sum(draft.evidence.get("checks", {}).get("kept_notes", 0) for draft in model)
+    parts = [d["part"] for draft in model for d in draft.evidence.get("checks", {}).get("dropped", [])]
+    headers = 2 * len(model) - parts.count("title") - parts.count("description")
+    print(f"drafts: {rows.count()}; written by the model: {len(model)} (the rest fell back to the template); "
+          f"every part passed on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
+          f"model notes kept {kept}/{notes} = {kept / max(notes, 1):.2f}, titles and descriptions kept "
+          f"{headers}/{2 * len(model)}; failed (safety hook): {rows.filter(status=Draft.Status.FAILED).count()}")  # fmt: skip
 
 
 def _published_outside_catalog(drafts: list[int]) -> None:

@@ -149,13 +149,14 @@ class Report:
 
     dropped: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    kept_notes: int = 0  # the model's notes that passed
 
     @property
     def clean(self) -> bool:
         return not self.dropped and not self.problems
 
     def as_json(self) -> dict[str, Any]:
-        return {"dropped": self.dropped, "problems": self.problems}
+        return {"dropped": self.dropped, "problems": self.problems, "kept_notes": self.kept_notes}
 
 
 @dataclass
@@ -211,6 +212,7 @@ def check_collection(
             report.dropped.append({"item_id": item_id, "part": "note", "text": note[:200], "reason": reason})
         else:
             kept[item_id] = note
+    report.kept_notes = len(kept)
     return Checked(parts["title"], parts["description"], kept, report)
 
 
