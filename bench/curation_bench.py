@@ -161,10 +161,11 @@ def _grounding(drafts: list[int]) -> None:
     kept = sum(draft.evidence.get("checks", {}).get("kept_notes", 0) for draft in model)
     parts = [d["part"] for draft in model for d in draft.evidence.get("checks", {}).get("dropped", [])]
     headers = 2 * len(model) - parts.count("title") - parts.count("description")
+    failed = rows.filter(status=Draft.Status.FAILED).count()
     print(f"drafts: {rows.count()}; written by the model: {len(model)} (the rest fell back to the template); "
           f"every part passed on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
           f"model notes kept {kept}/{notes} = {kept / max(notes, 1):.2f}, titles and descriptions kept "
-          f"{headers}/{2 * len(model)}; failed (safety hook): {rows.filter(status=Draft.Status.FAILED).count()}")  # fmt: skip
+          f"{headers}/{2 * len(model)}; failed (safety hook): {failed}")  # fmt: skip
 
 
 def _published_outside_catalog(drafts: list[int]) -> None:
