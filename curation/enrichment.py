@@ -54,7 +54,7 @@ def _variables(item: Item, facts: Facts) -> dict[str, Any]:
 
 def _write(variables: dict[str, Any], facts: Facts) -> tuple[EnrichmentText, str, bool, str, Any]:
     try:
-        completion = llm_complete(prompt=ENRICHMENT_PROMPT, variables=variables)
+        completion = llm_complete(prompt=ENRICHMENT_PROMPT, variables=variables, use_cache=False)  # a new attempt
         answer = EnrichmentText.model_validate(completion.parsed)
     except (LLMError, ValidationError):
         return _template(facts), "template", False, "", None

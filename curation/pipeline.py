@@ -167,8 +167,9 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
     try:
         version = version_for(prompt_name=WRITER_PROMPT)
         schema = ids_only_schema(version.output_schema, [f.external_id for f in picked])
+        # No response cache: running a brief again is asking for another attempt.
         completion = llm_complete(
-            prompt=WRITER_PROMPT, number=version.number, variables=variables, output_schema=schema
+            prompt=WRITER_PROMPT, number=version.number, variables=variables, output_schema=schema, use_cache=False
         )
         answer = CollectionText.model_validate(completion.parsed)
     except (LLMError, PromptError, ValidationError) as exc:
