@@ -74,7 +74,8 @@ class Draft(models.Model):
         FAILED = "failed", "failed its checks"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    brief = models.ForeignKey(Brief, null=True, blank=True, on_delete=models.CASCADE, related_name="drafts")
+    # PROTECT: drafts are the review record, and a published one owns serving rows.
+    brief = models.ForeignKey(Brief, null=True, blank=True, on_delete=models.PROTECT, related_name="drafts")
     item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.CASCADE, related_name="enrichment_drafts")
     number = models.PositiveIntegerField(help_text="Version of the brief's (or item's) drafts.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_REVIEW)

@@ -168,3 +168,11 @@ def test_an_item_gone_from_the_catalog_is_not_published(make_draft: MakeDraft, r
     draft.items.get(item__external_id="film-2").item.delete()
     services.collection_publish(draft=Draft.objects.get(pk=draft.pk), by=publisher)
     assert sorted(CuratedEntry.objects.values_list("item__external_id", flat=True)) == ["film-1", "film-3"]
+
+
+def test_a_brief_with_drafts_cannot_be_deleted(make_draft: MakeDraft) -> None:
+    from django.db.models import ProtectedError
+
+    draft = make_draft()
+    with pytest.raises(ProtectedError):
+        draft.brief.delete()  # type: ignore[union-attr]
