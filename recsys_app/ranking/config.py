@@ -55,7 +55,8 @@ DEFAULT_SURFACES: dict[str, SurfaceConfig] = {
             category_popular=0.3,
             fresh=0.1,
             profile=0.4,
-            collections=0.3,
+            # Reviewed editorial lists, only for their audience: as strong as the best personal source.
+            collections=1.0,
         ),
         precompute=True,
     ),
@@ -64,4 +65,6 @@ DEFAULT_SURFACES: dict[str, SurfaceConfig] = {
     ),
     "trending": SurfaceConfig(sources=_sources(trending=1.0), diversity=0.0, exclude_consumed=False),
     "new_arrivals": SurfaceConfig(sources=_sources(fresh=1.0), diversity=0.0, exclude_consumed=False),
+    # A carousel of the published, reviewed collections whose audience includes the user.
+    "collections": SurfaceConfig(sources=_sources(collections=1.0), creator_cap=None),
 }

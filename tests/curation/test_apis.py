@@ -81,6 +81,8 @@ def test_a_published_collection_becomes_a_candidate_source(
     after = serve_client.get("/api/v1/recommendations", {"user_id": "shopper-0", "k": 20}).json()
     from_collection = {item["item_id"] for item in after["items"] if "collections" in item["sources"]}
     assert from_collection == set(OUTDOOR), (after["degraded"], after["items"])
+    carousel = serve_client.get("/api/v1/recommendations", {"user_id": "shopper-0", "surface": "collections"}).json()
+    assert {item["item_id"] for item in carousel["items"]} == set(OUTDOOR)
 
 
 @pytest.mark.parametrize("mode", ["signals", "model"])
