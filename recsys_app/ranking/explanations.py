@@ -115,7 +115,7 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+|\d+")
 def unsupported_claim(text: str, allowed: str) -> str | None:
     """A capitalised name (not opening a sentence) or number in `text` that `allowed` lacks."""
     for word in _NAME.findall(text):
-        if word.lower() not in allowed.lower() and word not in ("I", "You"):
+        if word.lower() not in allowed.lower() and word not in ("I", "I'm", "I've", "You"):
             return word
     return None
 

@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('catalog', '0001_initial'),  # creates the vector extension the cache's embedding column needs
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,256 @@
+"""One chat turn: read the message, decide what to do, call tools, show items, reply.
+
+The small local model routes (constrained JSON: intent and slots) and phrases the reply;
+everything that decides which items are shown is deterministic and checked:
+- prices, categories and decades written in the message are parsed here and win over the
+  model's slots; a category the model names that the catalog lacks is dropped;
+- a request to ignore instructions or reveal the prompt is refused without a model call;
+- tools return item ids into the session's candidate store; cards are drawn from a tool's
+  result, re-checked against the hard constraints on catalog facts;
+- the model's reply is kept only if every name and number in it comes from the message or
+  the cards; otherwise a sentence made of the cards replaces it.
+A turn makes at most MAX_STEPS tool calls and two model calls, each with its token limit.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+
+from agents import tools
+from agents.models import ChatSession, ChatTurn, SessionItem
+from agents.parsing import Parsed, parse_message
+from agents.tools import Card, Constraints
+from recsys_app.catalog.models import EndUser
+from recsys_app.lib.local_cache import LocalCache
+from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.tracing import trace_span
+from recsys_app.ranking.explanations import unsupported_claim
+
+MAX_MESSAGE = 2000
+CARDS = 5
+MAX_STEPS = 3
+ROUTER_PROMPT, REPLY_PROMPT = "agent_router", "agent_reply"
+INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "off_topic")
+REFUSAL = (
+    "I can only help you find items in this catalog, and my instructions stay as they are. What are you looking for?"
+)
+OFF_TOPIC = "I can only help with finding items in this catalog. What would you like to watch or buy?"
+CLARIFY = "What are you in the mood for? Tell me a genre, a price range, or a title you liked."
+KEYWORDS = [
+    ("compare", re.compile(r"\b(?:compare|versus|vs\.?|which is better|better,)\b", re.I)),
+    ("similar", re.compile(r"\b(?:like|similar to|more like)\b(?! to (?:watch|buy|see))", re.I)),
+    ("details", re.compile(r"\b(?:tell me about|what is|details (?:of|on|about))\b", re.I)),
+    ("recommend", re.compile(r"\b(?:recommend|suggest|surprise me|for me)\b", re.I)),
+]
+TokenCallback = Callable[[str], None]
+
+
+class ChatError(ValueError):
+    """A message the agent does not take (too long); the text says what and where."""
+
+
+@dataclass
+class Outcome:
+    intent: str
+    reply: str
+    constraints: Constraints = field(default_factory=Constraints)
+    cards: list[Card] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def session_start(*, end_user: EndUser | None = None, operator: Any = None) -> ChatSession:
+    """A new session; a consenting user's last stated preferences carry over."""
+    memory: dict[str, Any] = {}
+    if end_user is not None and end_user.consent_personalization:
+        last = ChatSession.objects.filter(end_user=end_user).order_by("-updated_at").first()
+        if last is not None and last.memory.get("constraints"):
+            memory["constraints"] = {k: v for k, v in last.memory["constraints"].items() if k != "query"}
+    return ChatSession.objects.create(end_user=end_user, operator=operator, memory=memory)
+
+
+def turn_run(*, session: ChatSession, message: str, on_token: TokenCallback | None = None) -> ChatTurn:
+    """Answer one message; the turn is stored with its trace tree."""
+    message = message.strip()
+    if len(message) > MAX_MESSAGE:
+        raise ChatError(f"message: {len(message)} characters; at most {MAX_MESSAGE}")
+    started = time.perf_counter()
+    number = session.turns.count() + 1
+    with trace_span(f"agent turn {number}", session=str(session.pk), message=message[:200]) as span:
+        outcome = _respond(session, message, number, on_token)
+    with transaction.atomic():
+        turn = ChatTurn.objects.create(
+            session=session, number=number, message=message, intent=outcome.intent,
+            constraints=outcome.constraints.as_json(), reply=outcome.reply,
+            cards=[card.public() for card in outcome.cards], steps=outcome.steps, trace=span,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        session.memory = {**session.memory, "constraints": outcome.constraints.as_json()}
+        session.save(update_fields=["memory", "updated_at"])
+    return turn
+
+
+def _respond(session: ChatSession, message: str, number: int, on_token: TokenCallback | None) -> Outcome:
+    if not message:
+        return Outcome("clarify", CLARIFY)
+    parsed = parse_message(message, catalog_categories())
+    if parsed.injection:
+        return Outcome("refused", REFUSAL)
+    remembered = Constraints() if parsed.reset else Constraints.from_json(session.memory.get("constraints", {}))
+    routed = _route(message)
+    intent = _intent(routed, parsed, message)
+    constraints = _constraints(remembered, routed, parsed, message, intent)
+    if intent == "off_topic":
+        return Outcome(intent, OFF_TOPIC, remembered)
+    if intent == "clarify" or (intent == "search" and not _stated(constraints)):
+        return Outcome("clarify", CLARIFY, constraints)
+    steps: list[dict[str, Any]] = []
+    ids = _call_tools(intent, constraints, message, session, steps)
+    _store(session, steps, number)
+    explicit = intent in ("details", "compare")
+    found = tools.cards_of(ids)
+    cards = [found[i] for i in ids if i in found and (explicit or tools.satisfies(found[i], constraints))][:CARDS]
+    return Outcome(intent, _reply(message, cards, constraints, on_token), constraints, cards, steps)
+
+
+_categories: LocalCache[list[str]] = LocalCache(ttl=600.0)
+
+
+def catalog_categories() -> list[str]:
+    def load() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT split_part(category_path, '/', 1) FROM catalog_item WHERE category_path <> ''"
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+
+    return _categories.get("all", load)
+
+
+def _route(message: str) -> dict[str, Any] | None:
+    """The model's reading of the message (intent and slots), or None when it gave none."""
+    try:
+        answer = llm_complete(prompt=ROUTER_PROMPT, variables={"message": message}).parsed
+    except LLMError:
+        return None
+    return answer if isinstance(answer, dict) and answer.get("intent") in INTENTS else None
+
+
+def _intent(routed: dict[str, Any] | None, parsed: Parsed, message: str) -> str:
+    """Explicit words decide first; then the model; then what the message states."""
+    for intent, pattern in KEYWORDS:
+        if pattern.search(message):
+            return intent
+    stated = bool(parsed.categories or parsed.price_max or parsed.price_min or parsed.decade)
+    short = len(message.split()) < 3  # "hmm", "ok": too little to call off-topic
+    if routed is not None and not (routed["intent"] in ("off_topic", "clarify") and (stated or short)):
+        return str(routed["intent"])
+    return "search" if stated or not short else "clarify"
+
+
+def _constraints(
+    remembered: Constraints, routed: dict[str, Any] | None, parsed: Parsed, message: str, intent: str
+) -> Constraints:
+    """This turn's constraints: what the message states, else the model's slots (if real),
+    else what the session remembered."""
+    known = {name.lower(): name for name in catalog_categories()}
+    model_category = known.get(str((routed or {}).get("category") or "").lower())
+    category = parsed.categories[0] if parsed.categories else model_category or remembered.category
+    query = str((routed or {}).get("query") or "").strip() or message
+    return Constraints(
+        query=query[:200] if intent in ("search", "similar", "details", "compare") else remembered.query,
+        category=category,
+        price_min=parsed.price_min if parsed.price_min is not None else remembered.price_min,
+        price_max=parsed.price_max if parsed.price_max is not None else remembered.price_max,
+        decade=parsed.decade or remembered.decade,
+    )
+
+
+def _stated(constraints: Constraints) -> bool:
+    return any(value is not None for value in vars(constraints).values())
+
+
+def _call_tools(
+    intent: str, constraints: Constraints, message: str, session: ChatSession, steps: list[dict[str, Any]]
+) -> list[int]:
+    user = session.end_user
+
+    def call(name: str, run: Callable[[], list[int]], **arguments: Any) -> list[int]:
+        if len(steps) >= MAX_STEPS:
+            return []
+        with trace_span(f"tool {name}", arguments={k: str(v) for k, v in arguments.items()}):
+            ids = run()
+        steps.append({"tool": name, "arguments": {k: str(v) for k, v in arguments.items()}, "items": ids[:50]})
+        return ids
+
+    if intent == "recommend":
+        return call("recommend", lambda: tools.recommend(user, constraints), **constraints.as_json())
+    if intent in ("similar", "details", "compare"):
+        return _about_titles(intent, constraints, message, user, call)
+    ids = call("search", lambda: tools.search(constraints), **constraints.as_json())
+    if not [i for i in ids if i] and constraints.query and constraints.category:
+        wider = Constraints(
+            None, constraints.category, constraints.price_min, constraints.price_max, constraints.decade
+        )
+        ids = call("search", lambda: tools.search(wider), **wider.as_json())
+    return ids
+
+
+def _about_titles(intent: str, constraints: Constraints, message: str, user: EndUser | None, call: Any) -> list[int]:
+    """Items the message names ('like Heat', 'compare Heat or Casino'), found by search."""
+    text = constraints.query or message
+    parts = re.split(r"\s+(?:or|vs\.?|versus|and)\s+|,", text) if intent == "compare" else [text]
+    named = [item for part in parts[:2] if (item := call("find_title", lambda p=part: _one(p), text=part))]
+    seeds = [ids[0] for ids in named]
+    if intent != "similar" or not seeds:
+        return seeds
+    external = tools.cards_of(seeds)[seeds[0]].external_id if tools.cards_of(seeds) else None
+    return call("similar", lambda: tools.similar(external, user, constraints), item=external) if external else []
+
+
+def _one(text: str) -> list[int]:
+    found = tools.find_title(re.sub(r"\b(?:like|similar to|more like|tell me about|compare)\b", " ", text, flags=re.I))
+    return [found] if found is not None else []
+
+
+def _store(session: ChatSession, steps: list[dict[str, Any]], number: int) -> None:
+    """Every item a tool returned joins the session's candidate store."""
+    rows = [
+        SessionItem(session=session, item_id=i, tool=step["tool"], turn=number) for step in steps for i in step["items"]
+    ]
+    SessionItem.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: TokenCallback | None) -> str:
+    fallback = template_reply(cards, constraints)
+    if not cards:
+        if on_token:
+            on_token(fallback)
+        return fallback
+    try:
+        completion = llm_complete(prompt=REPLY_PROMPT, variables={"message": message, "items": [
+            {"title": card.title} for card in cards]}, on_token=on_token)  # fmt: skip
+    except LLMError:
+        return fallback
+    text = completion.text.strip()
+    allowed = " ".join(
+        [message, *(c.title for c in cards), *(c.category for c in cards), constraints.as_json().__str__()]
+    )
+    return text if text and unsupported_claim(text, allowed) is None else fallback
+
+
+def template_reply(cards: list[Card], constraints: Constraints) -> str:
+    what = " ".join(part for part in [constraints.category or "", "items"] if part)
+    if constraints.price_max is not None:
+        what += f" up to {constraints.price_max}"
+    if constraints.decade:
+        what += f" from the {constraints.decade}s"
+    if not cards:
+        return f"I couldn't find {what} in the catalog. Try another category or a wider price range."
+    titles = "; ".join(card.title for card in cards)
+    return f"Here {'is' if len(cards) == 1 else 'are'} {len(cards)} {what}: {titles}."

@@ -1,0 +1,120 @@
+"""Chat with the recommendation agent (serve scope): start a session, send messages; replies
+come whole (JSON) or streamed as server-sent events."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
+from pydantic import BaseModel, Field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.agent import MAX_MESSAGE, session_start, turn_run
+from agents.models import ChatSession, ChatTurn
+from recsys_app.accounts.permissions import ServeScope
+from recsys_app.catalog.models import EndUser
+from recsys_app.lib.errors import ApiError
+
+
+class SessionIn(serializers.Serializer):
+    user_id = serializers.CharField(required=False, max_length=255, help_text="The end user chatting, if known.")
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    memory: dict[str, Any] = Field(description="Preferences carried over (with the user's consent).")
+
+
+class MessageIn(serializers.Serializer):
+    message = serializers.CharField(allow_blank=True, max_length=MAX_MESSAGE, trim_whitespace=False)
+    stream = serializers.BooleanField(default=False, help_text="Answer as server-sent events: token, done.")
+
+
+class CardOut(BaseModel):
+    item_id: str
+    title: str
+    category: str
+    year: int | None
+    price: str | None
+    currency: str
+
+
+class TurnOut(BaseModel):
+    session_id: str
+    turn: int
+    intent: str = Field(description="search, recommend, similar, details, compare, clarify, off_topic or refused.")
+    reply: str
+    cards: list[CardOut] = Field(description="Items from the agent's tools that meet the stated constraints.")
+    constraints: dict[str, Any]
+    trace_id: int | None
+    generated: bool = Field(description="Always true: the reply is written by the agent.")
+
+
+class ChatSessionCreateApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(request=SessionIn, responses={201: SessionOut})
+    def post(self, request: Request) -> Response:
+        data = SessionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        external_id = data.validated_data.get("user_id")
+        user = EndUser.objects.filter(external_id=external_id).first() if external_id else None
+        if external_id and user is None:
+            raise ApiError(f"No end user with external_id '{external_id}'.", code="not_found", http_status=404)
+        session = session_start(end_user=user)
+        return Response({"session_id": str(session.pk), "memory": session.memory}, status=201)
+
+
+def turn_body(turn: ChatTurn) -> dict[str, Any]:
+    return {
+        "session_id": str(turn.session_id), "turn": turn.number, "intent": turn.intent, "reply": turn.reply,
+        "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id, "generated": True,
+    }  # fmt: skip
+
+
+class ChatMessageApi(APIView):
+    permission_classes = [ServeScope]
+
+    @extend_schema(request=MessageIn, responses=TurnOut)
+    def post(self, request: Request, session_id: str) -> Any:
+        data = MessageIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = ChatSession.objects.select_related("end_user").filter(pk=session_id).first()
+        if session is None:
+            raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
+        message = data.validated_data["message"]
+        if data.validated_data["stream"]:
+            response = StreamingHttpResponse(stream_turn(session, message), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+            return response
+        return Response(turn_body(turn_run(session=session, message=message)))
+
+
+def stream_turn(session: ChatSession, message: str) -> Iterator[str]:
+    """The turn runs in a thread; its tokens, then the stored turn, are sent as they come.
+    The final `done` event carries the checked reply, which replaces the streamed text."""
+    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+
+    def work() -> None:
+        try:
+            turn = turn_run(session=session, message=message, on_token=lambda text: events.put(("token", text)))
+            events.put(("done", turn_body(turn)))
+        except Exception as exc:  # reported to the client as an event, never a broken stream
+            events.put(("error", {"message": f"{type(exc).__name__}: {exc}"[:500]}))
+        finally:
+            connection.close()  # the thread's own connection
+            events.put(None)
+
+    threading.Thread(target=work, name="chat-turn", daemon=True).start()
+    while (event := events.get()) is not None:
+        yield f"event: {event[0]}\ndata: {json.dumps(event[1])}\n\n"
