@@ -42,6 +42,9 @@ REFUSAL = (
 )
 OFF_TOPIC = "I can only help with finding items in this catalog. What would you like to watch or buy?"
 CLARIFY = "What are you in the mood for? Tell me a genre, a price range, or a title you liked."
+NO_MATCH = (
+    "I couldn't find anything like that in this catalog. I can help with what it offers: tell me a genre or a title."
+)
 KEYWORDS = [
     ("compare", re.compile(r"\b(?:compare|versus|vs\.?|which is better|better,)\b", re.I)),
     ("similar", re.compile(r"\b(?:like|similar to|more like)\b(?! to (?:watch|buy|see))", re.I)),
@@ -112,6 +115,8 @@ def _respond(session: ChatSession, message: str, number: int, on_token: TokenCal
     steps: list[dict[str, Any]] = []
     ids = _call_tools(intent, constraints, message, session, steps)
     _store(session, steps, number)
+    if intent == "search" and not ids and not (constraints.category or constraints.price_max or constraints.decade):
+        return Outcome("no_match", NO_MATCH, constraints, [], steps)
     explicit = intent in ("details", "compare")
     found = tools.cards_of(ids)
     cards = [found[i] for i in ids if i in found and (explicit or tools.satisfies(found[i], constraints))][:CARDS]
@@ -148,8 +153,11 @@ def _intent(routed: dict[str, Any] | None, parsed: Parsed, message: str) -> str:
             return intent
     stated = bool(parsed.categories or parsed.price_max or parsed.price_min or parsed.decade)
     short = len(message.split()) < 3  # "hmm", "ok": too little to call off-topic
-    if routed is not None and not (routed["intent"] in ("off_topic", "clarify") and (stated or short)):
-        return str(routed["intent"])
+    model = routed["intent"] if routed is not None else None
+    if model in ("similar", "details", "compare"):
+        model = "search"  # these need the words above; without them the small model guessed
+    if model is not None and not (model in ("off_topic", "clarify") and (stated or short)):
+        return str(model)
     return "search" if stated or not short else "clarify"
 
 

@@ -13,7 +13,7 @@ CURRENCY = r"(?:[$€£]\s?)?"
 UNDER = re.compile(rf"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|<)\s*{CURRENCY}{NUMBER}", re.I)
 OVER = re.compile(rf"\b(?:over|above|more than|at least|min(?:imum)?|from|>)\s*{CURRENCY}{NUMBER}(?!s)", re.I)
 BETWEEN = re.compile(rf"\bbetween\s*{CURRENCY}{NUMBER}\s*(?:and|-|to)\s*{CURRENCY}{NUMBER}", re.I)
-DECADE = re.compile(r"\b(?:the\s+)?(?:19)?([2-9]0)'?s\b", re.I)
+DECADE = re.compile(r"\b(?:the\s+)?((?:18|19|20)\d0|[2-9]0)'?s\b", re.I)
 INJECTION = re.compile(
     r"ignore (?:all |any |the |your )?(?:previous |prior |above )?(?:instructions|rules|prompt)|"
     r"(?:reveal|show|print|repeat|tell me) (?:me )?(?:your|the) (?:system )?(?:prompt|instructions)|"
@@ -41,8 +41,7 @@ def _amount(text: str) -> Decimal | None:
 
 
 def parse_message(message: str, known_categories: list[str]) -> Parsed:
-    """What the message states outright; `known_categories` are the catalog's, matched as
-    whole words (case-insensitive, a trailing 's' allowed: "comedies" is not matched, "westerns" is)."""
+    """What the message states outright; `known_categories` are the catalog's."""
     parsed = Parsed(injection=bool(INJECTION.search(message)), reset=bool(RESET.search(message)))
     between = BETWEEN.search(message)
     if between:
@@ -53,12 +52,28 @@ def parse_message(message: str, known_categories: list[str]) -> Parsed:
         parsed.price_min = _amount(over.group(1)) if over and not _is_year(over.group(1)) else None
     decade = DECADE.search(message)
     if decade:
-        parsed.decade = 1900 + int(decade.group(1))
-    lowered = message.lower()
-    parsed.categories = [
-        name for name in known_categories if re.search(rf"(?<![\w-]){re.escape(name.lower())}s?(?![\w-])", lowered)
-    ]
+        value = int(decade.group(1))
+        parsed.decade = value if value >= 1000 else 1900 + value
+    parsed.categories = categories_in(message, known_categories)
     return parsed
+
+
+# Everyday words for common genres and departments, used only for categories the catalog has.
+SYNONYMS = {"funny": "comedy", "scary": "horror", "spooky": "horror", "cartoon": "animation", "kids": "children",
+            "romantic": "romance", "science fiction": "sci-fi", "detective": "crime"}  # fmt: skip
+
+
+def categories_in(message: str, known_categories: list[str]) -> list[str]:
+    """Catalog categories the message names: the name itself, a word sharing its first five
+    letters ("animated" for Animation, "comedies" for Comedy), or an everyday synonym."""
+    lowered = message.lower()
+    words = set(re.findall(r"[\w-]+", lowered)) | {name for word, name in SYNONYMS.items() if word in lowered}
+    found = []
+    for name in known_categories:
+        key = name.lower()
+        if key in words or (len(key) >= 5 and any(len(w) >= 5 and w[:5] == key[:5] for w in words)):
+            found.append(name)
+    return found
 
 
 def _is_year(value: str) -> bool:

@@ -16,6 +16,7 @@ from recsys_app.retrieval.search import search_items
 from recsys_app.retrieval.sources import Filters, Query
 
 WIDE = 60  # results asked of a service before the agent's own checks narrow them
+MIN_SIMILARITY = 0.3  # all-MiniLM cosine under which a neighbour of free text is unrelated
 
 
 @dataclass
@@ -97,7 +98,9 @@ def search(constraints: Constraints) -> list[int]:
     text = constraints.query or constraints.category or ""
     if not text.strip():
         return []
-    hits = search_items(text=text, k=WIDE, query=Query(None, constraints.filters()))
+    # Free text alone must be about something in the catalog: distant neighbours are not hits.
+    floor = -1.0 if constraints.category or constraints.price_max or constraints.decade else MIN_SIMILARITY
+    hits = search_items(text=text, k=WIDE, query=Query(None, constraints.filters()), min_similarity=floor)
     return [hit.item_id for hit in hits]
 
 

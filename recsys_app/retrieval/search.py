@@ -23,10 +23,13 @@ class SearchHit:
     sources: list[str]
 
 
-def search_items(*, text: str, k: int, query: Query) -> list[SearchHit]:
-    """Items matching `text` by words (websearch syntax) or by meaning, best of both first."""
+def search_items(*, text: str, k: int, query: Query, min_similarity: float = -1.0) -> list[SearchHit]:
+    """Items matching `text` by words (websearch syntax) or by meaning, best of both first;
+    embedding neighbours under `min_similarity` (cosine) are left out."""
     fused: dict[int, SearchHit] = {}
-    for candidates in search_candidates(text=text, query=query).values():
+    found = search_candidates(text=text, query=query)
+    found["semantic"] = [c for c in found["semantic"] if c.score >= min_similarity]
+    for candidates in found.values():
         for rank, candidate in enumerate(candidates):
             hit = fused.setdefault(candidate.item_id, SearchHit(candidate.item_id, 0.0, []))
             hit.score += 1.0 / (RRF_K + rank + 1)
