@@ -36,7 +36,7 @@ MAX_MESSAGE = 2000
 CARDS = 5
 MAX_STEPS = 3
 ROUTER_PROMPT, REPLY_PROMPT = "agent_router", "agent_reply"
-INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "off_topic")
+INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "off_topic")  # the router's
 REFUSAL = (
     "I can only help you find items in this catalog, and my instructions stay as they are. What are you looking for?"
 )
@@ -46,8 +46,11 @@ NO_MATCH = (
     "I couldn't find anything like that in this catalog. I can help with what it offers: tell me a genre or a title."
 )
 KEYWORDS = [
+    ("history", re.compile(r"\b(?:my history|what (?:did|have) i (?:watch|like|buy|rate)\w*|i liked before)\b", re.I)),
+    ("collections", re.compile(r"\b(?:collections?|curated|editor'?s picks?|featured)\b", re.I)),
     ("compare", re.compile(r"\b(?:compare|versus|vs\.?|which is better|better,)\b", re.I)),
-    ("similar", re.compile(r"\b(?:like|similar to|more like)\b(?! to (?:watch|buy|see))", re.I)),
+    # "like Heat", "similar to Alien": a title follows; "I'd like a comedy" is not a similarity request.
+    ("similar", re.compile(r"(?i:\b(?:similar to|more like)\b)|\blike\s+(?=[A-Z0-9\"'])")),
     ("details", re.compile(r"\b(?:tell me about|what is|details (?:of|on|about))\b", re.I)),
     ("recommend", re.compile(r"\b(?:recommend|suggest|surprise me|for me)\b", re.I)),
 ]
@@ -86,6 +89,8 @@ def turn_run(*, session: ChatSession, message: str, on_token: TokenCallback | No
     number = session.turns.count() + 1
     with trace_span(f"agent turn {number}", session=str(session.pk), message=message[:200]) as span:
         outcome = _respond(session, message, number, on_token)
+        span.output = outcome.reply
+        span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards]}
     with transaction.atomic():
         turn = ChatTurn.objects.create(
             session=session, number=number, message=message, intent=outcome.intent,
@@ -117,7 +122,7 @@ def _respond(session: ChatSession, message: str, number: int, on_token: TokenCal
     _store(session, steps, number)
     if intent == "search" and not ids and not (constraints.category or constraints.price_max or constraints.decade):
         return Outcome("no_match", NO_MATCH, constraints, [], steps)
-    explicit = intent in ("details", "compare")
+    explicit = intent in ("details", "compare", "history")
     found = tools.cards_of(ids)
     cards = [found[i] for i in ids if i in found and (explicit or tools.satisfies(found[i], constraints))][:CARDS]
     return Outcome(intent, _reply(message, cards, constraints, on_token), constraints, cards, steps)
@@ -191,13 +196,18 @@ def _call_tools(
     def call(name: str, run: Callable[[], list[int]], **arguments: Any) -> list[int]:
         if len(steps) >= MAX_STEPS:
             return []
-        with trace_span(f"tool {name}", arguments={k: str(v) for k, v in arguments.items()}):
+        with trace_span(f"tool {name}", arguments={k: str(v) for k, v in arguments.items()}) as span:
             ids = run()
+            span.parsed = {"items": ids[:50]}  # the tool's result, saved with the span
         steps.append({"tool": name, "arguments": {k: str(v) for k, v in arguments.items()}, "items": ids[:50]})
         return ids
 
     if intent == "recommend":
         return call("recommend", lambda: tools.recommend(user, constraints), **constraints.as_json())
+    if intent == "history":
+        return call("history", lambda: tools.history(user), user=user.external_id if user else None)
+    if intent == "collections":
+        return call("collections", tools.collections)
     if intent in ("similar", "details", "compare"):
         return _about_titles(intent, constraints, message, user, call)
     ids = call("search", lambda: tools.search(constraints), **constraints.as_json())

@@ -51,7 +51,10 @@ class CardOut(BaseModel):
 class TurnOut(BaseModel):
     session_id: str
     turn: int
-    intent: str = Field(description="search, recommend, similar, details, compare, clarify, off_topic or refused.")
+    intent: str = Field(
+        description="search, recommend, similar, details, compare, history, collections, clarify, off_topic, "
+        "no_match or refused."
+    )
     reply: str
     cards: list[CardOut] = Field(description="Items from the agent's tools that meet the stated constraints.")
     constraints: dict[str, Any]
