@@ -99,7 +99,8 @@ def test_explanations_state_only_the_signals(
         assert signals["source"] == item["reason"]["source"]
         assert set(signals.get("liked", [])) <= liked, "only the user's own history is cited"
         if explanation["phrased_by"] == "model":
-            allowed = " ".join([item["title"], *signals.get("liked", []), signals.get("category", "")])
+            allowed = " ".join([item["title"], *signals.get("liked", []), signals.get("category", ""),
+                                signals.get("collection", "")])  # fmt: skip
             assert unsupported_claim(explanation["text"], allowed) is None and explanation["generated"] is True
         else:
             assert explanation["text"] and explanation["generated"] is False
