@@ -80,15 +80,22 @@ def session_start(*, end_user: EndUser | None = None, operator: Any = None) -> C
     return ChatSession.objects.create(end_user=end_user, operator=operator, memory=memory)
 
 
-def turn_run(*, session: ChatSession, message: str, on_token: TokenCallback | None = None) -> ChatTurn:
-    """Answer one message; the turn is stored with its trace tree."""
+def turn_run(
+    *,
+    session: ChatSession,
+    message: str,
+    on_token: TokenCallback | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> ChatTurn:
+    """Answer one message; the turn is stored with its trace tree. `attributes` are hard
+    filters the client holds (e.g. {"color": "red"}); they stay until replaced or reset."""
     message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise ChatError(f"message: {len(message)} characters; at most {MAX_MESSAGE}")
     started = time.perf_counter()
     number = session.turns.count() + 1
     with trace_span(f"agent turn {number}", session=str(session.pk), message=message[:200]) as span:
-        outcome = _respond(session, message, number, on_token)
+        outcome = _respond(session, message, number, on_token, attributes)
         span.output = outcome.reply
         span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards]}
     with transaction.atomic():
@@ -103,7 +110,9 @@ def turn_run(*, session: ChatSession, message: str, on_token: TokenCallback | No
     return turn
 
 
-def _respond(session: ChatSession, message: str, number: int, on_token: TokenCallback | None) -> Outcome:
+def _respond(
+    session: ChatSession, message: str, number: int, on_token: TokenCallback | None, attributes: dict[str, Any] | None
+) -> Outcome:
     if not message:
         return Outcome("clarify", CLARIFY)
     parsed = parse_message(message, catalog_categories())
@@ -113,6 +122,7 @@ def _respond(session: ChatSession, message: str, number: int, on_token: TokenCal
     routed = _route(message)
     intent = _intent(routed, parsed, message)
     constraints = _constraints(remembered, routed, parsed, message, intent)
+    constraints.attributes = attributes if attributes is not None else remembered.attributes
     if intent == "off_topic":
         return Outcome(intent, OFF_TOPIC, remembered)
     if intent == "clarify" or (intent == "search" and not _stated(constraints)):
@@ -120,7 +130,7 @@ def _respond(session: ChatSession, message: str, number: int, on_token: TokenCal
     steps: list[dict[str, Any]] = []
     ids = _call_tools(intent, constraints, message, session, steps)
     _store(session, steps, number)
-    if intent == "search" and not ids and not (constraints.category or constraints.price_max or constraints.decade):
+    if intent == "search" and not ids and not _filtered(constraints):
         return Outcome("no_match", NO_MATCH, constraints, [], steps)
     explicit = intent in ("details", "compare", "history")
     found = tools.cards_of(ids)
@@ -182,6 +192,11 @@ def _constraints(
         price_max=parsed.price_max if parsed.price_max is not None else remembered.price_max,
         decade=parsed.decade or remembered.decade,
     )
+
+
+def _filtered(constraints: Constraints) -> bool:
+    return bool(constraints.category or constraints.price_max or constraints.price_min or constraints.decade
+                or constraints.attributes)  # fmt: skip
 
 
 def _stated(constraints: Constraints) -> bool:

@@ -37,6 +37,17 @@ class SessionOut(BaseModel):
 class MessageIn(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, max_length=MAX_MESSAGE, trim_whitespace=False)
     stream = serializers.BooleanField(default=False, help_text="Answer as server-sent events: token, done.")
+    attributes = serializers.DictField(
+        child=serializers.JSONField(), required=False, allow_empty=True,
+        help_text='Hard filters on item attributes the client holds, e.g. {"color": "red"}; kept for the session '
+        "until replaced ({} clears them).",
+    )  # fmt: skip
+
+    def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not isinstance(item, str | int | float | bool):
+                raise serializers.ValidationError(f"{key}: a string, number or boolean")
+        return value
 
 
 class CardOut(BaseModel):
@@ -96,21 +107,26 @@ class ChatMessageApi(APIView):
             raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
         message = data.validated_data["message"]
         if data.validated_data["stream"]:
-            response = StreamingHttpResponse(stream_turn(session, message), content_type="text/event-stream")
+            attributes = data.validated_data.get("attributes")
+            response = StreamingHttpResponse(
+                stream_turn(session, message, attributes), content_type="text/event-stream"
+            )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
             return response
-        return Response(turn_body(turn_run(session=session, message=message)))
+        attributes = data.validated_data.get("attributes")
+        return Response(turn_body(turn_run(session=session, message=message, attributes=attributes)))
 
 
-def stream_turn(session: ChatSession, message: str) -> Iterator[str]:
+def stream_turn(session: ChatSession, message: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:
     """The turn runs in a thread; its tokens, then the stored turn, are sent as they come.
     The final `done` event carries the checked reply, which replaces the streamed text."""
     events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
 
     def work() -> None:
         try:
-            turn = turn_run(session=session, message=message, on_token=lambda text: events.put(("token", text)))
+            turn = turn_run(session=session, message=message, attributes=attributes,
+                            on_token=lambda text: events.put(("token", text)))  # fmt: skip
             events.put(("done", turn_body(turn)))
         except Exception as exc:  # reported to the client as an event, never a broken stream
             events.put(("error", {"message": f"{type(exc).__name__}: {exc}"[:500]}))

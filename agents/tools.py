@@ -4,6 +4,7 @@ service allows, and checked again on every item before it becomes a card."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,9 +29,11 @@ class Constraints:
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     decade: int | None = None
+    attributes: dict[str, Any] | None = None  # hard filters on item attributes, from the client
 
     def filters(self) -> Filters:
-        return Filters(self.category, self.price_min, self.price_max)
+        attributes = json.dumps(self.attributes, sort_keys=True) if self.attributes else None
+        return Filters(self.category, self.price_min, self.price_max, attributes=attributes)
 
     def as_json(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items() if v is not None}
@@ -40,7 +43,14 @@ class Constraints:
         def price(key: str) -> Decimal | None:
             return Decimal(str(data[key])) if data.get(key) is not None else None
 
-        return cls(data.get("query"), data.get("category"), price("price_min"), price("price_max"), data.get("decade"))
+        return cls(
+            data.get("query"),
+            data.get("category"),
+            price("price_min"),
+            price("price_max"),
+            data.get("decade"),
+            data.get("attributes") or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -54,10 +64,12 @@ class Card:
     year: int | None
     price: str | None
     currency: str
+    attributes: dict[str, Any]
 
     def public(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("item_id")
+        out.pop("attributes")
         out["item_id"] = out.pop("external_id")
         return out
 
@@ -65,17 +77,19 @@ class Card:
 def cards_of(item_ids: list[int]) -> dict[int, Card]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, external_id, title, category_path, attributes->>'year', price, currency "
+            "SELECT id, external_id, title, category_path, attributes->>'year', price, currency, attributes "
             "FROM catalog_item WHERE id = ANY(%s) AND is_available",
             [item_ids],
         )
         return {row[0]: _card(*row) for row in cursor.fetchall()}
 
 
-def _card(pk: int, external_id: str, title: str, path: str, year: str | None, price: Any, currency: str) -> Card:
+def _card(pk: int, external_id: str, title: str, path: str, year: str | None, price: Any, currency: str,
+          attributes: Any) -> Card:  # fmt: skip
+    attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
     return Card(
         pk, external_id, title, path, int(year) if year and year.isdigit() else None,
-        str(price) if price is not None else None, currency,
+        str(price) if price is not None else None, currency, attributes or {},
     )  # fmt: skip
 
 
@@ -88,9 +102,10 @@ def satisfies(card: Card, constraints: Constraints) -> bool:
         return False
     if constraints.price_max is not None and (price is None or price > constraints.price_max):
         return False
-    return not (
-        constraints.decade and (card.year is None or not constraints.decade <= card.year < constraints.decade + 10)
-    )
+    if constraints.attributes and any(card.attributes.get(k) != v for k, v in constraints.attributes.items()):
+        return False
+    decade = constraints.decade
+    return not (decade and (card.year is None or not decade <= card.year < decade + 10))
 
 
 def search(constraints: Constraints) -> list[int]:
@@ -99,7 +114,8 @@ def search(constraints: Constraints) -> list[int]:
     if not text.strip():
         return []
     # Free text alone must be about something in the catalog: distant neighbours are not hits.
-    floor = -1.0 if constraints.category or constraints.price_max or constraints.decade else MIN_SIMILARITY
+    filtered = constraints.category or constraints.price_max or constraints.decade or constraints.attributes
+    floor = -1.0 if filtered else MIN_SIMILARITY
     hits = search_items(text=text, k=WIDE, query=Query(None, constraints.filters()), min_similarity=floor)
     return [hit.item_id for hit in hits]
 

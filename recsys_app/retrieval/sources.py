@@ -26,6 +26,7 @@ class Filters:
     price_max: Decimal | None = None
     kind: str | None = None
     created_after: datetime | None = None  # freshness: items added since
+    attributes: str | None = None  # JSON object the item's attributes must contain, e.g. '{"color": "red"}'
 
 
 @dataclass
@@ -65,6 +66,9 @@ def item_conditions(query: Query, alias: str = "i") -> tuple[str, list[Any]]:
     if f.created_after is not None:
         sql.append(f"{alias}.created_at >= %s")
         params.append(f.created_after)
+    if f.attributes is not None:
+        sql.append(f"{alias}.attributes @> %s::jsonb")
+        params.append(f.attributes)
     excluded = set(query.exclude) | ({query.seed_item_id} if query.seed_item_id else set())
     if excluded:
         sql.append(f"{alias}.id <> ALL(%s)")

@@ -165,3 +165,20 @@ def test_explicit_words_decide_the_intent(message: str, intent: str) -> None:
     from agents.agent import _intent
 
     assert _intent({"intent": "search"}, parse_message(message, CATEGORIES), message) == intent
+
+
+def test_attribute_filters_from_the_client_hold_for_the_session(
+    world: World, llm: None, serve_client: APIClient
+) -> None:
+    for external_id in ("tents-1", "stoves-3"):
+        item = Item.objects.get(external_id=external_id)
+        item.attributes = {"color": "red"}
+        item.save(update_fields=["attributes"])
+    session = serve_client.post("/api/v1/chat/sessions", {}, format="json").json()["session_id"]
+    url = f"/api/v1/chat/sessions/{session}/messages"
+    first = serve_client.post(url, {"message": "outdoor gear", "attributes": {"color": "red"}}, format="json").json()
+    assert {c["item_id"] for c in first["cards"]} == {"tents-1", "stoves-3"}
+    second = serve_client.post(url, {"message": "any outdoor gear under 100"}, format="json").json()
+    assert {c["item_id"] for c in second["cards"]} <= {"tents-1", "stoves-3"} and second["cards"]
+    bad = serve_client.post(url, {"message": "tents", "attributes": {"color": ["red"]}}, format="json")
+    assert bad.status_code == 400 and "attributes" in bad.json()["error"]["details"]
