@@ -274,7 +274,15 @@ def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: 
     allowed = " ".join(
         [message, *(c.title for c in cards), *(c.category for c in cards), constraints.as_json().__str__()]
     )
-    return text if text and unsupported_claim(text, allowed) is None else fallback
+    return text if text and not echoes_prompt(text) and unsupported_claim(text, allowed) is None else fallback
+
+
+PROMPT_ECHO = re.compile(r"shopper:|found:|you are a helpful|mention only the items|</?data>", re.I)
+
+
+def echoes_prompt(text: str) -> bool:
+    """A small model sometimes repeats its prompt (role labels, instructions) as the answer."""
+    return bool(PROMPT_ECHO.search(text))
 
 
 def template_reply(cards: list[Card], constraints: Constraints) -> str:

@@ -182,3 +182,11 @@ def test_attribute_filters_from_the_client_hold_for_the_session(
     assert {c["item_id"] for c in second["cards"]} <= {"tents-1", "stoves-3"} and second["cards"]
     bad = serve_client.post(url, {"message": "tents", "attributes": {"color": ["red"]}}, format="json")
     assert bad.status_code == 400 and "attributes" in bad.json()["error"]["details"]
+
+
+def test_a_reply_that_echoes_the_prompt_is_not_kept() -> None:
+    from agents.agent import echoes_prompt
+
+    assert echoes_prompt("Shopper: a scary film\n\nYou are a helpful shopping assistant.")
+    assert echoes_prompt("Found:\n<data>- Alien</data>")
+    assert not echoes_prompt("Here are two scary films from the 80s you might enjoy.")
