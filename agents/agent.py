@@ -20,14 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from agents import tools
 from agents.models import ChatSession, ChatTurn, SessionItem
 from agents.parsing import Parsed, parse_message
 from agents.tools import Card, Constraints
 from recsys_app.catalog.models import EndUser
-from recsys_app.lib.local_cache import LocalCache
+from recsys_app.catalog.selectors import top_categories
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span
 from recsys_app.ranking.explanations import unsupported_claim
@@ -115,7 +115,7 @@ def _respond(
 ) -> Outcome:
     if not message:
         return Outcome("clarify", CLARIFY)
-    parsed = parse_message(message, catalog_categories())
+    parsed = parse_message(message, top_categories())
     if parsed.injection:
         return Outcome("refused", REFUSAL)
     remembered = Constraints() if parsed.reset else Constraints.from_json(session.memory.get("constraints", {}))
@@ -136,20 +136,6 @@ def _respond(
     found = tools.cards_of(ids)
     cards = [found[i] for i in ids if i in found and (explicit or tools.satisfies(found[i], constraints))][:CARDS]
     return Outcome(intent, _reply(message, cards, constraints, on_token), constraints, cards, steps)
-
-
-_categories: LocalCache[list[str]] = LocalCache(ttl=600.0)
-
-
-def catalog_categories() -> list[str]:
-    def load() -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT DISTINCT split_part(category_path, '/', 1) FROM catalog_item WHERE category_path <> ''"
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-
-    return _categories.get("all", load)
 
 
 def _route(message: str) -> dict[str, Any] | None:
@@ -181,7 +167,7 @@ def _constraints(
 ) -> Constraints:
     """This turn's constraints: what the message states, else the model's slots (if real),
     else what the session remembered."""
-    known = {name.lower(): name for name in catalog_categories()}
+    known = {name.lower(): name for name in top_categories()}
     model_category = known.get(str((routed or {}).get("category") or "").lower())
     category = parsed.categories[0] if parsed.categories else model_category or remembered.category
     query = str((routed or {}).get("query") or "").strip() or message

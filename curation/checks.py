@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection
 
-from recsys_app.lib.local_cache import LocalCache
+from recsys_app.catalog.selectors import top_categories
 
 YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
 PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
@@ -65,19 +65,10 @@ def _facts(external_id: str, title: str, year: str | None, price: Decimal | None
     return Facts(external_id, title, int(year) if year and year.isdigit() else None, price, path, known)
 
 
-# Top-level category names of the catalog: words that, written in generated text, claim a category.
-_categories: LocalCache[frozenset[str]] = LocalCache(ttl=600.0)
-
-
 def catalog_categories() -> frozenset[str]:
-    def load() -> frozenset[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT DISTINCT split_part(category_path, '/', 1) FROM catalog_item WHERE category_path <> ''"
-            )
-            return frozenset(row[0].lower() for row in cursor.fetchall() if len(row[0]) > 2)
-
-    return _categories.get("all", load)
+    """Top-level category names of the catalog, lower-cased: words that, written in generated
+    text, claim a category."""
+    return frozenset(name.lower() for name in top_categories() if len(name) > 2)
 
 
 def stated_years(text: str) -> set[int]:

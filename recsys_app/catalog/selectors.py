@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
 from recsys_app.catalog.models import EndUser, Item
+from recsys_app.lib.local_cache import LocalCache
 
 
 def item_list(*, category: str | None = None) -> QuerySet[Item]:
@@ -25,3 +27,20 @@ def end_user_get(*, external_id: str) -> EndUser:
     if user is None:
         raise Http404(f"No user with external_id '{external_id}'.")
     return user
+
+
+# A few hundred names at most, read on every chat turn and generated-text check.
+_top_categories: LocalCache[list[str]] = LocalCache(ttl=600.0)
+
+
+def top_categories() -> list[str]:
+    """The catalog's top-level category names, sorted (per process, at most 10 minutes old)."""
+
+    def load() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT split_part(category_path, '/', 1) FROM catalog_item WHERE category_path <> ''"
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+
+    return _top_categories.get("all", load)
