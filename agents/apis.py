@@ -36,7 +36,11 @@ class SessionOut(BaseModel):
 
 class MessageIn(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, max_length=MAX_MESSAGE, trim_whitespace=False)
-    stream = serializers.BooleanField(default=False, help_text="Answer as server-sent events: token, done.")
+    stream = serializers.BooleanField(
+        default=False,
+        help_text="Answer as server-sent events: `token` (the reply as it is written), then `done` with the turn. "
+        "The `done` reply is the checked one: show it in place of the streamed tokens.",
+    )
     attributes = serializers.DictField(
         child=serializers.JSONField(), required=False, allow_empty=True,
         help_text='Hard filters on item attributes the client holds, e.g. {"color": "red"}; kept for the session '
