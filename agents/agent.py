@@ -228,7 +228,8 @@ def _about_titles(intent: str, constraints: Constraints, message: str, user: End
     seeds = [ids[0] for ids in named]
     if intent != "similar" or not seeds:
         return seeds
-    external = tools.cards_of(seeds)[seeds[0]].external_id if tools.cards_of(seeds) else None
+    seed = tools.cards_of(seeds[:1]).get(seeds[0])
+    external = seed.external_id if seed is not None else None
     return call("similar", lambda: tools.similar(external, user, constraints), item=external) if external else []
 
 

@@ -109,16 +109,14 @@ class ChatMessageApi(APIView):
         session = ChatSession.objects.select_related("end_user").filter(pk=session_id).first()
         if session is None:
             raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
-        message = data.validated_data["message"]
+        message, attributes = data.validated_data["message"], data.validated_data.get("attributes")
         if data.validated_data["stream"]:
-            attributes = data.validated_data.get("attributes")
             response = StreamingHttpResponse(
                 stream_turn(session, message, attributes), content_type="text/event-stream"
             )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
             return response
-        attributes = data.validated_data.get("attributes")
         return Response(turn_body(turn_run(session=session, message=message, attributes=attributes)))
 
 

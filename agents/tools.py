@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 
 from recsys_app.catalog.models import EndUser
+from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.retrieval.search import search_items
 from recsys_app.retrieval.sources import Filters, Query
@@ -151,13 +152,7 @@ def history(user: EndUser | None, limit: int = 10) -> list[int]:
     """The user's latest liked items, only with their consent to personalisation."""
     if user is None or not user.consent_personalization:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type "
-            "AND k.weight > 0 WHERE x.user_id = %s GROUP BY x.item_id ORDER BY max(x.occurred_at) DESC LIMIT %s",
-            [user.pk, limit],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return liked_item_ids(user_id=user.pk, limit=limit)
 
 
 def collections(limit: int = 20) -> list[int]:

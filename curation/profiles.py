@@ -11,6 +11,7 @@ from django.db import connection
 
 from curation.checks import fact_problem, facts_of, safety_problem
 from recsys_app.catalog.models import EndUser
+from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.retrieval import encoder
 from recsys_app.retrieval.models import InterestProfile
@@ -68,13 +69,8 @@ def profile_refresh(*, user: EndUser) -> InterestProfile | None:
 
 def _history(user_id: int) -> tuple[list[int], int]:
     """The user's latest liked items and the count of all their interactions."""
+    liked = liked_item_ids(user_id=user_id, limit=HISTORY)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type "
-            "WHERE x.user_id = %s AND k.weight > 0 GROUP BY x.item_id ORDER BY max(x.occurred_at) DESC LIMIT %s",
-            [user_id, HISTORY],
-        )
-        liked = [row[0] for row in cursor.fetchall()]
         cursor.execute("SELECT count(*) FROM catalog_interaction WHERE user_id = %s", [user_id])
         return liked, int(cursor.fetchone()[0])
 

@@ -29,6 +29,20 @@ def end_user_get(*, external_id: str) -> EndUser:
     return user
 
 
+# The user's latest liked items (positive interaction types), newest first; parameters:
+# user id, limit. Also used as a subquery.
+LIKED_ITEMS_SQL = (
+    "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0 "
+    "WHERE x.user_id = %s GROUP BY x.item_id ORDER BY max(x.occurred_at) DESC LIMIT %s"
+)
+
+
+def liked_item_ids(*, user_id: int, limit: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(LIKED_ITEMS_SQL, [user_id, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
 # A few hundred names at most, read on every chat turn and generated-text check.
 _top_categories: LocalCache[list[str]] = LocalCache(ttl=600.0)
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from recsys_app.catalog.models import EndUser
+from recsys_app.catalog.selectors import LIKED_ITEMS_SQL
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.ranking.models import BusinessRule, Explanation
 from recsys_app.ranking.rerank import ItemMeta, matches
@@ -25,10 +26,7 @@ from recsys_app.ranking.surfaces import active_rules
 
 EXPLANATION_PROMPT = "explanation"
 RECENT = 50  # liked items looked at for "because you liked"
-_LIKED = (
-    "SELECT x.item_id FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0 "
-    "WHERE x.user_id = %s GROUP BY x.item_id ORDER BY max(x.occurred_at) DESC LIMIT %s"
-)
+_LIKED = LIKED_ITEMS_SQL
 _BY_COVISIT = f"""
 SELECT i.title FROM retrieval_itemneighbor n JOIN catalog_item i ON i.id = n.item_id
 WHERE n.neighbor_id = %s AND n.item_id IN ({_LIKED}) ORDER BY n.score DESC, i.id LIMIT 2
