@@ -155,7 +155,6 @@ class Written:
     report: Report
     first_try_grounded: bool
     variables: dict[str, Any]
-    completion_trace: Trace | None = None
     version_id: int | None = None
     model: str = ""
     model_error: str = ""
@@ -173,15 +172,11 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
         )
         answer = CollectionText.model_validate(completion.parsed)
     except (LLMError, PromptError, ValidationError) as exc:
-        trace = exc.trace if isinstance(exc, LLMError) else None
-        written = Written(_template_text(theme, picked), "template", Report(), False, variables, trace)
-        written.model_error = str(exc)[:500]
-        return written
+        return Written(_template_text(theme, picked), "template", Report(), False, variables,
+                       model_error=str(exc)[:500])  # fmt: skip
     text, report = compose(theme, picked, retrieved, answer, examples=example_notes(version.examples))
     first_try = report.clean and not completion.trace.attributes.get("repaired")
-    return Written(
-        text, "model", report, first_try, variables, completion.trace, completion.version.pk, completion.trace.model
-    )
+    return Written(text, "model", report, first_try, variables, completion.version.pk, completion.trace.model)
 
 
 def example_notes(examples: list[dict[str, Any]]) -> frozenset[str]:
