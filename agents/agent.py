@@ -29,8 +29,9 @@ from agents.tools import Card, Constraints
 from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import top_categories
 from recsys_app.llmops.gateway import LLMError, llm_complete
-from recsys_app.llmops.tracing import trace_span
+from recsys_app.llmops.tracing import trace_span, trace_subject
 from recsys_app.ranking.explanations import unsupported_claim
+from recsys_app.safety.guardrails import Checked, guard_text
 
 MAX_MESSAGE = 2000
 CARDS = 5
@@ -40,6 +41,7 @@ INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "o
 REFUSAL = (
     "I can only help you find items in this catalog, and my instructions stay as they are. What are you looking for?"
 )
+TOXIC = "I can't help with that message. Tell me what you'd like to watch or buy, and I'll look."
 OFF_TOPIC = "I can only help with finding items in this catalog. What would you like to watch or buy?"
 CLARIFY = "What are you in the mood for? Tell me a genre, a price range, or a title you liked."
 NO_MATCH = (
@@ -94,8 +96,13 @@ def turn_run(
         raise ChatError(f"message: {len(message)} characters; at most {MAX_MESSAGE}")
     started = time.perf_counter()
     number = session.turns.count() + 1
-    with trace_span(f"agent turn {number}", session=str(session.pk), message=message[:200]) as span:
-        outcome = _respond(session, message, number, on_token, attributes)
+    checked = guard_text(message)  # personal data is redacted before any model, trace or row sees it
+    message = checked.value
+    subject = session.end_user.external_id if session.end_user is not None else ""
+    with trace_subject(subject), trace_span(f"agent turn {number}", session=str(session.pk),
+                                            message=message[:200]) as span:  # fmt: skip
+        span.guardrails = checked.verdicts
+        outcome = _refused(checked) or _respond(session, message, number, on_token, attributes)
         span.output = outcome.reply
         span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards]}
     with transaction.atomic():
@@ -110,14 +117,22 @@ def turn_run(
     return turn
 
 
+def _refused(checked: Checked) -> Outcome | None:
+    """An attempt to override the agent, or a toxic message, is answered without any model."""
+    failed = {v["guardrail"] for v in checked.verdicts if not v["passed"]}
+    if "injection" in failed:
+        return Outcome("refused", REFUSAL)
+    if checked.blocked:
+        return Outcome("refused", TOXIC)
+    return None
+
+
 def _respond(
     session: ChatSession, message: str, number: int, on_token: TokenCallback | None, attributes: dict[str, Any] | None
 ) -> Outcome:
     if not message:
         return Outcome("clarify", CLARIFY)
     parsed = parse_message(message, top_categories())
-    if parsed.injection:
-        return Outcome("refused", REFUSAL)
     remembered = Constraints() if parsed.reset else Constraints.from_json(session.memory.get("constraints", {}))
     routed = _route(message)
     intent = _intent(routed, parsed, message)

@@ -1,6 +1,6 @@
-"""Deterministic reading of a chat message: prices, categories, years, and requests to ignore
-the agent's instructions. The backstop under the small model's slot filling: what is parsed
-here wins over what the model says."""
+"""Deterministic reading of a chat message: prices, categories, years, a request to start over.
+(Attempts to override the agent are the guardrail chain's: `safety.detectors`.) The backstop
+under the small model's slot filling: what is parsed here wins over what the model says."""
 
 from __future__ import annotations
 
@@ -14,12 +14,6 @@ UNDER = re.compile(rf"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to
 OVER = re.compile(rf"\b(?:over|above|more than|at least|min(?:imum)?|from|>)\s*{CURRENCY}{NUMBER}(?!s)", re.I)
 BETWEEN = re.compile(rf"\bbetween\s*{CURRENCY}{NUMBER}\s*(?:and|-|to)\s*{CURRENCY}{NUMBER}", re.I)
 DECADE = re.compile(r"\b(?:the\s+)?((?:18|19|20)\d0|[2-9]0)'?s\b", re.I)
-INJECTION = re.compile(
-    r"ignore (?:all |any |the |your )?(?:previous |prior |above )?(?:instructions|rules|prompt)|"
-    r"(?:reveal|show|print|repeat|tell me) (?:me )?(?:your|the) (?:system )?(?:prompt|instructions)|"
-    r"system prompt|you are now|pretend (?:to be|you are)|jailbreak|developer mode",
-    re.I,
-)
 RESET = re.compile(r"\b(?:start over|reset|forget (?:it|that|everything)|new search)\b", re.I)
 
 
@@ -29,7 +23,6 @@ class Parsed:
     price_max: Decimal | None = None
     categories: list[str] = field(default_factory=list)
     decade: int | None = None
-    injection: bool = False
     reset: bool = False
 
 
@@ -42,7 +35,7 @@ def _amount(text: str) -> Decimal | None:
 
 def parse_message(message: str, known_categories: list[str]) -> Parsed:
     """What the message states outright; `known_categories` are the catalog's."""
-    parsed = Parsed(injection=bool(INJECTION.search(message)), reset=bool(RESET.search(message)))
+    parsed = Parsed(reset=bool(RESET.search(message)))
     between = BETWEEN.search(message)
     if between:
         parsed.price_min, parsed.price_max = _amount(between.group(1)), _amount(between.group(2))

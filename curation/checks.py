@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 
 from recsys_app.catalog.selectors import top_categories
+from recsys_app.safety.guardrails import SAFETY, guard_text
 
 YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
 PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
@@ -102,7 +103,7 @@ def fact_problem(text: str, facts: list[Facts]) -> str | None:
     return None
 
 
-# Safety hooks: each returns a reason to refuse the text, or None. Step 6 adds its guardrails.
+# Safety hooks: each returns a reason to refuse the text, or None.
 SafetyHook = Callable[[str], str | None]
 
 
@@ -111,7 +112,16 @@ def _no_links_or_addresses(text: str) -> str | None:
     return f"contains a link or an address ('{match.group(0)}')" if match else None
 
 
-SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_addresses]
+def _guardrail_chain(text: str) -> str | None:
+    """The output guardrails (toxicity, banned terms, personal data), as on a model's answer:
+    a reviewer's edit is held to the same policy as generated text."""
+    checked = guard_text(text, stage="output")
+    failed = [f"{v['guardrail']}: {v['detail']}" for v in checked.verdicts
+              if not v["passed"] and v["guardrail"] in SAFETY]  # fmt: skip
+    return f"refused by the guardrail chain ({'; '.join(failed)})" if failed else None
+
+
+SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_addresses, _guardrail_chain]
 
 
 def markup_problem(text: str) -> str | None:

@@ -37,6 +37,7 @@ from recsys_app.ranking.rerank import diversify
 from recsys_app.ranking.serving import item_metas, item_vectors
 from recsys_app.retrieval.search import search_candidates
 from recsys_app.retrieval.sources import SOURCES, Candidate, Query, item_conditions
+from recsys_app.safety.guardrails import guard_text
 
 WRITER_PROMPT = "collection_writer"
 MIN_SIMILARITY = 0.3  # all-MiniLM cosine below which an embedding neighbour is off-theme
@@ -78,12 +79,26 @@ def brief_run(*, brief_id: int) -> Outcome:
     brief = Brief.objects.get(pk=brief_id)
     try:
         with trace_span(f"curation brief #{brief.pk}", theme=brief.theme) as span:
-            outcome = _run(brief, span)
+            outcome = _refusal(brief, span) or _run(brief, span)
     except Exception as exc:
         _finish(brief, Brief.Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise
-    _finish(brief, Brief.Status.DRAFTED if outcome.draft_id else Brief.Status.NO_MATCH, outcome.reason)
+    failed = outcome.status == Brief.Status.FAILED
+    _finish(brief, Brief.Status.DRAFTED if outcome.draft_id else Brief.Status.FAILED if failed else
+            Brief.Status.NO_MATCH, outcome.reason)  # fmt: skip
     return outcome
+
+
+def _refusal(brief: Brief, span: Trace) -> Outcome | None:
+    """A theme the guardrail chain blocks (toxic) or that tries to instruct the writer fails
+    the brief, with the verdicts on its trace; no model sees it."""
+    checked = guard_text(brief.theme)
+    span.guardrails = checked.verdicts
+    failed = [f"{v['guardrail']}: {v['detail']}" for v in checked.verdicts
+              if not v["passed"] and (v["action"] == "block" or v["guardrail"] == "injection")]  # fmt: skip
+    if not failed:
+        return None
+    return Outcome(Brief.Status.FAILED, f"the theme was refused by the guardrail chain ({'; '.join(failed)})")
 
 
 def _finish(brief: Brief, status: str, reason: str) -> None:

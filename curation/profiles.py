@@ -13,6 +13,7 @@ from curation.checks import fact_problem, facts_of, safety_problem
 from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.tracing import trace_subject
 from recsys_app.retrieval import encoder
 from recsys_app.retrieval.models import InterestProfile
 
@@ -52,7 +53,8 @@ def profile_refresh(*, user: EndUser) -> InterestProfile | None:
         return None
     facts = list(facts_of(liked).values())
     items = [{"title": f.title, **({"category": f.category.split("/")[0]} if f.category else {})} for f in facts]
-    summary, writer, provenance = _summary(items, facts)
+    with trace_subject(user.external_id):
+        summary, writer, provenance = _summary(items, facts)
     profile, _ = InterestProfile.objects.update_or_create(
         user=user,
         defaults={

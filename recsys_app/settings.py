@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "recsys_app.console",
     "recsys_app.ops",
     "recsys_app.llmops",
+    "recsys_app.safety",
     "curation",
     "agents",
 ]
@@ -218,6 +219,16 @@ LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "local")
 LLM_RETRY_BASE_SECONDS = env_int("LLM_RETRY_BASE_MS", 500, minimum=0) / 1000
 LLM_TRACE_RETENTION_DAYS = env_int("LLM_TRACE_RETENTION_DAYS", 30, minimum=1)
 
+# Responsible AI (recsys_app/safety). Phone numbers are read as in this region when written
+# without a country code. Raw events and impressions older than their retention are deleted
+# daily; 0 keeps them (the default for events: the MovieLens demo's events are from 1996-2016).
+SAFETY_PHONE_REGION = env_str("SAFETY_PHONE_REGION", "US")
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 0, minimum=0)
+IMPRESSIONS_RETENTION_DAYS = env_int("IMPRESSIONS_RETENTION_DAYS", 180, minimum=0)
+# Every prompt's gate includes these minimums, whatever the prompt's own gate says: its
+# red-team set must be handled in full, and its benign set must pass at this rate.
+LLM_SAFETY_GATE = {"redteam": 1.0, "benign": 0.9}
+
 # Precomputed candidate pools (ranking/pools.py) older than this are rebuilt on the next request.
 CANDIDATE_POOL_TTL = env_int("CANDIDATE_POOL_TTL", 900, minimum=10)
 
@@ -250,6 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
     },
     "llm-traces-prune": {"task": "recsys_app.llmops.tasks.traces_prune_task", "schedule": 24 * 3600.0},
+    "retention-enforce": {"task": "recsys_app.safety.tasks.retention_enforce_task", "schedule": 24 * 3600.0},
+    "exposure-daily": {
+        "task": "recsys_app.safety.tasks.exposure_daily_task",
+        "schedule": env_int("EXPOSURE_REFRESH_SECONDS", 3600, minimum=60) * 1.0,
+    },
     "candidate-pools-prune": {"task": "recsys_app.ranking.tasks.candidate_pools_prune_task", "schedule": 3600.0},
     "interest-profiles-refresh": {
         "task": "curation.tasks.interest_profiles_refresh_task",

@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from statistics import mean
 from typing import Any
 
 from django.db import transaction
 
-from recsys_app.catalog.models import Item
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalResult, EvalRun, PromptVersion
 from recsys_app.llmops.tracing import trace_span
+from recsys_app.safety.grounding import grounding
 
 JUDGE_PROMPT = "judge"
 _WORD = re.compile(r"\w+")
@@ -103,66 +102,6 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
         scores["judge"] = _judge(case, completion.text)
     return EvalResult.objects.create(run=run, case=case, output=completion.text, parsed=completion.parsed,
                                      scores=scores, trace=completion.trace)  # fmt: skip
-
-
-def grounding(answer: Any, allowed: list[str] | None) -> float:
-    """Share of the answer's claims that hold: each cited item id must exist and be allowed,
-    and each fact stated beside an id (year, price, category) must match the catalog."""
-    cited = list(_cited_ids(answer))
-    facts = list(_stated_facts(answer))
-    if not cited and not facts:
-        return 1.0
-    items: dict[str, dict[str, Any]] = {
-        row["external_id"]: dict(row)
-        for row in Item.objects.filter(external_id__in=set(cited) | {item_id for item_id, _, _ in facts}).values(
-            "external_id", "attributes", "price", "category_path"
-        )
-    }
-    permitted = set(allowed) if allowed is not None else set(items)
-    good = sum(1 for item_id in cited if item_id in items and item_id in permitted)
-    good += sum(1 for item_id, name, value in facts if item_id in items and _fact_holds(items[item_id], name, value))
-    return good / (len(cited) + len(facts))
-
-
-FACTS = ("year", "price", "category")
-
-
-def _stated_facts(value: Any) -> Iterator[tuple[str, str, Any]]:
-    """(item id, fact name, stated value) for each fact written beside an item id."""
-    for obj in _objects(value):
-        if "item_id" in obj:
-            yield from ((str(obj["item_id"]), name, obj[name]) for name in FACTS if obj.get(name) is not None)
-
-
-def _fact_holds(item: dict[str, Any], name: str, value: Any) -> bool:
-    try:
-        if name == "year":
-            return int(value) == int((item["attributes"] or {}).get("year") or -1)
-        if name == "price":
-            return item["price"] is not None and abs(float(value) - float(item["price"])) < 0.005
-    except (TypeError, ValueError):
-        return False
-    return str(item["category_path"]).lower().startswith(str(value).lower())
-
-
-def _cited_ids(value: Any) -> Iterator[str]:
-    """Values of every `item_id` / `item_ids` field, at any depth."""
-    for obj in _objects(value):
-        cited = obj.get("item_id")
-        if isinstance(cited, str | int):
-            yield str(cited)
-        if isinstance(obj.get("item_ids"), list):
-            yield from (str(v) for v in obj["item_ids"] if isinstance(v, str | int))
-
-
-def _objects(value: Any) -> Iterator[dict[str, Any]]:
-    """Every JSON object in an answer, at any depth."""
-    if isinstance(value, dict):
-        yield value
-        value = list(value.values())
-    if isinstance(value, list):
-        for inner in value:
-            yield from _objects(inner)
 
 
 def token_f1(answer: str, reference: str) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from recsys_app.llmops.prompts import PromptError, registry_cache, render, versi
 from recsys_app.llmops.providers import ChatRequest, ChatResult, ProviderError, StreamCallback, provider_chat
 from recsys_app.llmops.schemas import schema_problem
 from recsys_app.llmops.tracing import trace_record
+from recsys_app.safety.guardrails import StreamGuard, guard_input, guard_output
 
 T = TypeVar("T", bound=BaseModel)
 REPAIR = "Your answer was not valid: {error}. Answer again with only JSON that matches the schema."
@@ -35,7 +36,7 @@ REPAIR = "Your answer was not valid: {error}. Answer again with only JSON that m
 
 class LLMError(Exception):
     """A call that produced no usable answer; `kind` is one of prompt, budget, rate_limit,
-    provider, schema. The trace row holds the details."""
+    provider, schema, guardrail. The trace row holds the details."""
 
     def __init__(self, message: str, *, kind: str, trace: Trace | None = None) -> None:
         super().__init__(message)
@@ -68,6 +69,7 @@ class _Call:
     use_case: str = ""
     provider_ms: float = 0.0  # time inside provider calls; the rest of the latency is the gateway's
     repaired: bool = False  # the first answer failed the schema and the model was asked again
+    guardrails: list[dict[str, Any]] = field(default_factory=list)  # verdicts, input then output
 
 
 def llm_complete(
@@ -91,6 +93,7 @@ def llm_complete(
     try:
         call.version = version_for(prompt_name=prompt, label=label, number=number)
         call.use_case = call.version.prompt.use_case
+        variables = _guarded_input(call, variables)
         call.messages = render(call.version, variables)
         call.params = _params(call.version)
         route = registry_cache.get(("route", call.use_case), lambda: _route(call.use_case))
@@ -106,8 +109,12 @@ def llm_complete(
             if hit is not None:
                 return _finish_hit(call, hit, started, parent)
         _check_limits(route)
-        result = _call_with_fallback(providers, request, call, on_token)
-        text, parsed = _validated(result.text, request, call, on_token)
+        stream = StreamGuard(on_token) if on_token is not None else None
+        result = _call_with_fallback(providers, request, call, stream)
+        text, parsed = _validated(result.text, request, call, stream)
+        if stream is not None:
+            stream.flush()
+        text, parsed = _guarded_output(call, text, parsed)
     except (PromptError, LLMError, ProviderError) as exc:
         raise _failed(call, exc, started, parent) from exc
     trace = _record(call, started, parent, output=text, parsed=parsed)
@@ -128,6 +135,33 @@ def llm_complete_as(result_type: type[T], **kwargs: Any) -> tuple[T, Completion]
         completion.trace.save(update_fields=["status", "error"])
         raise LLMError(f"answer does not fit {result_type.__name__}: {exc}", kind="schema",
                        trace=completion.trace) from exc  # fmt: skip
+
+
+def _guarded_input(call: _Call, variables: dict[str, Any]) -> dict[str, Any]:
+    """The guardrail chain over the variables (data): what the model and the trace get is the
+    redacted, neutralised copy; a blocking verdict ends the call before any model sees it."""
+    checked = guard_input(variables)
+    call.guardrails.extend(checked.verdicts)
+    if checked.blocked:
+        raise LLMError(f"input refused by a guardrail ({checked.blocked})", kind="guardrail")
+    return checked.value  # type: ignore[no-any-return]
+
+
+def _guarded_output(call: _Call, text: str, parsed: Any) -> tuple[str, Any]:
+    """The output guardrails over the answer (a cached one too: today's policy applies)."""
+    if parsed is not None:
+        detail = "valid after one repair" if call.repaired else "valid"
+        call.guardrails.append(_verdict("schema", passed=True, action="none", detail=detail))
+    checked = guard_output(text, parsed, context=call.messages[-1]["content"] if call.messages else "")
+    call.guardrails.extend(checked.verdicts)
+    if checked.blocked:
+        raise LLMError(f"answer refused by a guardrail ({checked.blocked})", kind="guardrail")
+    return checked.value  # type: ignore[no-any-return]
+
+
+def _verdict(name: str, *, passed: bool, action: str, detail: str) -> dict[str, Any]:
+    return {"guardrail": name, "stage": "output", "passed": passed, "action": action, "score": None,
+            "detail": detail, "ms": 0.0}  # fmt: skip
 
 
 def _params(version: PromptVersion) -> dict[str, Any]:
@@ -274,13 +308,16 @@ def _schema_problem(text: str, schema: dict[str, Any]) -> str | None:
 
 def _finish_hit(call: _Call, hit: dict[str, Any], started: float, parent: Trace | None) -> Completion:
     assert call.version is not None
-    trace = _record(call, started, parent, output=hit["text"], parsed=hit.get("parsed"), cache_hit=hit["kind"],
+    text, parsed = _guarded_output(call, hit["text"], hit.get("parsed"))  # today's policy, even for old answers
+    trace = _record(call, started, parent, output=text, parsed=parsed, cache_hit=hit["kind"],
                     attributes={"similarity": hit["similarity"]} if "similarity" in hit else {})  # fmt: skip
-    return Completion(hit["text"], hit.get("parsed"), trace, call.version, hit["kind"])
+    return Completion(text, parsed, trace, call.version, hit["kind"])
 
 
 def _failed(call: _Call, exc: Exception, started: float, parent: Trace | None) -> LLMError:
     kind = exc.kind if isinstance(exc, LLMError) else "prompt" if isinstance(exc, PromptError) else "provider"
+    if kind == "schema":
+        call.guardrails.append(_verdict("schema", passed=False, action="block", detail=str(exc)[:300]))
     trace = _record(call, started, parent, error=f"{kind}: {exc}", status=Trace.Status.ERROR)
     return LLMError(str(exc), kind=kind, trace=trace)
 
@@ -290,7 +327,10 @@ def _record(call: _Call, started: float, parent: Trace | None, **fields: Any) ->
     fields["attributes"] = {**fields.get("attributes", {}), "provider_ms": round(call.provider_ms, 2)}
     if call.repaired:
         fields["attributes"]["repaired"] = True
+    if call.guardrails:
+        fields["attributes"]["guardrails_ms"] = round(sum(v["ms"] for v in call.guardrails), 3)
     return trace_record(
+        guardrails=call.guardrails,
         parent=parent,
         name=version.prompt_id if version else "(unresolved prompt)",
         use_case=call.use_case,

@@ -18,6 +18,23 @@ from django.utils import timezone
 from recsys_app.llmops.models import Trace
 
 _current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("llm_trace_parent", default=None)
+_subject: contextvars.ContextVar[str] = contextvars.ContextVar("llm_trace_subject", default="")
+
+
+@contextmanager
+def trace_subject(external_id: str) -> Iterator[None]:
+    """Mark every trace written in the block as about this end user, so erasing them finds and
+    redacts it (`safety.privacy`)."""
+    token = _subject.set(external_id)
+    try:
+        yield
+    finally:
+        _subject.reset(token)
+
+
+def _with_subject(attributes: dict[str, Any]) -> dict[str, Any]:
+    subject = _subject.get()
+    return {**attributes, "subject": subject} if subject else attributes
 
 
 def current_span() -> Trace | None:
@@ -29,7 +46,7 @@ def trace_span(name: str, *, parent: Trace | None = None, **attributes: Any) -> 
     """A span row, open while the block runs; its status and duration are saved on exit,
     including when the block raises."""
     parent = parent or _current.get()
-    span = Trace.objects.create(kind=Trace.Kind.SPAN, name=name, parent=parent, attributes=attributes,
+    span = Trace.objects.create(kind=Trace.Kind.SPAN, name=name, parent=parent, attributes=_with_subject(attributes),
                                 root_id=_root_of(parent))  # fmt: skip
     token = _current.set(span)
     started = time.perf_counter()
@@ -41,12 +58,13 @@ def trace_span(name: str, *, parent: Trace | None = None, **attributes: Any) -> 
     finally:
         _current.reset(token)
         span.latency_ms = (time.perf_counter() - started) * 1000
-        span.save(update_fields=["status", "error", "latency_ms", "attributes", "output", "parsed"])
+        span.save(update_fields=["status", "error", "latency_ms", "attributes", "output", "parsed", "guardrails"])
 
 
 def trace_record(**fields: Any) -> Trace:
     """Store one model call under the current span (or the given parent)."""
     parent = fields.pop("parent", None) or _current.get()
+    fields["attributes"] = _with_subject(fields.get("attributes", {}))
     trace = Trace(kind=Trace.Kind.LLM, parent=parent, root_id=_root_of(parent), **fields)
     trace.save()
     return trace

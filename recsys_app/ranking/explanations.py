@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import LIKED_ITEMS_SQL
 from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.tracing import trace_subject
 from recsys_app.ranking.models import BusinessRule, Explanation
 from recsys_app.ranking.rerank import ItemMeta, matches
 from recsys_app.ranking.surfaces import active_rules
@@ -134,7 +135,8 @@ def explanation_for(
         return found
     text, by, provenance = template_text(signals), "template", dict[str, Any]()
     if phrase:
-        text, by, provenance = _phrased(meta.title, signals, text)
+        with trace_subject(user.external_id):
+            text, by, provenance = _phrased(meta.title, signals, text)
     try:
         with transaction.atomic():
             return Explanation.objects.create(

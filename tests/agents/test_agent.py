@@ -108,7 +108,7 @@ def test_odd_requests_never_show_an_item_outside_the_catalog_or_the_constraints(
 def test_the_parser_reads_prices_decades_and_categories() -> None:
     parsed = parse_message("Outdoor stuff between $10 and 25.50 from the 90s", CATEGORIES)
     assert (parsed.price_min, parsed.price_max, parsed.decade) == (Decimal(10), Decimal("25.50"), 1990)
-    assert parsed.categories == ["Outdoor"] and not parsed.injection
+    assert parsed.categories == ["Outdoor"]
     assert parse_message("books under €15", CATEGORIES).price_max == Decimal(15)
     assert parse_message("films from 1995", CATEGORIES).price_min is None, "a year is not a price"
 

@@ -76,6 +76,8 @@ def test_an_edit_is_kept_as_a_diff_against_the_generated_text(make_draft: MakeDr
         ),
         ({"notes": [{"item_id": "film-4", "note": "Heat."}]}, "content.notes.0.item_id: 'film-4' is not one of"),
         ({"notes": [{"item_id": "film-1", "note": "See http://evil.example"}]}, "contains a link"),
+        ({"notes": [{"item_id": "film-1", "note": "Call 415-555-0132 to rent it."}]}, "guardrail chain.*pii: phone"),
+        ({"description": "Only for idiots, you morons."}, "guardrail chain.*toxicity"),
         ({"title": ""}, "content: title: String should have at least 3 characters"),
         ({"notes": []}, "a collection needs at least one item"),
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recsys_app.catalog.models import Item
-from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, grounding, token_f1
+from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, token_f1
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalRun, LabelChange, Prompt, PromptVersion
 from recsys_app.llmops.prompts import (
     PromptError,
@@ -16,6 +16,7 @@ from recsys_app.llmops.prompts import (
     version_label,
     version_rollback,
 )  # fmt: skip
+from recsys_app.safety.grounding import grounding
 from tests.factories import make_catalog
 
 
