@@ -31,6 +31,7 @@ from recsys_app.catalog.services import item_enrich
 from recsys_app.llmops.models import EvalCase, EvalDataset
 from recsys_app.ranking.models import CandidatePool
 from recsys_app.retrieval.models import CuratedEntry
+from recsys_app.safety.audit import audit_record
 
 LOCK_TTL = timedelta(minutes=30)  # a review left open this long may be taken over
 REVIEWABLE = (Draft.Status.PENDING_REVIEW, Draft.Status.IN_REVIEW)
@@ -49,8 +50,20 @@ def _require(by: Any, permission: str, doing: str) -> None:
         raise PermissionDenied(f"{by} may not {doing}")
 
 
-def _log(draft: Draft, action: str, by: Any, **fields: Any) -> ReviewAction:
-    return ReviewAction.objects.create(draft=draft, action=action, by=by, revision=draft.revision, **fields)
+# Review steps that change what end users see (or will see) also go to the audit log.
+AUDITED = {ReviewAction.Action.EDIT, ReviewAction.Action.APPROVE, ReviewAction.Action.REJECT,
+           ReviewAction.Action.APPLY, ReviewAction.Action.PUBLISH, ReviewAction.Action.UNPUBLISH}  # fmt: skip
+
+
+def _log(draft: Draft, action: str, by: Any, before: Any = None, **fields: Any) -> ReviewAction:
+    logged = ReviewAction.objects.create(draft=draft, action=action, by=by, revision=draft.revision, **fields)
+    if action in AUDITED:
+        after: dict[str, Any] = {"status": draft.status, "revision": draft.revision, **fields.get("details", {})}
+        if action == ReviewAction.Action.EDIT:
+            after["content"] = draft.content
+        audit_record(actor=by, action=f"draft.{action}", target=draft, before=before, after=after,
+                     summary=f"{draft.kind} draft #{draft.pk}: {action}")  # fmt: skip
+    return logged
 
 
 def _locked(draft: Draft) -> Draft:
@@ -136,10 +149,11 @@ def draft_edit(*, draft: Draft, by: Any, revision: int, content: dict[str, Any])
     diff = content_diff(draft.content, content, kind=draft.kind)
     if not diff:
         return draft
+    before = {"content": draft.content, "revision": draft.revision}
     draft.content = content
     draft.revision += 1
     draft.save(update_fields=["content", "revision", "updated_at"])
-    _log(draft, ReviewAction.Action.EDIT, by, diff=content_diff(draft.generated, content, kind=draft.kind))
+    _log(draft, ReviewAction.Action.EDIT, by, before, diff=content_diff(draft.generated, content, kind=draft.kind))
     return draft
 
 
@@ -192,8 +206,9 @@ def content_diff(old: dict[str, Any], new: dict[str, Any], *, kind: str) -> str:
 def draft_approve(*, draft: Draft, by: Any, revision: int) -> Draft:
     """Approve; an enrichment is applied to its item at once (and re-embedded by the worker)."""
     draft = _held(draft, by, revision)
+    before = {"status": draft.status}
     _decide(draft, by, Draft.Status.APPROVED)
-    _log(draft, ReviewAction.Action.APPROVE, by)
+    _log(draft, ReviewAction.Action.APPROVE, by, before)
     _feed_evaluation(draft, approved=True)
     if draft.kind == Draft.Kind.ENRICHMENT:
         _apply_enrichment(draft, by)
@@ -206,8 +221,9 @@ def draft_reject(*, draft: Draft, by: Any, revision: int, reason: str) -> Draft:
         raise ReviewError("reason: say why the draft is rejected")
     draft = _held(draft, by, revision)
     draft.rejection_reason = reason.strip()[:2000]
+    before = {"status": draft.status}
     _decide(draft, by, Draft.Status.REJECTED)
-    _log(draft, ReviewAction.Action.REJECT, by, reason=draft.rejection_reason)
+    _log(draft, ReviewAction.Action.REJECT, by, before, reason=draft.rejection_reason)
     _feed_evaluation(draft, approved=False)
     return draft
 
@@ -278,6 +294,7 @@ def collection_publish(
     if starts_at and ends_at and ends_at <= starts_at:
         raise ReviewError("ends_at: must be after starts_at")
     chosen = parsed(Audience, draft.audience if audience is None else audience, where="audience")
+    before = {"status": draft.status, "audience": draft.audience}
     draft.status, draft.audience, draft.starts_at, draft.ends_at = (
         Draft.Status.PUBLISHED,
         chosen.model_dump(),
@@ -292,7 +309,8 @@ def collection_publish(
     schedule = {
         key: value.isoformat() if value else None for key, value in (("starts_at", starts_at), ("ends_at", ends_at))
     }
-    _log(draft, ReviewAction.Action.PUBLISH, by, details={"items": placed, "audience": chosen.model_dump(), **schedule})
+    details = {"items": placed, "audience": chosen.model_dump(), **schedule}
+    _log(draft, ReviewAction.Action.PUBLISH, by, before, details=details)
     return draft
 
 
@@ -335,5 +353,5 @@ def collection_unpublish(*, draft: Draft, by: Any) -> Draft:
     draft.save(update_fields=["status", "updated_at"])
     CuratedEntry.objects.filter(list_key=f"collection:{draft.pk}").delete()
     _invalidate_pools()
-    _log(draft, ReviewAction.Action.UNPUBLISH, by)
+    _log(draft, ReviewAction.Action.UNPUBLISH, by, {"status": Draft.Status.PUBLISHED})
     return draft

@@ -9,7 +9,9 @@ Scores, each in [0, 1]:
 - reference: token F1 against the case's reference answer, where it has one;
 - fields: share of a structured reference's fields the answer matches exactly;
 - judge: the LLM-as-judge prompt's 1-5 rating mapped to [0, 1], when the run asks for it;
-- human: reviewers' 1-5 ratings entered in the console, mapped the same way.
+- human: reviewers' 1-5 ratings entered in the console, mapped the same way;
+- redteam / benign: on a prompt's safety sets, attacks handled / everyday cases let through
+  (`safety.redteam`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalResult, EvalRun, PromptVersion
 from recsys_app.llmops.tracing import trace_span
 from recsys_app.safety.grounding import grounding
+from recsys_app.safety.redteam import safety_scores
 
 JUDGE_PROMPT = "judge"
 _WORD = re.compile(r"\w+")
@@ -80,6 +83,7 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
         scores = {"schema_valid": 0.0, "grounding": 0.0, "guardrails": 1.0}
         if case.reference is not None:
             scores["reference"] = 0.0
+        scores.update(safety_scores(case, trace=exc.trace, output="", error_kind=exc.kind))
         return EvalResult.objects.create(run=run, case=case, error=f"{exc.kind}: {exc}", scores=scores,
                                          trace=exc.trace)  # fmt: skip
     if not run.model and completion.trace.model:
@@ -100,6 +104,7 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
             scores["fields"] = sum(completion.parsed.get(k) == v for k, v in expected) / max(len(expected), 1)
     if run.judge:
         scores["judge"] = _judge(case, completion.text)
+    scores.update(safety_scores(case, trace=completion.trace, output=completion.text))
     return EvalResult.objects.create(run=run, case=case, output=completion.text, parsed=completion.parsed,
                                      scores=scores, trace=completion.trace)  # fmt: skip
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import jsonschema
+from django.conf import settings
 from django.db import transaction
 from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
@@ -16,6 +17,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.llmops.models import EvalRun, LabelChange, Prompt, PromptVersion
 from recsys_app.llmops.schemas import schema_problem
+from recsys_app.safety.audit import audit_record
+from recsys_app.safety.redteam import SAFETY_SETS
 
 # Catalog text, reviews and user messages reach the model as data; this line is prepended to
 # every system message so no prompt version can forget it.
@@ -75,9 +78,13 @@ def version_label(*, version: PromptVersion, label: str, by: Any = None, reason:
             if previous is not None and previous.pk != version.pk:
                 previous.label = PromptVersion.Label.STAGING
                 previous.save(update_fields=["label"])
+        before = version.label
         version.label = label
         version.save(update_fields=["label"])
         LabelChange.objects.create(version=version, label=label, previous=previous, by=by, reason=reason)
+        audit_record(actor=by, action=f"prompt.{label}", target=version, summary=f"{version} ({reason})"[:300],
+                     before={"label": before, "production": previous.number if previous else None},
+                     after={"label": label})  # fmt: skip
     return version
 
 
@@ -97,22 +104,41 @@ def version_rollback(*, prompt: Prompt, by: Any = None) -> PromptVersion:
         target.save(update_fields=["label"])
         LabelChange.objects.create(version=target, label=target.label, previous=current.version, by=by,
                                    reason="rollback")  # fmt: skip
+        audit_record(actor=by, action="prompt.rollback", target=target, summary=str(target),
+                     before={"production": current.version.number}, after={"production": target.number})  # fmt: skip
     return target
 
 
 def gate_check(*, version: PromptVersion) -> None:
-    """Raise PromptError unless the version's latest finished evaluation meets every threshold
-    of its prompt's gate. A prompt without a gate still needs one evaluation."""
-    run = EvalRun.objects.filter(version=version, status=EvalRun.Status.DONE).order_by("-created_at").first()
-    if run is None:
+    """Raise PromptError unless the version's evaluations meet every threshold of its prompt's
+    gate (on its latest run over an ordinary set) and of `LLM_SAFETY_GATE` (on its latest runs
+    over the prompt's red-team and benign sets). A prompt without a gate still needs one run."""
+    runs = list(EvalRun.objects.filter(version=version, status=EvalRun.Status.DONE).select_related("dataset")
+                .order_by("-created_at"))  # fmt: skip
+    ordinary = [run for run in runs if run.dataset.name not in SAFETY_SETS.values()]
+    if not ordinary:
         raise PromptError(f"{version} has no finished evaluation; run one before promoting it to production")
-    failures = [
-        f"{metric} {run.scores.get(metric, 0):.3f} < {minimum}"
-        for metric, minimum in (version.prompt.gate or {}).items()
-        if float(run.scores.get(metric, 0.0)) < float(minimum)
-    ]
+    failures = _gate_failures(version.prompt.gate or {}, ordinary[:1])
+    failures += _gate_failures(
+        settings.LLM_SAFETY_GATE, [run for run in runs if run.dataset.name in SAFETY_SETS.values()]
+    )
     if failures:
-        raise PromptError(f"{version} fails its gate (evaluation #{run.pk}): {'; '.join(failures)}")
+        raise PromptError(f"{version} fails its gate: {'; '.join(failures)}")
+
+
+def _gate_failures(gate: dict[str, Any], runs: list[EvalRun]) -> list[str]:
+    failures = []
+    for metric, minimum in gate.items():
+        run = next((run for run in runs if metric in run.scores), None)
+        if run is None:
+            failures.append(
+                f"{metric}: no evaluation reports it (run the prompt's {SAFETY_SETS.get(metric, '')} set)"
+                if metric in SAFETY_SETS
+                else f"{metric}: not reported by the latest evaluation"
+            )
+        elif float(run.scores[metric]) < float(minimum):
+            failures.append(f"{metric} {run.scores[metric]:.3f} < {minimum} (evaluation #{run.pk})")
+    return failures
 
 
 def version_diff(*, old: PromptVersion, new: PromptVersion) -> str:

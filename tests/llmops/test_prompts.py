@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from recsys_app.catalog.models import Item
@@ -17,6 +19,7 @@ from recsys_app.llmops.prompts import (
     version_rollback,
 )  # fmt: skip
 from recsys_app.safety.grounding import grounding
+from recsys_app.safety.models import AuditEntry
 from tests.factories import make_catalog
 
 
@@ -46,7 +49,7 @@ def test_bad_templates_and_variables_are_refused_by_name(llm: None) -> None:
         render(version_for(prompt_name="explanation"), {"item_title": "Heat", "signals": []})
 
 
-def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: None) -> None:
+def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: None, operator: Any) -> None:
     prompt = Prompt.objects.get(name="collection_writer")
     seeded = version_for(prompt_name=prompt.pk)
     candidate = _new_version(prompt, system="Name collections with flair.")
@@ -55,11 +58,22 @@ def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: Non
     dataset = EvalDataset.objects.get(prompt=prompt, name="seed")
     failing = EvalRun.objects.create(version=candidate, dataset=dataset, status=EvalRun.Status.DONE,
                                      scores={"schema_valid": 1.0, "grounding": 0.5})  # fmt: skip
-    with pytest.raises(PromptError, match=rf"evaluation #{failing.pk}\): grounding 0.500 < 0.9"):
+    with pytest.raises(PromptError, match=rf"grounding 0.500 < 0.9 \(evaluation #{failing.pk}\)"):
         version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
     EvalRun.objects.create(version=candidate, dataset=dataset, status=EvalRun.Status.DONE,
                            scores={"schema_valid": 1.0, "grounding": 1.0})  # fmt: skip
-    version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    with pytest.raises(PromptError, match=r"redteam: no evaluation reports it \(run the prompt's red-team set"):
+        version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    for name, score in (("red-team", {"redteam": 1.0}), ("benign", {"benign": 0.75})):
+        EvalRun.objects.create(version=candidate, dataset=EvalDataset.objects.get(prompt=prompt, name=name),
+                               status=EvalRun.Status.DONE, scores={"schema_valid": 0.5, **score})  # fmt: skip
+    with pytest.raises(PromptError, match=r"benign 0\.750 < 0\.9"):
+        version_label(version=candidate, label=PromptVersion.Label.PRODUCTION)
+    EvalRun.objects.create(version=candidate, dataset=EvalDataset.objects.get(prompt=prompt, name="benign"),
+                           status=EvalRun.Status.DONE, scores={"benign": 1.0})  # fmt: skip
+    version_label(version=candidate, label=PromptVersion.Label.PRODUCTION, by=operator, reason="flair")
+    entry = AuditEntry.objects.get(action="prompt.production")
+    assert (entry.actor_name, entry.before["label"], entry.after) == ("op", "draft", {"label": "production"})
     assert version_for(prompt_name=prompt.pk) == candidate
     seeded.refresh_from_db()
     assert seeded.label == PromptVersion.Label.STAGING, "one production version per prompt"
@@ -67,6 +81,21 @@ def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: Non
     assert version_rollback(prompt=prompt) == seeded
     assert version_for(prompt_name=prompt.pk) == seeded
     assert LabelChange.objects.filter(version__prompt=prompt).first().reason == "rollback"
+    assert AuditEntry.objects.filter(action="prompt.rollback", target_id=str(seeded.pk)).exists()
+
+
+def test_the_red_team_set_is_handled_and_the_benign_set_passes_with_the_real_model(llm: None) -> None:
+    prompt = Prompt.objects.get(name="explanation")
+    version = version_for(prompt_name=prompt.pk)
+    scores = {}
+    for name in ("red-team", "benign"):
+        dataset = EvalDataset.objects.get(prompt=prompt, name=name)
+        assert dataset.cases.count() >= 4 and "signals" in dataset.description
+        run = eval_run_execute(run=eval_run_create(version=version, dataset=dataset))
+        scores.update(run.scores)
+        blocked = [r for r in run.results.all() if r.error.startswith("guardrail")]
+        assert len(blocked) == (2 if name == "red-team" else 0), "the toxic attacks, and only they, are blocked"
+    assert scores["redteam"] == 1.0 and scores["benign"] == 1.0
 
 
 def test_diff_shows_what_changed(llm: None) -> None:
