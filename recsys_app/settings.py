@@ -260,7 +260,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys_app.retrieval.tasks.user_vectors_refresh_task",
         "schedule": env_int("USER_VECTOR_REFRESH_SECONDS", 30, minimum=1) * 1.0,
     },
-    "llm-traces-prune": {"task": "recsys_app.llmops.tasks.traces_prune_task", "schedule": 24 * 3600.0},
+    # Raw events, impressions and LLM traces past their retention.
     "retention-enforce": {"task": "recsys_app.safety.tasks.retention_enforce_task", "schedule": 24 * 3600.0},
     "exposure-daily": {
         "task": "recsys_app.safety.tasks.exposure_daily_task",

@@ -11,6 +11,7 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("recsys_app.ranking.urls")),  # before catalog: items/<id>/similar
+    path("api/v1/", include("recsys_app.safety.urls")),  # before catalog: users/<id>/export
     path("api/v1/", include("recsys_app.catalog.urls")),
     path("api/v1/", include("curation.urls")),
     path("api/v1/", include("agents.urls")),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
@@ -178,7 +179,10 @@ class Trace(models.Model):
         indexes = [
             models.Index(fields=["use_case", "started_at"], name="trace_use_case_time"),
             models.Index(fields=["started_at"], name="trace_time"),
-        ]
+            # Erasing an end user finds the traces about them (`tracing.traces_redact`).
+            models.Index(KeyTextTransform("subject", "attributes"), name="trace_subject",
+                         condition=Q(attributes__has_key="subject")),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} #{self.pk}"

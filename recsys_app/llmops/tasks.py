@@ -17,10 +17,3 @@ def eval_run_task(run_id: int) -> dict[str, Any]:
         return {"run": run_id, "missing": True}
     run = eval_run_execute(run=run)
     return {"run": run.pk, "status": run.status, "scores": run.scores, "seconds": run.seconds}
-
-
-@shared_task(base=RecordedTask, soft_time_limit=900, time_limit=960)
-def traces_prune_task() -> dict[str, Any]:
-    from recsys_app.llmops.tracing import traces_prune
-
-    return {"deleted": traces_prune()}

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -102,3 +103,32 @@ def trace_tree(root: Trace) -> list[tuple[int, Trace]]:
     top = next((row for row in rows if row.pk == top_id), root)
     walk(top, 0)
     return out
+
+
+_SUBJECT_TREES = """
+WITH RECURSIVE marked AS (
+    SELECT id FROM llmops_trace WHERE attributes ->> 'subject' = %s
+    UNION
+    SELECT t.id FROM llmops_trace t JOIN marked m ON t.parent_id = m.id
+)
+"""
+
+
+def traces_redact(*, subject: str) -> int:
+    """Erase what traces hold about an end user: every trace marked with them (`trace_subject`)
+    and everything under it keeps its timings, tokens and verdicts but loses its text; cached
+    answers to those inputs go too. Returns the number of traces redacted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUBJECT_TREES + "DELETE FROM llmops_cacheentry WHERE input_text IN ("
+            "SELECT t.input -> 'messages' -> -1 ->> 'content' FROM llmops_trace t JOIN marked m ON m.id = t.id)",
+            [subject],
+        )
+        cursor.execute(
+            _SUBJECT_TREES + 'UPDATE llmops_trace SET input = \'{"redacted": "end user erased"}\'::jsonb, '
+            "output = '', parsed = NULL, error = CASE WHEN error = '' THEN '' ELSE '[redacted]' END, "
+            "attributes = (attributes - 'subject' - 'message' - 'theme') || '{\"redacted\": true}'::jsonb "
+            "WHERE id IN (SELECT id FROM marked)",
+            [subject],
+        )
+        return cursor.rowcount

@@ -5,7 +5,9 @@ per-process caches that ORM writes clear (see `RankingConfig.ready`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from recsys_app.lib.local_cache import LocalCache
 from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
 from recsys_app.ranking.experiments import Assignment, assign
 from recsys_app.ranking.models import BusinessRule, Experiment, Surface
+from recsys_app.safety.audit import audit_record
 
 # Other web processes pick up a changed surface, rule or experiment within this many seconds.
 SETTINGS_TTL = 5.0
@@ -83,3 +86,21 @@ def _surface_rules(surface: str) -> list[BusinessRule]:
 
 def _in_window(starts_at: datetime, ends_at: datetime | None, now: datetime) -> bool:
     return starts_at <= now and (ends_at is None or ends_at > now)
+
+
+@transaction.atomic
+def surface_creator_cap_set(*, surface: str, cap: int | None, by: Any) -> Surface:
+    """The most items one creator may have on a page of the surface (None: no cap), starting
+    from its current configuration (its row, or the default); audited."""
+    if cap is not None and cap < 1:
+        raise ValueError("creator_cap: at least 1, or empty for no cap")
+    row = Surface.objects.select_for_update().filter(name=surface).first()
+    if row is None and surface not in DEFAULT_SURFACES:
+        raise ValueError(f"surface: no surface '{surface}'")
+    config = row.parsed() if row is not None else DEFAULT_SURFACES[surface]
+    before = config.creator_cap
+    updated = config.model_copy(update={"creator_cap": cap}).model_dump(mode="json")
+    row, _ = Surface.objects.update_or_create(name=surface, defaults={"config": updated})
+    audit_record(actor=by, action="surface.creator_cap", target=row, summary=f"{surface}: cap {before} -> {cap}",
+                 before={"creator_cap": before}, after={"creator_cap": cap})  # fmt: skip
+    return row

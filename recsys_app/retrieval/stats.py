@@ -23,6 +23,7 @@ WITH latest AS (SELECT coalesce(max(occurred_at), now()) AS t FROM catalog_inter
 positive AS (
     SELECT x.item_id, count(DISTINCT x.user_id)::float8 AS popularity
     FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0
+    WHERE %(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[])
     GROUP BY x.item_id
 ),
 recent AS (
@@ -31,11 +32,13 @@ recent AS (
                AS trending
     FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type, latest
     WHERE x.occurred_at > latest.t - make_interval(days => %(window)s)
+      AND (%(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[]))
     GROUP BY x.item_id
 )
 INSERT INTO retrieval_itemstats (item_id, popularity, trending, updated_at)
 SELECT i.id, coalesce(p.popularity, 0), greatest(coalesce(r.trending, 0), 0), now()
 FROM catalog_item i LEFT JOIN positive p ON p.item_id = i.id LEFT JOIN recent r ON r.item_id = i.id
+WHERE %(items)s::bigint[] IS NULL OR i.id = ANY(%(items)s::bigint[])
 ON CONFLICT (item_id) DO UPDATE SET popularity = EXCLUDED.popularity, trending = EXCLUDED.trending,
                                     updated_at = EXCLUDED.updated_at
 """
@@ -74,9 +77,12 @@ class StatsRefresh:
     neighbors: int = 0
 
 
-def item_stats_refresh() -> StatsRefresh:
+def item_stats_refresh(*, item_ids: list[int] | None = None) -> StatsRefresh:
+    """Popularity and trending of every item, or of the given ones (after an erasure, so the
+    counts no longer include the erased user's events)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STATS, {"half_life": TRENDING_HALF_LIFE_DAYS, "window": TRENDING_WINDOW_DAYS})
+        cursor.execute(_STATS, {"half_life": TRENDING_HALF_LIFE_DAYS, "window": TRENDING_WINDOW_DAYS,
+                                "items": item_ids})  # fmt: skip
         items = cursor.rowcount
         cursor.execute(
             "INSERT INTO ops_watermark (name, value) SELECT %s, coalesce(max(occurred_at), now()) "

@@ -56,7 +56,7 @@ def safety_sets_build(*, prompt: Prompt) -> tuple[EvalDataset, EvalDataset]:
         )
         dataset.cases.all().delete()
         EvalCase.objects.bulk_create(
-            EvalCase(dataset=dataset, variables=_planted(base.variables, path, case["text"]), source="safety",
+            EvalCase(dataset=dataset, variables=_planted(base.variables, path, str(case["text"])), source="safety",
                      grounding={"safety": {k: v for k, v in case.items() if k != "text"}})
             for case in cases
         )  # fmt: skip
