@@ -18,11 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.agent import MAX_MESSAGE, session_start, turn_run
+from agents.agent import MAX_MESSAGE, REPLY_PROMPT, session_start, turn_run
 from agents.models import ChatSession, ChatTurn
 from recsys_app.accounts.permissions import ServeScope
 from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
+from recsys_app.llmops.models import Trace
 
 
 class SessionIn(serializers.Serializer):
@@ -74,7 +75,11 @@ class TurnOut(BaseModel):
     cards: list[CardOut] = Field(description="Items from the agent's tools that meet the stated constraints.")
     constraints: dict[str, Any]
     trace_id: int | None
-    generated: bool = Field(description="Always true: the reply is written by the agent.")
+    generated: bool = Field(
+        description="True when the reply's words are the model's; false for fixed or "
+        "catalog-made sentences (refusals, questions, a replaced reply)."
+    )
+    provenance: dict[str, Any] | None = Field(description="With a generated reply: model, prompt, prompt_version.")
 
 
 class ChatSessionCreateApi(APIView):
@@ -93,10 +98,22 @@ class ChatSessionCreateApi(APIView):
 
 
 def turn_body(turn: ChatTurn) -> dict[str, Any]:
+    provenance = _provenance(turn)
     return {
         "session_id": str(turn.session_id), "turn": turn.number, "intent": turn.intent, "reply": turn.reply,
-        "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id, "generated": True,
+        "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id,
+        "generated": provenance is not None, "provenance": provenance,
     }  # fmt: skip
+
+
+def _provenance(turn: ChatTurn) -> dict[str, Any] | None:
+    """The reply call under the turn's trace, if its words are the ones shown."""
+    call = (Trace.objects.filter(root_id=turn.trace_id, name=REPLY_PROMPT, kind=Trace.Kind.LLM, status="ok")
+            .select_related("prompt_version").first()) if turn.trace_id else None  # fmt: skip
+    if call is None or call.output.strip() != turn.reply.strip():
+        return None
+    version = call.prompt_version.number if call.prompt_version else None
+    return {"model": call.model, "prompt": REPLY_PROMPT, "prompt_version": version}
 
 
 class ChatMessageApi(APIView):

@@ -115,8 +115,10 @@ def _explain(items: list[RecommendedItem], user: EndUser | None, request: Recomm
         phrase = request.explain == "model" and position < PHRASED_PER_PAGE
         found = explanation_for(user=user, meta=metas[item.item_id], source=item.reason["source"],
                                 surface=request.surface, phrase=phrase)  # fmt: skip
+        generated = found.phrased_by == "model"
         item.explanation = {"text": found.text, "signals": found.signals, "phrased_by": found.phrased_by,
-                            "generated": found.phrased_by == "model"}  # fmt: skip
+                            "generated": generated, "provenance": {k: found.provenance.get(k) for k in
+                            ("model", "prompt", "prompt_version")} if generated else None}  # fmt: skip
 
 
 def _scored(

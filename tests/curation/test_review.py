@@ -15,6 +15,7 @@ from curation import services
 from curation.models import Draft, ReviewAction
 from recsys_app.llmops.models import EvalCase, Prompt, PromptVersion
 from recsys_app.retrieval.models import CuratedEntry
+from recsys_app.safety.models import AuditEntry
 
 MakeDraft = Callable[..., Draft]
 
@@ -163,6 +164,10 @@ def test_publishing_is_recorded_scheduled_and_served_to_its_audience(
     assert not CuratedEntry.objects.exists()
     actions = list(ReviewAction.objects.filter(draft=draft).values_list("action", "by__username"))
     assert actions[-2:] == [("publish", "paula"), ("unpublish", "paula")]
+    audit = list(AuditEntry.objects.filter(target_id=str(draft.pk)).order_by("id"))
+    assert [(e.action, e.actor_name) for e in audit] == [
+        ("draft.approve", "rita"), ("draft.publish", "paula"), ("draft.unpublish", "paula")]  # fmt: skip
+    assert audit[1].before["status"] == "approved" and audit[1].after["audience"]["categories"] == ["Horror"]
 
 
 def test_an_item_gone_from_the_catalog_is_not_published(make_draft: MakeDraft, reviewer: Any, publisher: Any) -> None:

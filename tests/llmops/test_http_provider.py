@@ -30,7 +30,8 @@ def test_streams_over_server_sent_events(llm: None, openai_server: str) -> None:
     pieces: list[str] = []
     completion = llm_complete(prompt="agent_reply", on_token=pieces.append,
                               variables={"message": "sci-fi please", "items": [{"title": "Alien"}]})  # fmt: skip
-    assert len(pieces) > 3 and "".join(pieces) == completion.text
+    # Released a sentence at a time by the guardrail chain.
+    assert pieces and "".join(pieces) == completion.text
     assert completion.trace.ttft_ms is not None and completion.trace.tokens_out > 0
 
 
