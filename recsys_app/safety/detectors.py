@@ -49,11 +49,17 @@ ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|you're|youre|ya|u|ur)\b", 
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# A street address after a cue ("I live at", "ship to", "address:"): without one, "21 Jump
+# Street" and "10 Cloverfield Lane" are film titles as often as addresses.
 ADDRESS = re.compile(
-    r"\b\d{1,5}\s+(?:[A-Z][\w'-]*\.?\s+){1,4}"
-    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq)\b\.?"
+    r"(?i:\b(?:live[sd]?\s+(?:at|on)|ship(?:ped)?\s+to|deliver(?:ed)?\s+to|send\s+(?:it\s+)?to|located\s+at|"
+    r"address(?:\s+is)?:?|at|to))\s+"
+    r"(\d{1,5}\s+(?:[A-Z][\w'-]*\.?\s+){1,4}"
+    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq)\b\.?)"
 )
-NAME = re.compile(r"(?i:\b(?:my name is|i am called|i'm called|name\s*:))\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+){0,2})")
+# A name someone gives as theirs, in running text ("my name is Jane Doe"): a title-cased
+# "My Name Is Khan" is a film.
+NAME = re.compile(r"\b(?:[Mm]y name is|I am called|I'm called)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+){0,2})")
 PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
 
 PRICE = re.compile(
@@ -146,7 +152,7 @@ def pii_found(text: str) -> list[Found]:
     found: list[Found] = [Found("email", m.start(), m.end()) for m in EMAIL.finditer(text)]
     found += [Found("card", m.start(), m.end()) for m in CARD.finditer(text) if _luhn(m.group(0))]
     found += [Found("phone", start, end) for start, end in _phones(text)]
-    found += [Found("address", m.start(), m.end()) for m in ADDRESS.finditer(text)]
+    found += [Found("address", m.start(1), m.end(1)) for m in ADDRESS.finditer(text)]
     found += [Found("name", m.start(1), m.end(1)) for m in NAME.finditer(text)]
     kept: list[Found] = []
     for item in sorted(found, key=lambda f: (f.start, -f.end)):

@@ -1,0 +1,157 @@
+"""Responsible-AI figures: the guardrail chain's overhead per model call, red-team pass rate and
+benign false-positive rate (each seeded prompt's sets, run with the local model), the benign
+false-positive rate of the chain over every MovieLens title, and the time to erase an end user
+with 10,000 events (against one with none, in the same run).
+
+    python bench/safety_bench.py [--runs 3]
+
+Runs on its own database (`recsys_safety_bench`, the demo catalog loaded on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from _setup import machine, setup_bench_django
+
+EVENTS = 10_000
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def chain_overhead(runs: int) -> None:
+    """The chain alone on realistic calls (a collection writer's variables and answer: a theme
+    and ten demo items), and a cache-hit gateway call with the chain on and off."""
+    from recsys_app.catalog.models import Item
+    from recsys_app.llmops.gateway import llm_complete
+    from recsys_app.safety.guardrails import guard_input, guard_output, policy_cache
+    from recsys_app.safety.models import Guardrail
+
+    items = list(Item.objects.order_by("pk").values("external_id", "title", "category_path")[:2000])
+    calls = [
+        {"theme": "films for a rainy afternoon", "items": [
+            {"item_id": i["external_id"], "title": i["title"], "category": i["category_path"]}
+            for i in items[n * 10:(n + 1) * 10]]}
+        for n in range(200)
+    ]  # fmt: skip
+    guard_input(calls[0])  # load the classifier once, as a worker does
+    per_run = []
+    for run in range(runs):
+        times = []
+        for variables in calls:
+            started = time.perf_counter()
+            guard_input(variables)
+            answer = {"title": "Rainy day", "notes": [{"item_id": i["item_id"], "note": f"{i['title']}, a favourite."}
+                                                     for i in variables["items"]]}  # fmt: skip
+            guard_output(str(answer), answer, context=str(variables))
+            times.append((time.perf_counter() - started) * 1000)
+        per_run.append((statistics.median(times), _percentile(times, 0.95)))
+        print(f"chain run {run + 1}: {len(times)} calls, p50 {per_run[-1][0]:.2f} ms, p95 {per_run[-1][1]:.2f} ms")
+    print(f"chain per call (median of {runs} runs): p50 {statistics.median(r[0] for r in per_run):.2f} ms, "
+          f"p95 {statistics.median(r[1] for r in per_run):.2f} ms")  # fmt: skip
+
+    variables = {"item_title": "Alien", "signals": ["you liked Aliens", "popular in Horror"]}
+    llm_complete(prompt="explanation", variables=variables)  # the one model call; the rest are cache hits
+    results: dict[str, list[float]] = {"on": [], "off": []}
+    for _run in range(runs):
+        for state in ("on", "off"):
+            Guardrail.objects.update(enabled=state == "on")
+            policy_cache.clear()
+            latencies = [llm_complete(prompt="explanation", variables=variables).trace.latency_ms for _ in range(50)]
+            results[state].append(statistics.median(latencies))
+    Guardrail.objects.update(enabled=True)
+    policy_cache.clear()
+    on, off = statistics.median(results["on"]), statistics.median(results["off"])
+    print(f"cache-hit gateway call, median of {runs} runs x 50: chain on {on:.2f} ms, off {off:.2f} ms "
+          f"(chain adds {on - off:.2f} ms)")  # fmt: skip
+
+
+def red_team() -> None:
+    from recsys_app.llmops.evaluation import eval_run_create, eval_run_execute
+    from recsys_app.llmops.models import CacheEntry, EvalDataset
+    from recsys_app.llmops.prompts import version_for
+
+    CacheEntry.objects.all().delete()
+    totals = {"redteam": [0.0, 0], "benign": [0.0, 0]}
+    for dataset in EvalDataset.objects.filter(name__in=["red-team", "benign"]).select_related("prompt"):
+        run = eval_run_execute(run=eval_run_create(version=version_for(prompt_name=dataset.prompt_id), dataset=dataset))
+        metric = "redteam" if dataset.name == "red-team" else "benign"
+        totals[metric][0] += run.scores.get(metric, 0.0) * run.cases
+        totals[metric][1] += run.cases
+        print(f"{dataset}: {run.cases} cases, {metric} {run.scores.get(metric)}, {run.seconds:.1f} s")
+    for metric, (passed, cases) in totals.items():
+        label = "red-team pass rate" if metric == "redteam" else "benign pass rate (1 - false positives)"
+        print(f"{label}: {passed:.0f}/{cases} = {passed / max(cases, 1):.3f}")
+
+
+def titles_false_positives() -> None:
+    from recsys_app.catalog.models import Item
+    from recsys_app.safety.guardrails import SAFETY, guard_input
+
+    titles = list(Item.objects.values_list("title", flat=True))
+    flagged: list[tuple[str, list[str]]] = []
+    for title in titles:
+        failed = [v["guardrail"] for v in guard_input({"title": title}).verdicts
+                  if not v["passed"] and v["guardrail"] in SAFETY]  # fmt: skip
+        if failed:
+            flagged.append((title, failed))
+    print(f"chain over every demo title: {len(flagged)}/{len(titles)} flagged = {len(flagged) / len(titles):.4f}")
+    for title, failed in flagged[:10]:
+        print(f"  flagged: {title!r} by {', '.join(failed)}")
+
+
+def erasure(runs: int) -> None:
+    from recsys_app.catalog.models import Item
+    from recsys_app.catalog.services import end_users_upsert, interactions_ingest
+    from recsys_app.safety.privacy import deletion_request, user_delete
+
+    item_ids = list(Item.objects.order_by("pk").values_list("external_id", flat=True)[:5000])
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    timings: dict[int, list[float]] = {EVENTS: [], 0: []}
+    for run in range(runs):
+        for size in (EVENTS, 0):
+            user = f"bench-erase-{run}-{size}"
+            end_users_upsert(rows=[{"external_id": user}])
+            rows = [{"user_id": user, "item_id": item_ids[n % len(item_ids)], "type": "view",
+                     "timestamp": (start + timedelta(minutes=n)).isoformat()} for n in range(size)]  # fmt: skip
+            assert interactions_ingest(rows=rows).stored == size
+            request = deletion_request(external_id=user, via="command")
+            started = time.perf_counter()
+            done = user_delete(request_id=request.pk)
+            timings[size].append(time.perf_counter() - started)
+            assert done is not None and done.status == "done"
+            removed = done.counts.get("catalog.Interaction", 0)
+            print(f"erasure run {run + 1}, {size} events: {timings[size][-1]:.3f} s ({removed} interactions removed)")
+    print(f"erasure, median of {runs} runs: {EVENTS} events {statistics.median(timings[EVENTS]):.3f} s; "
+          f"no events {statistics.median(timings[0]):.3f} s")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    setup_bench_django("recsys_safety_bench")
+    from django.conf import settings
+
+    from recsys_app.catalog.demo import demo_load
+    from recsys_app.catalog.models import Item
+    from recsys_app.llmops.seed import llm_defaults_ensure
+
+    if not Item.objects.exists():
+        demo_load()
+    llm_defaults_ensure()
+    print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE}; demo catalog")
+    chain_overhead(args.runs)
+    titles_false_positives()
+    erasure(args.runs)
+    red_team()
+
+
+if __name__ == "__main__":
+    main()
