@@ -31,7 +31,7 @@ from recsys_app.catalog.selectors import top_categories
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span, trace_subject
 from recsys_app.ranking.explanations import unsupported_claim
-from recsys_app.safety.guardrails import Checked, guard_text
+from recsys_app.safety.guardrails import Checked, failed, guard_text
 
 MAX_MESSAGE = 2000
 CARDS = 5
@@ -119,8 +119,7 @@ def turn_run(
 
 def _refused(checked: Checked) -> Outcome | None:
     """An attempt to override the agent, or a toxic message, is answered without any model."""
-    failed = {v["guardrail"] for v in checked.verdicts if not v["passed"]}
-    if "injection" in failed:
+    if failed(checked.verdicts, ("injection",)):
         return Outcome("refused", REFUSAL)
     if checked.blocked:
         return Outcome("refused", TOXIC)

@@ -92,18 +92,17 @@ def red_team() -> None:
 
 def titles_false_positives() -> None:
     from recsys_app.catalog.models import Item
-    from recsys_app.safety.guardrails import SAFETY, guard_input
+    from recsys_app.safety.guardrails import failed, guard_input
 
     titles = list(Item.objects.values_list("title", flat=True))
     flagged: list[tuple[str, list[str]]] = []
     for title in titles:
-        failed = [v["guardrail"] for v in guard_input({"title": title}).verdicts
-                  if not v["passed"] and v["guardrail"] in SAFETY]  # fmt: skip
-        if failed:
-            flagged.append((title, failed))
+        found = [v["guardrail"] for v in failed(guard_input({"title": title}).verdicts)]
+        if found:
+            flagged.append((title, found))
     print(f"chain over every demo title: {len(flagged)}/{len(titles)} flagged = {len(flagged) / len(titles):.4f}")
-    for title, failed in flagged[:10]:
-        print(f"  flagged: {title!r} by {', '.join(failed)}")
+    for title, names in flagged[:10]:
+        print(f"  flagged: {title!r} by {', '.join(names)}")
 
 
 def erasure(runs: int) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connection
 
 from recsys_app.catalog.selectors import top_categories
-from recsys_app.safety.guardrails import SAFETY, guard_text
+from recsys_app.safety.guardrails import described, failed, guard_text
 
 YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
 PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
@@ -116,9 +116,8 @@ def _guardrail_chain(text: str) -> str | None:
     """The output guardrails (toxicity, banned terms, personal data), as on a model's answer:
     a reviewer's edit is held to the same policy as generated text."""
     checked = guard_text(text, stage="output")
-    failed = [f"{v['guardrail']}: {v['detail']}" for v in checked.verdicts
-              if not v["passed"] and v["guardrail"] in SAFETY]  # fmt: skip
-    return f"refused by the guardrail chain ({'; '.join(failed)})" if failed else None
+    refused = failed(checked.verdicts)
+    return f"refused by the guardrail chain ({described(refused)})" if refused else None
 
 
 SAFETY_HOOKS: list[SafetyHook] = [_no_links_or_addresses, _guardrail_chain]

@@ -37,7 +37,7 @@ from recsys_app.ranking.rerank import diversify
 from recsys_app.ranking.serving import item_metas, item_vectors
 from recsys_app.retrieval.search import search_candidates
 from recsys_app.retrieval.sources import SOURCES, Candidate, Query, item_conditions
-from recsys_app.safety.guardrails import guard_text
+from recsys_app.safety.guardrails import described, failed, guard_text
 
 WRITER_PROMPT = "collection_writer"
 MIN_SIMILARITY = 0.3  # all-MiniLM cosine below which an embedding neighbour is off-theme
@@ -94,11 +94,10 @@ def _refusal(brief: Brief, span: Trace) -> Outcome | None:
     the brief, with the verdicts on its trace; no model sees it."""
     checked = guard_text(brief.theme)
     span.guardrails = checked.verdicts
-    failed = [f"{v['guardrail']}: {v['detail']}" for v in checked.verdicts
-              if not v["passed"] and (v["action"] == "block" or v["guardrail"] == "injection")]  # fmt: skip
-    if not failed:
+    refused = [v for v in failed(checked.verdicts) if v["action"] == "block" or v["guardrail"] == "injection"]
+    if not refused:
         return None
-    return Outcome(Brief.Status.FAILED, f"the theme was refused by the guardrail chain ({'; '.join(failed)})")
+    return Outcome(Brief.Status.FAILED, f"the theme was refused by the guardrail chain ({described(refused)})")
 
 
 def _finish(brief: Brief, status: str, reason: str) -> None:

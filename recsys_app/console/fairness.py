@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from recsys_app.ranking.config import DEFAULT_SURFACES
 from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.surfaces import surface_config, surface_creator_cap_set
-from recsys_app.safety.fairness import exposure_compare
+from recsys_app.safety.fairness import catalog_now, exposure_compare
 from recsys_app.safety.models import ExposureDaily
 
 COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"]
@@ -111,8 +111,10 @@ def _experiments() -> list[dict[str, Any]]:
     """Variants' exposure side by side, for the running and the five latest experiments."""
     chosen = list(Experiment.objects.exclude(status="draft").order_by("-starts_at")[:5])
     out = []
+    catalog = catalog_now() if chosen else None
     for experiment in sorted(chosen, key=lambda e: e.status != "running"):
         until = experiment.ends_at or timezone.now()
-        variants = exposure_compare(experiment=experiment.name, since=experiment.starts_at, until=until)
+        variants = exposure_compare(experiment=experiment.name, since=experiment.starts_at, until=until,
+                                    catalog=catalog)  # fmt: skip
         out.append({"experiment": experiment, "variants": variants})
     return out

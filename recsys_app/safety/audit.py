@@ -45,8 +45,21 @@ def snapshot(instance: models.Model | None, fields: list[str] | None = None) -> 
     return json_safe(model_to_dict(instance, fields=fields))  # type: ignore[no-any-return]
 
 
+class _Encoder(DjangoJSONEncoder):
+    """Times as ISO strings, vectors (numpy arrays) as lists, anything else as its text."""
+
+    def default(self, o: Any) -> Any:
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
 def json_safe(value: Any) -> Any:
-    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+    """A copy made only of JSON values."""
+    return None if value is None else json.loads(json.dumps(value, cls=_Encoder))
 
 
 class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

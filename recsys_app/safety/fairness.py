@@ -95,9 +95,11 @@ def exposure_daily_compute(*, day: date) -> int:
     return len(slices)
 
 
-def exposure_compare(*, experiment: str, since: datetime, until: datetime) -> dict[str, dict[str, Any]]:
-    """The figures of each variant of an experiment over its impressions in the period."""
-    catalog = catalog_now()
+def exposure_compare(*, experiment: str, since: datetime, until: datetime, catalog: Catalog | None = None
+                     ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """The figures of each variant of an experiment over its impressions in the period (pass
+    `catalog` to compare several experiments against one reading of the catalog)."""
+    catalog = catalog or catalog_now()
     slices = _shown(since, until, catalog, experiment=experiment)
     merged: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(catalog.index), dtype=np.int64))
     for (_surface, _experiment, variant), counts in slices.items():

@@ -114,6 +114,15 @@ class Checked:
 Leaf = tuple[str, str]  # (path, text)
 
 
+def failed(verdicts: list[dict[str, Any]], names: tuple[str, ...] = SAFETY) -> list[dict[str, Any]]:
+    """The verdicts of these guardrails that did not pass."""
+    return [v for v in verdicts if not v["passed"] and v["guardrail"] in names]
+
+
+def described(verdicts: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{v['guardrail']}: {v['detail']}" for v in verdicts)
+
+
 def guard_input(variables: dict[str, Any]) -> Checked:
     """Run the input guardrails over every string in the variables."""
     checked = Checked(variables)

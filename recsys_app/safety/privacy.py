@@ -10,13 +10,11 @@ that stores rows about end users with a foreign key is exported and erased with 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -24,7 +22,7 @@ from recsys_app.catalog.models import EndUser, Impression, Interaction
 from recsys_app.llmops.models import Trace
 from recsys_app.llmops.tracing import traces_prune, traces_redact
 from recsys_app.retrieval.stats import item_stats_refresh
-from recsys_app.safety.audit import audit_record
+from recsys_app.safety.audit import audit_record, json_safe
 from recsys_app.safety.models import DeletionRequest
 
 EXPORT_FORMAT = "recsys-end-user-export/1"
@@ -47,9 +45,9 @@ def user_export(*, user: EndUser) -> dict[str, Any]:
     traces = Trace.objects.filter(attributes__subject=user.external_id).values(
         "id", "name", "started_at", "input", "output", "parsed", "guardrails"
     )
-    return _jsonable({
+    return json_safe({  # type: ignore[no-any-return]
         "format": EXPORT_FORMAT, "exported_at": timezone.now(),
-        "user": _row_values(EndUser.objects.filter(pk=user.pk))[0], "data": data, "traces": list(traces),
+        "user": EndUser.objects.filter(pk=user.pk).values().get(), "data": data, "traces": list(traces),
     })  # fmt: skip
 
 
@@ -60,26 +58,10 @@ def _rows_under(model: type[models.Model], pks: list[Any], data: dict[str, list[
         if not (relation.one_to_many or relation.one_to_one):
             continue
         related = relation.related_model
-        rows = _row_values(related._base_manager.filter(**{f"{relation.field.name}__in": pks}))
+        rows = list(related._base_manager.filter(**{f"{relation.field.name}__in": pks}).values())
         if rows:
             data.setdefault(related._meta.label, []).extend(rows)
             _rows_under(related, [row[related._meta.pk.attname] for row in rows], data, depth - 1)
-
-
-def _row_values(queryset: models.QuerySet[Any]) -> list[dict[str, Any]]:
-    return list(queryset.values())
-
-
-def _jsonable(value: Any) -> Any:
-    """JSON values only: vectors (numpy arrays) become lists, times ISO strings."""
-
-    class Encoder(DjangoJSONEncoder):
-        def default(self, o: Any) -> Any:
-            if hasattr(o, "tolist"):
-                return o.tolist()
-            return super().default(o)
-
-    return json.loads(json.dumps(value, cls=Encoder))
 
 
 def deletion_request(*, external_id: str, by: Any = None, via: str = "console") -> DeletionRequest:
