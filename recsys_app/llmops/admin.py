@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -138,7 +139,7 @@ class PromptAdmin(admin.ModelAdmin):
     def versions_count(self, prompt: Prompt) -> int:
         return prompt.versions.count()
 
-    @admin.action(description="Roll production back to the previous version")
+    @admin.action(description="Roll production back to the previous version", permissions=["change"])
     def rollback(self, request: HttpRequest, queryset: QuerySet[Prompt]) -> None:
         for prompt in queryset:
             try:
@@ -212,15 +213,15 @@ class PromptVersionAdmin(admin.ModelAdmin):
             except PromptError as exc:
                 self.message_user(request, str(exc), level=messages.ERROR)
 
-    @admin.action(description="Label staging")
+    @admin.action(description="Label staging", permissions=["change"])
     def to_staging(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
         self._label(request, queryset, PromptVersion.Label.STAGING)
 
-    @admin.action(description="Promote to production (through the evaluation gate)")
+    @admin.action(description="Promote to production (through the evaluation gate)", permissions=["change"])
     def to_production(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
         self._label(request, queryset, PromptVersion.Label.PRODUCTION)
 
-    @admin.action(description="Evaluate on every dataset of the prompt (queued)")
+    @admin.action(description="Evaluate on every dataset of the prompt (queued)", permissions=["change"])
     def evaluate(self, request: HttpRequest, queryset: QuerySet[PromptVersion]) -> None:
         from django.db import transaction
 
@@ -243,6 +244,8 @@ class PromptVersionAdmin(admin.ModelAdmin):
 
     def diff_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         new = get_object_or_404(PromptVersion, pk=pk)
+        if not self.has_view_permission(request, new):
+            raise PermissionDenied
         others = PromptVersion.objects.filter(prompt=new.prompt).exclude(pk=pk)
         old = others.filter(pk=request.GET.get("against") or 0).first() or others.filter(number__lt=new.number).first()
         diff = version_diff(old=old, new=new) if old else ""
@@ -252,6 +255,8 @@ class PromptVersionAdmin(admin.ModelAdmin):
 
     def playground_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = get_object_or_404(PromptVersion, pk=pk)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
         sample = version.examples[0]["input"] if version.examples else {}
         variables_text = request.POST.get("variables", json.dumps(sample, indent=2))
         context: dict[str, Any] = {
@@ -259,7 +264,9 @@ class PromptVersionAdmin(admin.ModelAdmin):
             "variables": variables_text, "opts": self.model._meta,
         }  # fmt: skip
         if request.method == "POST":
-            context.update(_play(version, variables_text, run=request.POST.get("run") == "1"))
+            # Rendering is looking; running calls the model, which costs, so it needs change rights.
+            run = request.POST.get("run") == "1" and self.has_change_permission(request, version)
+            context.update(_play(version, variables_text, run=run))
         return TemplateResponse(request, "admin/llmops/promptversion/playground.html", context)
 
 
@@ -390,6 +397,8 @@ class EvalRunAdmin(admin.ModelAdmin):
                 *super().get_urls()]  # fmt: skip
 
     def compare_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
         runs = list(EvalRun.objects.filter(pk__in=ids).select_related("version", "dataset").order_by("pk"))
         metrics = sorted({metric for run in runs for metric in run.scores})

@@ -63,12 +63,12 @@ class ExperimentAdmin(AuditedAdmin):
         )
         return format_html("<table>{}{}</table>", SafeString(header), rows)
 
-    @admin.action(description="Start (one running experiment per surface)")
+    @admin.action(description="Start (one running experiment per surface)", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
         for experiment in queryset:
             experiment_start(experiment=experiment, by=request.user)
 
-    @admin.action(description="Stop")
+    @admin.action(description="Stop", permissions=["change"])
     def stop(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
         for experiment in queryset:
             experiment_stop(experiment=experiment, by=request.user)

@@ -13,6 +13,7 @@ class Scored:
     score: float
     contributions: dict[str, float] = field(default_factory=dict)  # source -> weighted share of score
     signals: dict[str, float] = field(default_factory=dict)  # source -> rank score in (0, 1], unweighted
+    rules: list[str] = field(default_factory=list)  # operator rules that changed its score (console preview)
 
     @property
     def sources(self) -> list[str]:

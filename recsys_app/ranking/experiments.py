@@ -66,6 +66,15 @@ def assign(experiment: Experiment, user_key: str, base: SurfaceConfig) -> Assign
     return Assignment(experiment.name, variant["name"], merged_config(base, variant.get("config") or {}))
 
 
+def assign_variant(experiment: Experiment, name: str, base: SurfaceConfig) -> Assignment:
+    """The named variant, whoever the user is; ValueError naming the variants otherwise."""
+    for variant in experiment.variants:
+        if variant["name"] == name:
+            return Assignment(experiment.name, name, merged_config(base, variant.get("config") or {}))
+    known = ", ".join(v["name"] for v in experiment.variants)
+    raise ValueError(f"variant: '{name}' is not a variant of {experiment.name} ({known})")
+
+
 @dataclass
 class VariantResult:
     variant: str

@@ -54,9 +54,11 @@ def apply_rules(scored: list[Scored], rules: list[BusinessRule], metas: dict[int
         for rule in hits:
             if rule.action == BusinessRule.Action.BOOST:
                 entry.score *= 1.0 + rule.amount
+                entry.rules.append(f"boost: {rule.name}")
             elif rule.action == BusinessRule.Action.BURY:
                 # Scaled, not moved: later stages order by score, and buried items keep their order.
                 entry.score *= BURY_FACTOR
+                entry.rules.append(f"bury: {rule.name}")
         kept.append(entry)
     return sorted(kept, key=lambda s: (-s.score, s.item_id))
 

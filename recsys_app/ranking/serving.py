@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ class RecommendationRequest:
     seed_item_external_id: str | None = None
     log_impressions: bool = True
     explain: str = ""  # "", "signals" (template sentences) or "model" (phrased by the language model)
+    variant: str | None = None  # force a variant of the surface's running experiment (console preview)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RecommendedItem:
     sources: list[str]
     reason: dict[str, Any]
     explanation: dict[str, Any] | None = None
+    rules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,10 +74,12 @@ class RecommendationResponse:
     degraded: list[str]
     experiment: str = ""
     variant: str = ""
+    latency_ms: float = 0.0  # server time to build the page, logged on its impressions
 
 
 def recommendations_serve(*, request: RecommendationRequest) -> RecommendationResponse:
-    config, assignment = effective_config(request.surface, request.user_external_id)
+    started = time.perf_counter()
+    config, assignment = effective_config(request.surface, request.user_external_id, variant=request.variant)
     user = _user(request.user_external_id)
     query = Query(
         user_id=user.pk if user is not None and user.consent_personalization else None,
@@ -95,6 +100,7 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
         experiment=assignment.experiment if assignment else "",
         variant=assignment.variant if assignment else "",
     )
+    response.latency_ms = (time.perf_counter() - started) * 1000
     if request.log_impressions and page_items:
         _log_impressions(response, user, request.user_external_id)
     if request.explain:
@@ -208,7 +214,7 @@ def _rerank(
             pool, request.k, vectors=vectors, diversity=config.diversity, creator_cap=config.creator_cap, metas=metas
         )
     pinned = [
-        (int(rule.amount), Scored(rule.item_id, 0.0, {"pinned": 1.0}))
+        (int(rule.amount), Scored(rule.item_id, 0.0, {"pinned": 1.0}, rules=[f"pin: {rule.name}"]))
         for rule in pins
         if rule.item_id in metas and _pin_allowed(rule.item_id, query)
     ]
@@ -278,13 +284,14 @@ def _item(entry: Scored, meta: ItemMeta) -> RecommendedItem:
     reason: dict[str, Any] = {"code": REASONS.get(source, "recommended"), "source": source}
     if source == "category_popular" and meta.category_path:
         reason["category"] = meta.category_path.split("/")[0]
-    return RecommendedItem(meta.id, meta.external_id, meta.title, round(entry.score, 6), entry.sources, reason)
+    return RecommendedItem(meta.id, meta.external_id, meta.title, round(entry.score, 6), entry.sources, reason,
+                           rules=entry.rules)  # fmt: skip
 
 
 _INSERT_IMPRESSIONS = """
 INSERT INTO catalog_impression (request_id, recommendation_id, user_id, user_external_id, item_id, shown_at,
-                                surface, position, experiment, variant, source, sources, score)
-SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score
+                                surface, position, experiment, variant, source, sources, score, latency_ms)
+SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score, %s
 FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::float8[])
      AS shown(item_id, position, source, sources, score)
 """
@@ -298,7 +305,7 @@ def _log_impressions(response: RecommendationResponse, user: EndUser | None, ext
             _INSERT_IMPRESSIONS,
             [
                 response.request_id, response.recommendation_id, user.pk if user else None, external_id or "",
-                timezone.now(), response.surface, response.experiment, response.variant,
+                timezone.now(), response.surface, response.experiment, response.variant, response.latency_ms,
                 [i.item_id for i in items], list(range(1, len(items) + 1)), [i.reason["source"] for i in items],
                 [",".join(i.sources) for i in items], [i.score for i in items],
             ],
@@ -309,6 +316,7 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     """Hybrid search results, logged as impressions on the 'search' surface like any list."""
     from recsys_app.retrieval.search import search_items
 
+    started = time.perf_counter()
     hits = search_items(text=text, k=k, query=Query(None, filters))
     metas = item_metas({hit.item_id for hit in hits}, with_attributes=False)
     items = [
@@ -318,6 +326,7 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     ]  # fmt: skip
     request_id = uuid.uuid4()
     response = RecommendationResponse(request_id, request_id, "search", 1, items, [])
+    response.latency_ms = (time.perf_counter() - started) * 1000
     if items:
         _log_impressions(response, _user(user_external_id), user_external_id)
     return response

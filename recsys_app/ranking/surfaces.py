@@ -14,7 +14,7 @@ from django.utils import timezone
 from recsys_app.lib.errors import ApiError
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
-from recsys_app.ranking.experiments import Assignment, assign
+from recsys_app.ranking.experiments import Assignment, assign, assign_variant
 from recsys_app.ranking.models import BusinessRule, Experiment, Surface
 from recsys_app.safety.audit import audit_record
 
@@ -52,14 +52,22 @@ def _surface_config(name: str) -> SurfaceConfig | ApiError:
     )
 
 
-def effective_config(surface: str, user_external_id: str | None) -> tuple[SurfaceConfig, Assignment | None]:
+def effective_config(
+    surface: str, user_external_id: str | None, *, variant: str | None = None
+) -> tuple[SurfaceConfig, Assignment | None]:
     """The surface's configuration for this user: a running experiment's variant if they are
-    in one. Anonymous requests get the surface's own settings."""
+    in one. Anonymous requests get the surface's own settings. `variant` forces one variant of
+    the running experiment (the console's side-by-side preview)."""
     config = surface_config(surface)
-    experiment = running_experiment(surface) if user_external_id else None
-    if experiment is None or not user_external_id:
+    experiment = running_experiment(surface) if user_external_id or variant else None
+    if variant:
+        if experiment is None:
+            raise ValueError(f"variant: no experiment is running on '{surface}'")
+        assignment = assign_variant(experiment, variant, config)
+    elif experiment is None or not user_external_id:
         return config, None
-    assignment = assign(experiment, user_external_id, config)
+    else:
+        assignment = assign(experiment, user_external_id, config)
     return assignment.config, assignment
 
 

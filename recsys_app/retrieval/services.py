@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from recsys_app.lib.sql import advisory_lock, upsert_rows
 from recsys_app.lib.vectors import vector_literal
+from recsys_app.ops.tasking import task_progress
 from recsys_app.retrieval import encoder
 from recsys_app.retrieval.models import ItemEmbedding
 
@@ -67,6 +68,7 @@ def item_embeddings_refresh(*, batch_size: int = 256, limit: int | None = None) 
                     pending.result()
                 pending = writer.submit(_write_batch, records, result)
                 after, queued = rows[-1][0], queued + len(rows)
+                task_progress(queued, limit, f"{queued} item(s) encoded")
             if pending is not None:
                 pending.result()
     return result

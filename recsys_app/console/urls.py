@@ -1,0 +1,10 @@
+from django.urls import path
+
+from recsys_app.console import views
+
+app_name = "console"
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("preview/", views.user_preview, name="preview"),
+    path("jobs/start/", views.jobs_start, name="jobs_start"),
+]
