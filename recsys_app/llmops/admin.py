@@ -118,10 +118,14 @@ class VersionInline(admin.TabularInline):
         url = reverse("admin:llmops_promptversion_change", args=[version.pk])
         return format_html('<a href="{}">v{}</a>', url, version.number)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PromptVersion]:
+        done = EvalRun.objects.filter(version=OuterRef("pk"), status=EvalRun.Status.DONE).order_by("-pk")
+        return super().get_queryset(request).annotate(last_scores=Subquery(done.values("scores")[:1]))
+
     @admin.display(description="last evaluation")
     def last_evaluation(self, version: PromptVersion) -> str:
-        run = version.eval_runs.filter(status=EvalRun.Status.DONE).first()
-        return ", ".join(f"{k} {v:.2f}" for k, v in run.scores.items()) if run else "-"
+        scores = getattr(version, "last_scores", None)
+        return ", ".join(f"{k} {v:.2f}" for k, v in scores.items()) if scores else "-"
 
 
 @admin.register(Prompt)
@@ -130,14 +134,20 @@ class PromptAdmin(admin.ModelAdmin):
     inlines = [VersionInline]
     actions = ["rollback"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Prompt]:
+        live = PromptVersion.objects.filter(prompt=OuterRef("pk"), label=PromptVersion.Label.PRODUCTION)
+        return super().get_queryset(request).annotate(
+            versions_total=Count("versions"), production_number=Subquery(live.values("number")[:1])
+        )
+
     @admin.display(description="production")
     def production(self, prompt: Prompt) -> str:
-        version = prompt.versions.filter(label=PromptVersion.Label.PRODUCTION).first()
-        return f"v{version.number}" if version else "-"
+        number = getattr(prompt, "production_number", None)
+        return f"v{number}" if number else "-"
 
-    @admin.display(description="versions")
+    @admin.display(description="versions", ordering="versions_total")
     def versions_count(self, prompt: Prompt) -> int:
-        return prompt.versions.count()
+        return int(getattr(prompt, "versions_total", 0))
 
     @admin.action(description="Roll production back to the previous version", permissions=["change"])
     def rollback(self, request: HttpRequest, queryset: QuerySet[Prompt]) -> None:
