@@ -35,7 +35,9 @@ def _serve(surface: str, user: EndUser, *, seed: str | None, variant: str | None
                                     seed_item_external_id=seed if surface in SEEDED else None,
                                     log_impressions=False, explain=explain, variant=variant)  # fmt: skip
     try:
-        return SurfacePreview(surface, recommendations_serve(request=request), seed=seed or "")
+        return SurfacePreview(
+            surface, recommendations_serve(request=request), seed=(seed or "") if surface in SEEDED else ""
+        )
     except ValueError as exc:
         return SurfacePreview(surface, None, error=str(exc))
 

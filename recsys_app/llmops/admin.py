@@ -136,8 +136,10 @@ class PromptAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prompt]:
         live = PromptVersion.objects.filter(prompt=OuterRef("pk"), label=PromptVersion.Label.PRODUCTION)
-        return super().get_queryset(request).annotate(
-            versions_total=Count("versions"), production_number=Subquery(live.values("number")[:1])
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(versions_total=Count("versions"), production_number=Subquery(live.values("number")[:1]))
         )
 
     @admin.display(description="production")

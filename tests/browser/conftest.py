@@ -1,0 +1,78 @@
+"""A real browser (Debian's Chromium, driven by Playwright) against Django's live server.
+
+Screenshots of every flow go to `test-artifacts/screenshots/` (or `SCREENSHOT_DIR`), which CI
+keeps. The live server runs in a thread of this process on the test database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
+# browser steps are ordinary blocking calls, which Django refuses inside a loop unless told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+class Console:
+    """One logged-in browser page, with helpers that read like what an operator does."""
+
+    def __init__(self, page: Any, base_url: str, role: str) -> None:
+        self.page, self.base_url, self.role = page, base_url, role
+
+    def open(self, path: str) -> Any:
+        return self.page.goto(self.base_url + path)
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{self.role}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def messages(self) -> str:
+        found = self.page.locator("ul.messagelist")
+        return found.inner_text() if found.count() else ""
+
+
+@pytest.fixture
+def console_as(browser: Any, live_server: Any, cast: dict[str, Any]) -> Iterator[Any]:
+    """Log in through the real login form as one of the cast's roles."""
+    contexts = []
+
+    def login(role: str) -> Console:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(live_server.url + "/login/")
+        page.fill("#id_username", cast[role].username)
+        page.fill("#id_password", f"{role}-password-1")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#console-nav")
+        return Console(page, live_server.url, role)
+
+    yield login
+    for context in contexts:
+        context.close()
