@@ -71,7 +71,7 @@ class BriefAdmin(admin.ModelAdmin):
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Draft now (each run makes a new draft version)", permissions=["change"])
+    @admin.action(description="Draft now (each run makes a new draft version)", permissions=["add"])
     def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Brief]) -> None:
         queued = []
         for brief in queryset:

@@ -23,6 +23,7 @@ def test_reviewer_reviews_with_the_keyboard_and_operator_publishes(
     draft = make_draft()
     reviewer = console_as("reviewer")
     reviewer.open("/curation/draft/?status__exact=pending_review")
+    reviewer.shot("review-queue")
     reviewer.page.locator(f"a[href*='/curation/draft/{draft.pk}/']").first.click()
     reviewer.page.keyboard.press("c")  # start review
     reviewer.page.wait_for_selector("#approve")
