@@ -23,14 +23,14 @@ from _setup import machine, median, setup_bench_django
 TARGET_P95_MS = 300.0
 
 
-def _pages(user_id: str, draft_pk: int | None, experiment_pk: int | None) -> dict[str, str]:
+def _pages(user_id: str, draft_pk: int | None, experiment_pk: int) -> dict[str, str]:
     from django.urls import reverse
 
     pages = {
         "baseline: /healthz": "/healthz",
         "baseline: admin index": reverse("admin:index"),
         "dashboard": reverse("console:dashboard"),
-        "user preview (5 surfaces, explained)": reverse("console:preview") + f"?user={user_id}",
+        "user preview (5 surfaces + 2 variants, explained)": reverse("console:preview") + f"?user={user_id}",
         "review queue": reverse("admin:curation_draft_changelist") + "?status__exact=pending_review",
         "prompts": reverse("admin:llmops_prompt_changelist"),
         "prompt versions": reverse("admin:llmops_promptversion_changelist"),
@@ -46,8 +46,7 @@ def _pages(user_id: str, draft_pk: int | None, experiment_pk: int | None) -> dic
     }
     if draft_pk is not None:
         pages["draft review"] = reverse("admin:curation_draft_review", args=[draft_pk])
-    if experiment_pk is not None:
-        pages["experiment results"] = reverse("admin:ranking_experiment_change", args=[experiment_pk])
+    pages["experiment results"] = reverse("admin:ranking_experiment_change", args=[experiment_pk])
     return pages
 
 
@@ -67,6 +66,19 @@ def _activity(users: list[str]) -> None:
     exposure_daily_compute(day=timezone.now().date())
 
 
+def _experiment_running(user: Any) -> Any:
+    """A two-variant experiment on home for the bench's duration, so the preview also serves
+    two variants side by side and the experiment page has results to compute."""
+    from recsys_app.ranking.experiments import experiment_start
+    from recsys_app.ranking.models import Experiment
+
+    variants = [{"name": "control", "weight": 1, "config": {}},
+                {"name": "diverse", "weight": 1, "config": {"diversity": 0.6}}]  # fmt: skip
+    experiment, _ = Experiment.objects.get_or_create(name="console-bench", defaults={"surface": "home",
+                                                                                     "variants": variants})  # fmt: skip
+    return experiment_start(experiment=experiment, by=user)
+
+
 def _time_page(client: Any, url: str, requests: int) -> tuple[float, float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -75,6 +87,7 @@ def _time_page(client: Any, url: str, requests: int) -> tuple[float, float, int]
         assert client.get(url).status_code == 200, url
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
+    count = len(queries)  # read now: the list is a view of the connection's log, which later requests reset
     times = []
     for _ in range(requests):
         started = time.perf_counter()
@@ -82,7 +95,7 @@ def _time_page(client: Any, url: str, requests: int) -> tuple[float, float, int]
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     times.sort()
-    return statistics.median(times), times[max(0, round(0.95 * len(times)) - 1)], len(queries)
+    return statistics.median(times), times[max(0, round(0.95 * len(times)) - 1)], count
 
 
 def main() -> None:
@@ -98,7 +111,7 @@ def main() -> None:
     from curation.models import Draft
     from recsys_app.catalog.models import EndUser, Interaction, Item
     from recsys_app.console.roles import console_user_ensure, roles_sync
-    from recsys_app.ranking.models import Experiment
+    from recsys_app.ranking.experiments import experiment_stop
 
     roles_sync()
     user = console_user_ensure(username="console-bench", password="console-bench-password", roles=["admin"])
@@ -106,15 +119,18 @@ def main() -> None:
     _activity([u.external_id for u in sample])
     active = Interaction.objects.filter(user=sample[0]).exists() and sample[0].external_id
     draft = Draft.objects.order_by("-pk").values_list("pk", flat=True).first()
-    experiment = Experiment.objects.order_by("-pk").values_list("pk", flat=True).first()
-    pages = _pages(active or sample[0].external_id, draft, experiment)
+    experiment = _experiment_running(user)
+    pages = _pages(active or sample[0].external_id, draft, experiment.pk)
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in pages}
-    for run in range(args.runs):
-        for name, url in pages.items():
-            results[name].append(_time_page(client, url, args.requests))
-        print(f"run {run + 1} done", flush=True)
+    try:
+        for run in range(args.runs):
+            for name, url in pages.items():
+                results[name].append(_time_page(client, url, args.requests))
+            print(f"run {run + 1} done", flush=True)
+    finally:
+        experiment_stop(experiment=experiment, by=user)
     print(f"\nmachine: {machine()}; database '{args.database}': {Item.objects.count():,} items, "
           f"{EndUser.objects.count():,} end users, ~{_estimate('catalog_interaction'):,} interactions")  # fmt: skip
     print(f"{args.requests} requests per page and run, medians over {args.runs} runs; "

@@ -1,17 +1,46 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from recsys_app.catalog.models import Creator, EndUser, ImportRun, Impression, Interaction, InteractionType, Item
 from recsys_app.lib.paginator import EstimatedCountPaginator
 
 
 class BigTableAdmin(admin.ModelAdmin):
-    """Lists over tables with millions of rows: no full counts, no per-row joins."""
+    """Lists over tables with millions of rows: no full counts, no per-row joins, newest rows
+    first by primary key (an index walk; ordering by a time column with only a BRIN index
+    sorts the whole table), filters offering the values of recent rows."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+    ordering = ["-id"]
+
+
+RECENT_ROWS = 10_000
+
+
+def recent_values_filter(field: str) -> type[admin.SimpleListFilter]:
+    """A filter on `field` offering the values of the newest RECENT_ROWS rows: a distinct over
+    the whole table costs a scan of millions of rows on every page view."""
+
+    class RecentValues(admin.SimpleListFilter):
+        title = field
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            recent = model_admin.model.objects.order_by("-id").values("id")[:RECENT_ROWS]
+            values = model_admin.model.objects.filter(id__in=recent).order_by(field).values_list(field, flat=True)
+            return [(value, value) for value in values.distinct() if value]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    return RecentValues
 
 
 @admin.register(Creator)
@@ -55,9 +84,9 @@ class InteractionTypeAdmin(admin.ModelAdmin):
 @admin.register(Interaction)
 class InteractionAdmin(BigTableAdmin):
     list_display = ["occurred_at", "user", "type", "item", "value", "surface"]
-    list_filter = ["type", "surface"]
+    list_filter = ["type", recent_values_filter("surface")]
     search_fields = ["=user__external_id", "=item__external_id", "=idempotency_key"]
-    list_select_related = ["user", "item"]
+    list_select_related = ["user", "item", "type"]
     raw_id_fields = ["user", "item"]
     date_hierarchy = None
 
@@ -65,7 +94,7 @@ class InteractionAdmin(BigTableAdmin):
 @admin.register(Impression)
 class ImpressionAdmin(BigTableAdmin):
     list_display = ["shown_at", "request_id", "user_external_id", "position", "item", "source", "experiment", "variant"]
-    list_filter = ["surface", "source", "experiment"]
+    list_filter = [recent_values_filter(name) for name in ("surface", "source", "experiment")]
     search_fields = ["=request_id", "=recommendation_id", "=user_external_id"]
     list_select_related = ["user", "item"]
     raw_id_fields = ["user", "item"]

@@ -19,13 +19,14 @@ from django.utils import timezone
 
 from agents.models import ChatSession, ChatTurn
 from curation.models import Brief, Draft
-from recsys_app.catalog.models import Item
+from recsys_app.catalog.models import Interaction, Item
 from recsys_app.catalog.services import interactions_ingest, items_upsert
 from recsys_app.evaluation.models import EvaluationRun
 from recsys_app.llmops.models import Prompt, Trace
 from recsys_app.llmops.prompts import version_create, version_label
 from recsys_app.ops.models import TaskRun
 from recsys_app.ranking.models import BusinessRule, Experiment
+from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.safety.audit import audit_record
 from recsys_app.safety.models import ExposureDaily
 from tests.factories import item_row, make_catalog
@@ -48,6 +49,8 @@ QUERIES = {
     "chat_list": 8,
     "item_list": 12,
     "enduser_list": 11,
+    "interaction_list": 13,
+    "impression_list": 14,
     "audit_list": 12,
     "brief_list": 8,
     "evalrun_list": 9,
@@ -71,6 +74,8 @@ def _pages(draft: Draft, experiment: Experiment) -> dict[str, str]:
         "chat_list": reverse("admin:agents_chatsession_changelist"),
         "item_list": reverse("admin:catalog_item_changelist"),
         "enduser_list": reverse("admin:catalog_enduser_changelist"),
+        "interaction_list": reverse("admin:catalog_interaction_changelist"),
+        "impression_list": reverse("admin:catalog_impression_changelist"),
         "audit_list": reverse("admin:safety_auditentry_changelist"),
         "brief_list": reverse("admin:curation_brief_changelist"),
         "evalrun_list": reverse("admin:llmops_evalrun_changelist"),
@@ -97,8 +102,15 @@ def _grow(n: int, make_draft: Callable[..., Draft], by: Any) -> None:
         version_label(version=version_create(prompt=prompt, template="Hi {{ name }}"), label="staging", by=by)
         ExposureDaily.objects.create(day=(now - timedelta(days=k)).date(), surface=f"s{n}", impressions=10,
                                      items_shown=3, catalog_items=5, gini=0.3, coverage=0.6)  # fmt: skip
+    interactions_ingest(rows=[{"user_id": "u2", "item_id": f"i{k % 30 + 1}", "type": ("like", "view", "click")[k % 3],
+                               "timestamp": 1_700_000_000 + serial_events(k)} for k in range(n)])  # fmt: skip
+    recommendations_serve(request=RecommendationRequest(surface="trending", k=n, user_external_id="u2"))
     serial = Item.objects.count()
     assert not items_upsert(rows=[item_row(f"grown-{serial + k}") for k in range(n)]).errors
+
+
+def serial_events(k: int) -> int:
+    return Interaction.objects.count() * 10 + k
 
 
 def _counts(client: Client, pages: dict[str, str]) -> dict[str, int]:
