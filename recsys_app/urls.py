@@ -7,6 +7,9 @@ from recsys_app.ops.views import healthz
 admin.site.site_header = "Recommendation console"
 admin.site.site_title = "Recommendation console"
 admin.site.index_title = "Operations"
+# The console's own bar (templates/admin/base_site.html) leads to its pages; the model sidebar
+# would take a third of the width the dashboard, review page and lists need.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

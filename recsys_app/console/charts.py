@@ -16,7 +16,7 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def line_chart(series: Series, *, title: str, share: bool = False, width: int = 560, height: int = 180) -> SafeString:
+def line_chart(series: Series, *, title: str, share: bool = False, width: int = 470, height: int = 170) -> SafeString:
     """One line per series over days; `share` fixes the scale to 0..1 (rates, Gini, coverage)."""
     days = sorted({day for points in series.values() for day, _ in points})
     if not days:

@@ -35,7 +35,7 @@ class TaskRunAdmin(admin.ModelAdmin):
     def progress_bar(self, run: TaskRun) -> SafeString:
         if run.progress is None:
             return format_html("<small>{}</small>", run.progress_note)
-        return format_html('<progress max="1" value="{}"></progress> <small>{}</small>', f"{run.progress:.3f}",
+        return format_html('<progress max="1" value="{}" style="width:70px"></progress> <small>{}</small>', f"{run.progress:.3f}",
                            run.progress_note)  # fmt: skip
 
     @admin.display(description="duration", ordering="finished_at")

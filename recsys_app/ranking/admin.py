@@ -43,7 +43,9 @@ class ExperimentAdmin(AuditedAdmin):
     audit_action = "experiment"
     list_display = ["name", "surface", "status", "starts_at", "ends_at"]
     list_filter = ["status", "surface"]
-    readonly_fields = ["results"]
+    # Status changes go through the start and stop actions: they stop the surface's other
+    # running experiment first and are audited (a form edit would hit the one-running constraint).
+    readonly_fields = ["status", "results"]
     actions = ["start", "stop"]
 
     @admin.display(description="results (CTR and conversion with Wilson 95% intervals)")
