@@ -35,8 +35,8 @@ class TaskRunAdmin(admin.ModelAdmin):
     def progress_bar(self, run: TaskRun) -> SafeString:
         if run.progress is None:
             return format_html("<small>{}</small>", run.progress_note)
-        return format_html('<progress max="1" value="{}" style="width:70px"></progress> <small>{}</small>', f"{run.progress:.3f}",
-                           run.progress_note)  # fmt: skip
+        bar = '<progress max="1" value="{}" style="width:70px"></progress> <small>{}</small>'
+        return format_html(bar, f"{run.progress:.3f}", run.progress_note)
 
     @admin.display(description="duration", ordering="finished_at")
     def duration(self, run: TaskRun) -> str:
