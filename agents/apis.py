@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 from agents.agent import MAX_MESSAGE, REPLY_PROMPT, session_start, turn_run
 from agents.models import ChatSession, ChatTurn
 from recsys_app.accounts.permissions import ServeScope
+from recsys_app.accounts.ratelimit import rate_hit
 from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
 from recsys_app.llmops.models import Trace
@@ -80,6 +82,11 @@ class TurnOut(BaseModel):
         "catalog-made sentences (refusals, questions, a replaced reply)."
     )
     provenance: dict[str, Any] | None = Field(description="With a generated reply: model, prompt, prompt_version.")
+    degraded: list[str] = Field(
+        default_factory=list,
+        description="Model calls of this turn that gave no answer, with why (e.g. 'agent_reply: budget: use case "
+        "'agent' has used its 20000 tokens for today'); the turn then used its catalog-made fallback.",
+    )
 
 
 class ChatSessionCreateApi(APIView):
@@ -102,8 +109,15 @@ def turn_body(turn: ChatTurn) -> dict[str, Any]:
     return {
         "session_id": str(turn.session_id), "turn": turn.number, "intent": turn.intent, "reply": turn.reply,
         "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id,
-        "generated": provenance is not None, "provenance": provenance,
+        "generated": provenance is not None, "provenance": provenance, "degraded": _degraded(turn),
     }  # fmt: skip
+
+
+def _degraded(turn: ChatTurn) -> list[str]:
+    if not turn.trace_id:
+        return []
+    failed = Trace.objects.filter(root_id=turn.trace_id, kind=Trace.Kind.LLM, status=Trace.Status.ERROR)
+    return [f"{name}: {error}"[:300] for name, error in failed.order_by("pk").values_list("name", "error")]
 
 
 def _provenance(turn: ChatTurn) -> dict[str, Any] | None:
@@ -127,6 +141,7 @@ class ChatMessageApi(APIView):
         if session is None:
             raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
         message, attributes = data.validated_data["message"], data.validated_data.get("attributes")
+        _chat_rate_check(session)
         if data.validated_data["stream"]:
             response = StreamingHttpResponse(
                 stream_turn(session, message, attributes), content_type="text/event-stream"
@@ -135,6 +150,16 @@ class ChatMessageApi(APIView):
             response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
             return response
         return Response(turn_body(turn_run(session=session, message=message, attributes=attributes)))
+
+
+def _chat_rate_check(session: ChatSession) -> None:
+    """At most CHAT_MESSAGES_PER_MINUTE messages a minute per end user (or per anonymous session)."""
+    hit = rate_hit(f"chat:{session.end_user_id or session.pk}", 60)
+    if hit.count > settings.CHAT_MESSAGES_PER_MINUTE:
+        raise ApiError(
+            f"At most {settings.CHAT_MESSAGES_PER_MINUTE} chat messages a minute per user; retry in {hit.reset_s} s.",
+            code="chat_rate_limited", http_status=429, details={"retry_after_s": hit.reset_s},
+        )  # fmt: skip
 
 
 def stream_turn(session: ChatSession, message: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:

@@ -23,8 +23,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 def _secret_key() -> str:
     key = env_str("DJANGO_SECRET_KEY")
-    if key:
-        return key
+    if key or env_bool("DJANGO_PRODUCTION", False):
+        return key  # production: checked below, never generated
     # Local default: generated once and kept, so sessions survive restarts.
     path = VAR_DIR / "secret_key"
     if not path.exists():
@@ -33,10 +33,40 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+# DJANGO_PRODUCTION=1: no development defaults. The secret key, the host names and HTTPS come
+# from the environment, DEBUG cannot be switched on, and cookies and headers are strict
+# (`manage.py check --deploy` passes; tests/ops/test_production_settings.py proves it).
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG: must be off when DJANGO_PRODUCTION=1 (it shows code and settings)")
+    if len(env_str("DJANGO_SECRET_KEY")) < 50:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY: set a random value of at least 50 characters in production")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS: list the host names this site answers to")
+
+# Cookies and headers. In development the site runs over plain HTTP on localhost, so the
+# HTTPS-only settings are on only in production (or when DJANGO_HTTPS=1).
+HTTPS = env_bool("DJANGO_HTTPS", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)  # a working day
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("DJANGO_BEHIND_PROXY", False):  # a TLS-terminating proxy that sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz answers the load balancer over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -175,7 +205,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["recsys_app.lib.parsers.LimitedJSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["recsys_app.accounts.throttling.TokenRateThrottle"],
 }
+# Requests a minute per API token unless the token sets its own (console: API tokens).
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 6000, minimum=1)
+# Console login: this many failed attempts for one user name, or from one address, within
+# LOGIN_LOCKOUT_MINUTES lock further attempts until that window ends.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# The agent: messages a minute per end user (or anonymous session), each a few model calls.
+CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Recommendation console API",
     "DESCRIPTION": "Ingestion, serving and curation API. Authenticate with `Authorization: Token <key>`.",

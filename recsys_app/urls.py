@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from recsys_app.accounts.login import LockoutAuthenticationForm
 from recsys_app.ops.views import healthz
 
 admin.site.site_header = "Recommendation console"
@@ -10,6 +11,7 @@ admin.site.index_title = "Operations"
 # The console's own bar (templates/admin/base_site.html) leads to its pages; the model sidebar
 # would take a third of the width the dashboard, review page and lists need.
 admin.site.enable_nav_sidebar = False
+admin.site.login_form = LockoutAuthenticationForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

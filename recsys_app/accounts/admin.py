@@ -4,10 +4,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from recsys_app.accounts.models import ApiToken, Scope
-from recsys_app.accounts.services import api_token_create, api_token_revoke
+from recsys_app.accounts.services import api_token_create, api_token_revoke, api_token_rotate
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -15,21 +16,23 @@ class ApiTokenForm(forms.ModelForm):
 
     class Meta:
         model = ApiToken
-        fields = ["name", "scopes", "expires_at"]
+        fields = ["name", "scopes", "expires_at", "rate_per_minute"]
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     form = ApiTokenForm
-    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = ["name", "prefix", "scopes", "rate_per_minute", "created_at", "last_used_at", "expires_at",
+                    "revoked_at"]  # fmt: skip
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix"]
-    actions = ["revoke"]
+    actions = ["revoke", "rotate"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         if obj is None:
             return []
-        return ["name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at"]
+        return ["name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at",
+                "rate_per_minute", "rotated_from"]  # fmt: skip
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
@@ -40,6 +43,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
             created_by=request.user,  # type: ignore[arg-type]
             expires_at=form.cleaned_data.get("expires_at"),
         )
+        if form.cleaned_data.get("rate_per_minute"):
+            token.rate_per_minute = form.cleaned_data["rate_per_minute"]
+            token.save(update_fields=["rate_per_minute"])
         obj.pk = token.pk
         self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
 
@@ -48,3 +54,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+    @admin.action(description="Rotate: new key now, old key valid 24 h more", permissions=["change"])
+    def rotate(self, request: HttpRequest, queryset: Any) -> None:
+        for token in queryset:
+            try:
+                new, key = api_token_rotate(token=token, by=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                continue
+            self.message_user(request, f"{new.name}: new key (copy it now, it is not shown again): {key}; "
+                              f"the old key stops at {token_expiry(token)}.", messages.WARNING)  # fmt: skip
+
+
+def token_expiry(token: ApiToken) -> str:
+    token.refresh_from_db(fields=["expires_at"])
+    return f"{token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never"

@@ -23,6 +23,13 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests a minute this key may make; empty: API_RATE_PER_MINUTE."
+    )
+    rotated_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_to",
+        help_text="The key this one replaced; it stays valid until its grace period ends.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at"]
@@ -32,3 +39,22 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+class RateCounter(models.Model):
+    """Hits of one key (a token, a login name, a chat user) in one fixed time window.
+
+    Shared by every web process through PostgreSQL (an UNLOGGED table: counters need not
+    survive a crash), counted with one upsert per hit (`accounts/ratelimit.py`).
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")]
+        indexes = [models.Index(fields=["window_start"], name="rate_counter_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%H:%M}: {self.hits}"

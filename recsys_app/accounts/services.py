@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -68,3 +69,28 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - _LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
     return token
+
+
+ROTATION_GRACE = timedelta(hours=24)
+
+
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken, by: User | None = None, grace: timedelta = ROTATION_GRACE
+                     ) -> tuple[ApiToken, str]:  # fmt: skip
+    """A new key with the same name, scopes and limit; the old one keeps working for `grace`
+    (so clients can switch without an outage), then expires. A revoked, expired or already
+    rotated token is refused."""
+    locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+    now = timezone.now()
+    if locked.revoked_at is not None or (locked.expires_at is not None and locked.expires_at <= now):
+        raise ValidationError({"token": f"{locked} is revoked or expired; create a new token instead"})
+    if ApiToken.objects.filter(rotated_from=locked).exists():
+        raise ValidationError({"token": f"{locked} was already rotated; rotate its successor"})
+    new, key = api_token_create(name=locked.name, scopes=locked.scopes, created_by=by, expires_at=None)
+    new.rate_per_minute, new.rotated_from = locked.rate_per_minute, locked
+    new.save(update_fields=["rate_per_minute", "rotated_from"])
+    ends = now + grace
+    if locked.expires_at is None or locked.expires_at > ends:
+        locked.expires_at = ends
+        locked.save(update_fields=["expires_at"])
+    return new, key

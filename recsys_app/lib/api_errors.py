@@ -28,10 +28,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    retry_after = None
+    if isinstance(exc, exceptions.Throttled):
+        retry_after = round(getattr(exc, "wait", None) or 60)
+        exc = ApiError(f"Too many requests for this API token; retry in {retry_after} s.", code="rate_limited",
+                       http_status=429, details={"retry_after_s": retry_after})  # fmt: skip
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     response.data = {"error": _error_body(exc, response.data)}
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

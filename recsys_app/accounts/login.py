@@ -1,0 +1,35 @@
+"""Console login with lockout: after LOGIN_MAX_FAILURES failed attempts for one user name, or
+from one address, within LOGIN_LOCKOUT_MINUTES, further attempts are refused (the password is
+not even checked) until the window ends, with a message that says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+
+from recsys_app.accounts.ratelimit import rate_count, rate_hit
+
+
+def _keys(username: str, address: str) -> list[str]:
+    return [f"login-user:{username.strip().lower()}", f"login-addr:{address}"]
+
+
+class LockoutAuthenticationForm(AdminAuthenticationForm):
+    def clean(self) -> dict[str, Any]:
+        window = settings.LOGIN_LOCKOUT_MINUTES * 60
+        keys = _keys(self.data.get("username", ""), self.request.META.get("REMOTE_ADDR", "") if self.request else "")
+        if any(rate_count(key, window) >= settings.LOGIN_MAX_FAILURES for key in keys):
+            raise forms.ValidationError(
+                f"Too many failed logins for this account or address; try again in up to "
+                f"{settings.LOGIN_LOCKOUT_MINUTES} minutes.",
+                code="locked_out",
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            for key in keys:
+                rate_hit(key, window)
+            raise
