@@ -226,6 +226,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "OAS_VERSION": "3.1.0",  # pydantic models emit 3.1 JSON Schema (type: null)
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "recsys_app.lib.api_schema.error_responses",
+    ],
 }
 
 # --- Product knobs ----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from recsys_app.accounts.login import LockoutAuthenticationForm
+from recsys_app.lib.api_schema import api_not_found
 from recsys_app.ops.views import healthz
 
 admin.site.site_header = "Recommendation console"
@@ -24,6 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("console/", include("recsys_app.console.urls")),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),  # after every API route: JSON 404, not the login page
     # Last: the admin's catch-all redirects every unknown path to its login page.
     path("", admin.site.urls),
 ]

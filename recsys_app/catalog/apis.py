@@ -190,7 +190,7 @@ class EventsIngestApi(APIView):
 
 
 class ItemOut(serializers.ModelSerializer):
-    creator_id = serializers.CharField(source="creator.external_id", default=None)
+    creator_id = serializers.CharField(source="creator.external_id", default=None, allow_null=True)
 
     class Meta:
         model = Item
