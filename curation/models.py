@@ -38,6 +38,7 @@ class Brief(models.Model):
         help_text='{"category", "price_min", "price_max", "fresh_days", "min_items", "max_items", "kind"}',
     )
     seed_items = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Cluster items (proposed).")
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="Celery task id of the run that holds it.")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.OPERATOR)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     status_reason = models.TextField(blank=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from pydantic import ValidationError
 
 from curation.checks import Facts, Report, check_collection, facts_of, template_note
@@ -72,9 +72,16 @@ class Outcome:
         return {"status": self.status, "reason": self.reason, "draft": self.draft_id}
 
 
-def brief_run(*, brief_id: int) -> Outcome:
-    """Run the pipeline for a queued brief once: a second worker given the same brief stops."""
-    if not Brief.objects.filter(pk=brief_id, status=Brief.Status.QUEUED).update(status=Brief.Status.RUNNING):
+def brief_run(*, brief_id: int, task_id: str = "") -> Outcome:
+    """Run the pipeline for a queued brief once: a second worker given the same brief stops.
+
+    The claim records the Celery task id, so the same message redelivered after its worker was
+    killed mid-run (acks_late) takes the brief up again; any other task finds it running and stops.
+    """
+    mine = Q(status=Brief.Status.QUEUED)
+    if task_id:
+        mine |= Q(status=Brief.Status.RUNNING, claimed_by=task_id)
+    if not Brief.objects.filter(mine, pk=brief_id).update(status=Brief.Status.RUNNING, claimed_by=task_id):
         return Outcome("skipped", "not queued (already run, or running elsewhere)")
     brief = Brief.objects.get(pk=brief_id)
     try:

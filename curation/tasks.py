@@ -11,12 +11,12 @@ from django.db import transaction
 from recsys_app.ops.tasking import RecordedTask
 
 
-@shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
-def brief_run_task(brief_id: int) -> dict[str, Any]:
+@shared_task(base=RecordedTask, bind=True, soft_time_limit=600, time_limit=660)
+def brief_run_task(self: Any, brief_id: int) -> dict[str, Any]:
     """One brief through the pipeline; many run in parallel, one worker process each."""
     from curation.pipeline import brief_run
 
-    return brief_run(brief_id=brief_id).as_json()
+    return brief_run(brief_id=brief_id, task_id=self.request.id or "").as_json()
 
 
 @shared_task(base=RecordedTask, soft_time_limit=300, time_limit=330)

@@ -155,6 +155,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+else:
+    # Redis: a message a worker took but never acknowledged (the worker was killed) goes back to
+    # the queue after this many seconds. Longer than the longest task (CELERY_TASK_TIME_LIMIT),
+    # or a slow task would be handed to a second worker while the first still runs it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_SERIALIZER = "json"

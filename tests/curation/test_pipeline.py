@@ -71,6 +71,18 @@ def test_a_brief_runs_once_per_queueing(world: World) -> None:
         brief_queue(brief=brief)
 
 
+def test_a_redelivered_task_takes_up_the_brief_its_killed_run_left_running(world: World) -> None:
+    """A worker killed mid-run leaves the brief `running` under its task id; acks_late hands the
+    same message (same id) to the next worker, which may resume; another task may not."""
+    brief = Brief.objects.create(theme="coffee", status=Brief.Status.RUNNING, claimed_by="task-1")
+    assert brief_run(brief_id=brief.pk, task_id="task-2").status == "skipped"
+    assert brief_run(brief_id=brief.pk).status == "skipped"
+    assert brief_run(brief_id=brief.pk, task_id="task-1").draft_id is not None
+    brief.refresh_from_db()
+    assert brief.status == Brief.Status.DRAFTED and brief.drafts.count() == 1
+    assert brief_run(brief_id=brief.pk, task_id="task-1").status == "skipped", "a finished brief is not run again"
+
+
 def test_proposed_themes_come_from_clusters_of_what_the_audience_likes(world: World) -> None:
     briefs = themes_propose(audience=Audience(), count=2)
     assert len(briefs) == 2 and all(b.origin == Brief.Origin.PROPOSED and b.seed_items for b in briefs)
