@@ -159,7 +159,12 @@ else:
     # Redis: a message a worker took but never acknowledged (the worker was killed) goes back to
     # the queue after this many seconds. Longer than the longest task (CELERY_TASK_TIME_LIMIT),
     # or a slow task would be handed to a second worker while the first still runs it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+    # Workers sweep for such messages every interval x throttle seconds (kombu: 10 x 10).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
+    }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_SERIALIZER = "json"

@@ -60,7 +60,18 @@ def task_progress(done: float, total: float | None, note: str = "") -> None:
 
 
 class RecordedTask(Task):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        finished = getattr(self.request, "finished_run", None)
+        if finished is not None:  # this message was already carried out: do not do it twice
+            return finished.result
+        return super().__call__(*args, **kwargs)
+
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # A message delivered again after it succeeded (a broker's visibility timeout ran out
+        # while it ran) is answered from its row instead of running again.
+        self.request.finished_run = TaskRun.objects.filter(celery_id=task_id, status=TaskRun.Status.SUCCEEDED).first()
+        if self.request.finished_run is not None:
+            return
         # A run the console queued already has its row (as `queued`); a redelivered one
         # (acks_late after a lost worker) starts its row again rather than adding a second.
         TaskRun.objects.update_or_create(

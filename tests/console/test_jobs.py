@@ -84,3 +84,22 @@ def test_evaluation_job_writes_its_run_row_before_it_is_queued(cast: dict[str, A
     run = job_start(key="evaluation", by=cast["operator"])
     evaluation = EvaluationRun.objects.get()
     assert run.kwargs == {"run_id": evaluation.pk} and evaluation.status == EvaluationRun.Status.PENDING
+
+
+def test_a_message_delivered_again_after_success_is_not_carried_out_twice(db: None) -> None:
+    """Brokers may deliver a message twice (a visibility timeout ran out while it ran): the
+    second delivery answers from the run's row instead of doing the work again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recsys_app.ops.tasks import task_runs_prune
+
+    old = timezone.now() - timedelta(days=40)
+    TaskRun.objects.create(task_name="x", celery_id="old-1", started_at=old, status=TaskRun.Status.SUCCEEDED)
+    first = task_runs_prune.apply(task_id="prune-1").get()
+    assert first["task_runs"] == 1
+    TaskRun.objects.create(task_name="x", celery_id="old-2", started_at=old, status=TaskRun.Status.SUCCEEDED)
+    again = task_runs_prune.apply(task_id="prune-1").get()
+    assert again == first and TaskRun.objects.filter(celery_id="old-2").exists(), "not run a second time"
+    assert TaskRun.objects.filter(celery_id="prune-1").count() == 1
