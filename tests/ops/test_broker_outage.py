@@ -24,8 +24,8 @@ DEAD_BROKER = "redis://127.0.0.1:9/0"  # the discard port: nothing answers
 
 
 def _post(url: str, key: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Token {key}", "Content-Type": "application/json"})  # fmt: skip
+    headers = {"Authorization": f"Token {key}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

@@ -9,6 +9,7 @@ task_reject_on_worker_lost); production runs Redis or RabbitMQ, which this prove
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -49,10 +50,8 @@ def _kill_tree(pid: int) -> None:
             except (OSError, ValueError):
                 continue
     for victim in [pid, *children]:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone
             os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
