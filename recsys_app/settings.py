@@ -63,7 +63,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("DJANGO_BEHIND_PROXY", False):  # a TLS-terminating proxy that sets X-Forwarded-Proto
+# A TLS-terminating proxy that sets X-Forwarded-Proto and appends the client to X-Forwarded-For.
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz answers the load balancer over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

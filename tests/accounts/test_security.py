@@ -129,6 +129,17 @@ def test_console_login_locks_after_repeated_failures(operator: Any, viewer: Any)
     assert "Too many failed logins" in elsewhere.content.decode(), "the name is locked from any address"
 
 
+@override_settings(LOGIN_MAX_FAILURES=2, BEHIND_PROXY=True)
+def test_behind_the_proxy_the_lockout_counts_the_forwarded_client(operator: Any, viewer: Any) -> None:
+    attacker = Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    for name in ("nobody-1", "nobody-2"):
+        attacker.post("/login/", {"username": name, "password": "wrong"})
+    locked = attacker.post("/login/", {"username": "viewer", "password": "x"})
+    assert "Too many failed logins" in locked.content.decode(), "the attacker's address is locked"
+    colleague = Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="7.7.7.7")
+    assert colleague.post("/login/", {"username": "op", "password": "op-password-1"}).status_code == 302
+
+
 def test_csrf_is_enforced_for_the_console_and_session_api_calls(operator: Any) -> None:
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/login/", {"username": "op", "password": "op-password-1"}).status_code == 403
