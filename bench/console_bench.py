@@ -111,6 +111,7 @@ def main() -> None:
     from curation.models import Draft
     from recsys_app.catalog.models import EndUser, Interaction, Item
     from recsys_app.console.roles import console_user_ensure, roles_sync
+    from recsys_app.lib.paginator import table_estimate
     from recsys_app.ranking.experiments import experiment_stop
 
     roles_sync()
@@ -131,8 +132,9 @@ def main() -> None:
             print(f"run {run + 1} done", flush=True)
     finally:
         experiment_stop(experiment=experiment, by=user)
+    events = table_estimate("catalog_interaction")
     print(f"\nmachine: {machine()}; database '{args.database}': {Item.objects.count():,} items, "
-          f"{EndUser.objects.count():,} end users, ~{_estimate('catalog_interaction'):,} interactions")  # fmt: skip
+          f"{EndUser.objects.count():,} end users, ~{events:,} interactions")  # fmt: skip
     print(f"{args.requests} requests per page and run, medians over {args.runs} runs; "
           f"target p95 <= {TARGET_P95_MS:.0f} ms")  # fmt: skip
     print("| page | p50 ms | p95 ms | queries | p95 within target |\n| --- | ---: | ---: | ---: | --- |")
@@ -140,15 +142,6 @@ def main() -> None:
         p50, p95 = median([r[0] for r in runs]), median([r[1] for r in runs])
         verdict = "" if name.startswith("baseline") else ("yes" if p95 <= TARGET_P95_MS else "**no**")
         print(f"| {name} | {p50:.1f} | {p95:.1f} | {runs[-1][2]} | {verdict} |")
-
-
-def _estimate(table: str) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [table])
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 if __name__ == "__main__":

@@ -42,10 +42,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
             scopes=form.cleaned_data["scopes"],
             created_by=request.user,  # type: ignore[arg-type]
             expires_at=form.cleaned_data.get("expires_at"),
+            rate_per_minute=form.cleaned_data.get("rate_per_minute"),
         )
-        if form.cleaned_data.get("rate_per_minute"):
-            token.rate_per_minute = form.cleaned_data["rate_per_minute"]
-            token.save(update_fields=["rate_per_minute"])
         obj.pk = token.pk
         self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
 

@@ -27,6 +27,8 @@ def api_token_create(
     scopes: Iterable[str],
     created_by: User | None = None,
     expires_at: datetime | None = None,
+    rate_per_minute: int | None = None,
+    rotated_from: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its plain key, which is never stored."""
     scope_list = sorted(set(scopes))
@@ -43,6 +45,8 @@ def api_token_create(
         scopes=scope_list,
         created_by=created_by,
         expires_at=expires_at,
+        rate_per_minute=rate_per_minute,
+        rotated_from=rotated_from,
     )
     return token, key
 
@@ -86,9 +90,8 @@ def api_token_rotate(*, token: ApiToken, by: User | None = None, grace: timedelt
         raise ValidationError({"token": f"{locked} is revoked or expired; create a new token instead"})
     if ApiToken.objects.filter(rotated_from=locked).exists():
         raise ValidationError({"token": f"{locked} was already rotated; rotate its successor"})
-    new, key = api_token_create(name=locked.name, scopes=locked.scopes, created_by=by, expires_at=None)
-    new.rate_per_minute, new.rotated_from = locked.rate_per_minute, locked
-    new.save(update_fields=["rate_per_minute", "rotated_from"])
+    new, key = api_token_create(name=locked.name, scopes=locked.scopes, created_by=by,
+                                rate_per_minute=locked.rate_per_minute, rotated_from=locked)  # fmt: skip
     ends = now + grace
     if locked.expires_at is None or locked.expires_at > ends:
         locked.expires_at = ends

@@ -20,8 +20,7 @@ def line_chart(series: Series, *, title: str, share: bool = False, width: int = 
     """One line per series over days; `share` fixes the scale to 0..1 (rates, Gini, coverage)."""
     days = sorted({day for points in series.values() for day, _ in points})
     if not days:
-        return format_html('<figure class="chart"><figcaption><strong>{}</strong></figcaption><p><em>{}</em></p>'
-                           "</figure>", title, "no data yet")  # fmt: skip
+        return _empty(title)
     top = 1.0 if share else max((value for points in series.values() for _, value in points), default=0.0) or 1.0
     pad, position = 34, {day: n for n, day in enumerate(days)}
 
@@ -47,6 +46,11 @@ def line_chart(series: Series, *, title: str, share: bool = False, width: int = 
     )  # fmt: skip
 
 
+def _empty(title: str) -> SafeString:
+    return format_html('<figure class="chart"><figcaption><strong>{}</strong></figcaption><p><em>{}</em></p>'
+                       "</figure>", title, "no data yet")  # fmt: skip
+
+
 def _dot(cx: float, cy: float, colour: str) -> SafeString:
     return format_html('<circle cx="{}" cy="{}" r="3" fill="{}"/>', f"{cx:.1f}", f"{cy:.1f}", colour)
 
@@ -59,8 +63,7 @@ def _legend(series: Series) -> SafeString:
 def bar_chart(values: dict[str, float], *, title: str, share: bool = False) -> SafeString:
     """Horizontal bars, one per name, labelled with the value."""
     if not values:
-        return format_html('<figure class="chart"><figcaption><strong>{}</strong></figcaption><p><em>{}</em></p>'
-                           "</figure>", title, "no data yet")  # fmt: skip
+        return _empty(title)
     top = 1.0 if share else max(values.values()) or 1.0
     rows = format_html_join("", '<tr><td>{}</td><td><div style="background:{};height:10px;width:{}px"></div></td>'
                             "<td>{}</td></tr>", (

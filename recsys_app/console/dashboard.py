@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from recsys_app.console.charts import Series, bar_chart, line_chart
 from recsys_app.evaluation.models import EvaluationRun
+from recsys_app.lib.paginator import table_estimate
 from recsys_app.ops.models import TaskRun, Watermark
 from recsys_app.ranking.experiments import CLICK_TYPES, CONVERSION_TYPES
 from recsys_app.safety.models import ExposureDaily
@@ -38,12 +39,6 @@ def _series(rows: list[tuple[Any, ...]]) -> Series:
     return dict(out)
 
 
-def _estimated_rows(table: str) -> int:
-    """The planner's row estimate: exact counts of the event tables cost a scan of millions."""
-    found = _rows("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [table])
-    return int(found[0][0]) if found else 0
-
-
 _GROWTH = """
 SELECT created_at::date AS day, 'items', count(*) FROM catalog_item WHERE created_at >= %(since)s GROUP BY 1
 UNION ALL
@@ -54,7 +49,7 @@ SELECT created_at::date, 'end users', count(*) FROM catalog_enduser WHERE create
 def catalog_panel(since: datetime) -> dict[str, Any]:
     totals = _rows("SELECT (SELECT count(*) FROM catalog_item), (SELECT count(*) FROM catalog_enduser)", [])[0]
     return {
-        "items": totals[0], "users": totals[1], "events": _estimated_rows("catalog_interaction"),
+        "items": totals[0], "users": totals[1], "events": table_estimate("catalog_interaction"),
         "chart": line_chart(_series(_rows(_GROWTH, {"since": since})), title="New items and end users per day"),  # type: ignore[arg-type]
     }  # fmt: skip
 

@@ -67,18 +67,21 @@ class RecordedTask(Task):
         return super().__call__(*args, **kwargs)
 
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        run = TaskRun.objects.filter(celery_id=task_id).first()
         # A message delivered again after it succeeded (a broker's visibility timeout ran out
         # while it ran) is answered from its row instead of running again.
-        self.request.finished_run = TaskRun.objects.filter(celery_id=task_id, status=TaskRun.Status.SUCCEEDED).first()
+        self.request.finished_run = run if run is not None and run.status == TaskRun.Status.SUCCEEDED else None
         if self.request.finished_run is not None:
             return
         # A run the console queued already has its row (as `queued`); a redelivered one
         # (acks_late after a lost worker) starts its row again rather than adding a second.
-        TaskRun.objects.update_or_create(
-            celery_id=task_id,
-            defaults={"task_name": self.name, "status": TaskRun.Status.RUNNING, "args": list(args), "kwargs": kwargs,
-                      "worker": socket.gethostname(), "started_at": timezone.now(), "progress": None, "log": ""},
-        )  # fmt: skip
+        fields = {"task_name": self.name, "status": TaskRun.Status.RUNNING, "args": list(args), "kwargs": kwargs,
+                  "worker": socket.gethostname(), "started_at": timezone.now(), "progress": None,
+                  "log": ""}  # fmt: skip
+        if run is None:
+            TaskRun.objects.create(celery_id=task_id, **fields)
+        else:
+            TaskRun.objects.filter(pk=run.pk).update(**fields)
         buffer = _LogBuffer()
         logging.getLogger().addHandler(buffer)
         _current.set((task_id, buffer))
