@@ -221,9 +221,14 @@ REST_FRAMEWORK = {
 }
 # Requests a minute per API token unless the token sets its own (console: API tokens).
 API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 6000, minimum=1)
-# Console login: this many failed attempts for one user name, or from one address, within
-# LOGIN_LOCKOUT_MINUTES lock further attempts until that window ends.
+# Console login (accounts/login.py), failures counted per LOGIN_LOCKOUT_MINUTES window: this many
+# for one user name from one address lock that pair until the window ends; PER_NAME failures for a
+# name from any addresses lock the name (distributed guessing; high, so that no one keeps a
+# colleague locked out cheaply); PER_ADDRESS failures from one address lock the address (one
+# caller trying many names).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_NAME = env_int("LOGIN_MAX_FAILURES_PER_NAME", 50, minimum=1)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 # The agent: messages a minute per end user (or anonymous session), each a few model calls.
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
@@ -273,6 +278,15 @@ LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", 4096, minimum=512)
 LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "local")
 LLM_RETRY_BASE_SECONDS = env_int("LLM_RETRY_BASE_MS", 500, minimum=0) / 1000
 LLM_TRACE_RETENTION_DAYS = env_int("LLM_TRACE_RETENTION_DAYS", 30, minimum=1)
+# Provider secrets (recsys_app/llmops/secrets.py). A key typed in the console is stored
+# encrypted with LLM_SECRETS_KEY (default: derived from SECRET_KEY); a key taken from the
+# environment must live in a variable whose name starts with LLM_KEY_ENV_PREFIX, so a console
+# user cannot point a provider at DATABASE_URL or the secret key. HTTP providers may only call
+# hosts in LLM_PROVIDER_HOSTS ("*.example.com" matches subdomains); loopback is allowed
+# outside production, where a local llama.cpp or vLLM server is the usual endpoint.
+LLM_SECRETS_KEY = env_str("LLM_SECRETS_KEY")
+LLM_KEY_ENV_PREFIX = "LLM_KEY_"
+LLM_PROVIDER_HOSTS = env_list("LLM_PROVIDER_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 
 # Responsible AI (recsys_app/safety). Phone numbers are read as in this region when written
 # without a country code. Raw events and impressions older than their retention are deleted

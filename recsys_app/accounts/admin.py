@@ -5,7 +5,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from recsys_app.accounts.models import ApiToken, Scope
 from recsys_app.accounts.services import api_token_create, api_token_revoke, api_token_rotate
@@ -45,7 +47,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
             rate_per_minute=form.cleaned_data.get("rate_per_minute"),
         )
         obj.pk = token.pk
-        self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
+        request._new_keys = [{"token": token, "key": key, "note": "new token"}]  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+        return _keys_page(self, request, getattr(request, "_new_keys", []))
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
@@ -54,15 +59,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
 
     @admin.action(description="Rotate: new key now, old key valid 24 h more", permissions=["change"])
-    def rotate(self, request: HttpRequest, queryset: Any) -> None:
+    def rotate(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        keys = []
         for token in queryset:
             try:
                 new, key = api_token_rotate(token=token, by=request.user)  # type: ignore[arg-type]
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), messages.ERROR)
                 continue
-            self.message_user(request, f"{new.name}: new key (copy it now, it is not shown again): {key}; "
-                              f"the old key stops at {token_expiry(token)}.", messages.WARNING)  # fmt: skip
+            keys.append({"token": new, "key": key, "note": f"replaces {token.prefix}…, which stops at "
+                                                            f"{token_expiry(token)}"})  # fmt: skip
+        return _keys_page(self, request, keys) if keys else None
+
+
+def _keys_page(model_admin: admin.ModelAdmin, request: HttpRequest, keys: list[dict[str, Any]]) -> HttpResponse:
+    """New keys are shown once, on this page: never through the messages framework, whose
+    storage is a cookie (or the session), and never cached."""
+    context = {**model_admin.admin_site.each_context(request), "title": "New API key", "keys": keys,
+               "opts": model_admin.model._meta}  # fmt: skip
+    response = TemplateResponse(request, "admin/accounts/apitoken/new_keys.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 def token_expiry(token: ApiToken) -> str:

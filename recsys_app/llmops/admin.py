@@ -37,26 +37,53 @@ from recsys_app.llmops.models import (
     Trace,
 )  # fmt: skip
 from recsys_app.llmops.prompts import PromptError, render, version_create, version_diff, version_label, version_rollback
+from recsys_app.llmops.secrets import secret_encrypt
 from recsys_app.llmops.tracing import trace_tree
 
 
 class ProviderForm(forms.ModelForm):
-    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                              help_text="Write-only; leave empty to keep the stored key.")  # fmt: skip
+    """The key is write-only: a new one replaces the stored one (encrypted at once), an empty
+    field keeps it, 'remove key' clears it. No page, in any role, renders a stored key."""
+
+    new_api_key = forms.CharField(
+        required=False, label="Replace key", strip=True, max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: leave empty to keep the stored key. Or name an LLM_KEY_* variable below.",
+    )  # fmt: skip
+    remove_api_key = forms.BooleanField(required=False, label="Remove the stored key")
 
     class Meta:
         model = Provider
-        fields = ["name", "kind", "model", "base_url", "api_key", "api_key_env", "timeout_seconds", "max_retries",
+        fields = ["name", "kind", "model", "base_url", "api_key_env", "timeout_seconds", "max_retries",
                   "cost_per_1k_input", "cost_per_1k_output", "is_enabled"]  # fmt: skip
 
-    def clean_api_key(self) -> str:
-        return self.cleaned_data["api_key"] or (self.instance.api_key if self.instance.pk else "")
+    def save(self, commit: bool = True) -> Provider:
+        provider: Provider = super().save(commit=False)
+        if self.cleaned_data.get("new_api_key"):
+            provider.api_key_encrypted = secret_encrypt(self.cleaned_data["new_api_key"])
+        elif self.cleaned_data.get("remove_api_key"):
+            provider.api_key_encrypted = ""
+        if commit:
+            provider.save()
+        return provider
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "model", "base_url", "timeout_seconds", "max_retries", "is_enabled"]
+    list_display = ["name", "kind", "model", "base_url", "key", "timeout_seconds", "max_retries", "is_enabled"]
+    readonly_fields = ["key"]
+
+    def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
+        fields = ["name", "kind", "model", "base_url", "key", "api_key_env", "timeout_seconds", "max_retries",
+                  "cost_per_1k_input", "cost_per_1k_output", "is_enabled"]  # fmt: skip
+        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+            fields[5:5] = ["new_api_key", "remove_api_key"]
+        return fields
+
+    @admin.display(description="key")
+    def key(self, provider: Provider) -> str:
+        return "key set (stored encrypted)" if provider.has_key else "no stored key"
 
 
 @admin.register(Route)

@@ -244,7 +244,7 @@ def _call_with_fallback(
         try:
             return _call_with_retries(provider, request, call, on_token)
         except ProviderError as exc:
-            errors.append(f"{provider.name}: {exc}")
+            errors.append(f"{provider.name} ({exc.code}): {exc}")
     raise LLMError("; ".join(errors), kind="provider")
 
 

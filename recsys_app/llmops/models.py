@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
@@ -27,8 +28,12 @@ class Provider(models.Model):
         max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])],
         help_text="HTTP: e.g. http://vllm:8000/v1",
     )  # fmt: skip
-    api_key = models.CharField(max_length=500, blank=True, help_text="HTTP: the key, or empty to use api_key_env.")
-    api_key_env = models.CharField(max_length=100, blank=True, help_text="HTTP: environment variable with the key.")
+    api_key_encrypted = models.TextField(
+        blank=True, editable=False, help_text="HTTP: the key, encrypted (llmops/secrets.py); never shown."
+    )
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="HTTP: an environment variable LLM_KEY_<NAME> holding the key."
+    )
     timeout_seconds = models.FloatField(default=60.0)
     max_retries = models.PositiveSmallIntegerField(default=2, help_text="Retries of transient errors, with backoff.")
     cost_per_1k_input = models.DecimalField(max_digits=10, decimal_places=6, default=0)
@@ -37,6 +42,20 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}: {self.model})"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    def clean(self) -> None:
+        from recsys_app.llmops.secrets import env_name_problem, url_problem
+
+        problems = {"base_url": url_problem(self.base_url), "api_key_env": env_name_problem(self.api_key_env)}
+        if self.kind == self.Kind.OPENAI and not self.base_url:
+            problems["base_url"] = "an HTTP provider needs its base URL"
+        errors = {field: problem for field, problem in problems.items() if problem}
+        if errors:
+            raise ValidationError(errors)
 
 
 class Route(models.Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,16 +22,24 @@ from django.conf import settings
 
 from recsys_app.lib.model_files import verify_sha256
 from recsys_app.llmops.models import Provider
+from recsys_app.llmops.secrets import SecretError, env_secret, secret_decrypt, url_problem
 
+log = logging.getLogger(__name__)
 StreamCallback = Callable[[str], None]
 
 
 class ProviderError(Exception):
-    """A failed call. `transient` ones (timeouts, 5xx, 429, refused connections) are retried."""
+    """A failed call. `transient` ones (timeouts, 5xx, 429, refused connections) are retried.
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    The message says what happened in our words (a code, a status, the provider's name), never
+    the upstream's body or the transport's text: errors reach traces, the playground and the chat
+    API, and a reply body would let whoever can edit a provider read internal services. The
+    details go to the server log only."""
+
+    def __init__(self, message: str, *, transient: bool, code: str = "provider_error") -> None:
         super().__init__(message)
         self.transient = transient
+        self.code = code
 
 
 @dataclass
@@ -160,45 +168,59 @@ def _local_stream(server: _LocalServer, body: dict[str, Any], on_token: StreamCa
 
 def http_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback | None) -> ChatResult:
     url = provider.base_url.rstrip("/") + "/chat/completions"
-    headers = {"Content-Type": "application/json"}
-    key = provider.api_key or (os.environ.get(provider.api_key_env, "") if provider.api_key_env else "")
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
+    headers = {"Content-Type": "application/json", **_authorization(provider)}
     body = request.body(provider.model)
     timeout = httpx.Timeout(provider.timeout_seconds, connect=min(5.0, provider.timeout_seconds))
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             if on_token is None:
                 response = client.post(url, json=body, headers=headers)
-                _raise_for_status(response)
-                return _parse_completion(_json(response))
+                _raise_for_status(provider, response)
+                return _parse_completion(_json(provider, response))
             body = {**body, "stream": True, "stream_options": {"include_usage": True}}
             with client.stream("POST", url, json=body, headers=headers) as response:
-                _raise_for_status(response)
+                _raise_for_status(provider, response)
                 return _http_stream(response.iter_lines(), on_token)
     except httpx.TimeoutException as exc:
-        raise ProviderError(
-            f"{provider.name}: no answer within {provider.timeout_seconds:g} s", transient=True
-        ) from exc
+        raise ProviderError(f"no answer within {provider.timeout_seconds:g} s", transient=True,
+                            code="provider_timeout") from exc  # fmt: skip
     except httpx.TransportError as exc:
-        raise ProviderError(f"{provider.name}: cannot reach {url}: {exc}", transient=True) from exc
+        log.warning("provider %s: cannot reach %s: %s", provider.name, url, exc)
+        raise ProviderError("cannot reach the provider", transient=True,
+                            code="provider_unreachable") from exc  # fmt: skip
 
 
-def _raise_for_status(response: httpx.Response) -> None:
+def _authorization(provider: Provider) -> dict[str, str]:
+    """The provider's key as a bearer header, after checking where it may go: the base URL's host
+    must be allowed now (a row saved before the allowlist changed is refused too)."""
+    problem = url_problem(provider.base_url)
+    if problem:
+        raise ProviderError(f"base_url {problem}", transient=False, code="provider_not_allowed")
+    try:
+        key = secret_decrypt(provider.api_key_encrypted) or env_secret(provider.api_key_env)
+    except SecretError as exc:
+        raise ProviderError(str(exc), transient=False, code="provider_key") from exc
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _raise_for_status(provider: Provider, response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     response.read()
-    detail = response.text[:300]
+    log.warning("provider %s: HTTP %s from %s: %s", provider.name, response.status_code, response.url,
+                response.text[:300])  # fmt: skip
     transient = response.status_code >= 500 or response.status_code in (408, 429)
-    raise ProviderError(f"HTTP {response.status_code} from {response.url}: {detail}", transient=transient)
+    raise ProviderError(f"HTTP {response.status_code} from the provider", transient=transient,
+                        code=f"provider_http_{response.status_code}")  # fmt: skip
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(provider: Provider, response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise ProviderError(f"malformed response body from {response.url}: {response.text[:200]!r}",
-                            transient=False) from exc  # fmt: skip
+        log.warning("provider %s: malformed body from %s: %r", provider.name, response.url, response.text[:200])
+        raise ProviderError("malformed response body (not JSON)", transient=False,
+                            code="provider_malformed") from exc  # fmt: skip
 
 
 def _http_stream(lines: Iterator[str], on_token: StreamCallback) -> ChatResult:
@@ -212,7 +234,9 @@ def _http_stream(lines: Iterator[str], on_token: StreamCallback) -> ChatResult:
         try:
             data = json.loads(payload)
         except ValueError as exc:
-            raise ProviderError(f"malformed stream event: {payload[:200]!r}", transient=False) from exc
+            log.warning("malformed stream event: %r", payload[:200])
+            raise ProviderError("malformed stream event (not JSON)", transient=False,
+                                code="provider_malformed") from exc  # fmt: skip
         stream.feed(data)
     return stream.result()
 
@@ -252,8 +276,9 @@ def _parse_completion(data: Any) -> ChatResult:
     try:
         text = data["choices"][0]["message"]["content"] or ""
     except (KeyError, IndexError, TypeError) as exc:
-        raise ProviderError(f"response without choices[0].message.content: {str(data)[:200]}",
-                            transient=False) from exc  # fmt: skip
+        log.warning("response without choices[0].message.content: %s", str(data)[:200])
+        raise ProviderError("response without choices[0].message.content", transient=False,
+                            code="provider_malformed") from exc  # fmt: skip
     usage = _usage_of(data)
     length = data["choices"][0].get("finish_reason") == "length"
     return ChatResult(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), stopped_by_length=length)
