@@ -72,14 +72,15 @@ class Outcome:
     steps: list[dict[str, Any]] = field(default_factory=list)
 
 
-def session_start(*, end_user: EndUser | None = None, operator: Any = None) -> ChatSession:
-    """A new session; a consenting user's last stated preferences carry over."""
+def session_start(*, end_user: EndUser | None = None, operator: Any = None, token: Any = None) -> ChatSession:
+    """A new session; a consenting user's last stated preferences carry over from their last
+    session with the same client application (another application never reads them)."""
     memory: dict[str, Any] = {}
     if end_user is not None and end_user.consent_personalization:
-        last = ChatSession.objects.filter(end_user=end_user).order_by("-updated_at").first()
+        last = ChatSession.objects.filter(end_user=end_user, token=token).order_by("-updated_at").first()
         if last is not None and last.memory.get("constraints"):
             memory["constraints"] = {k: v for k, v in last.memory["constraints"].items() if k != "query"}
-    return ChatSession.objects.create(end_user=end_user, operator=operator, memory=memory)
+    return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory)
 
 
 def turn_run(

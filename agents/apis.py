@@ -21,7 +21,9 @@ from rest_framework.views import APIView
 
 from agents.agent import MAX_MESSAGE, REPLY_PROMPT, session_start, turn_run
 from agents.models import ChatSession, ChatTurn
-from recsys_app.accounts.permissions import ServeScope
+from recsys_app.accounts.end_users import EndUserGrant
+from recsys_app.accounts.models import ApiToken
+from recsys_app.accounts.permissions import ServeScope, acting_user, issuing_token
 from recsys_app.accounts.ratelimit import rate_hit
 from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
@@ -90,18 +92,45 @@ class TurnOut(BaseModel):
 
 
 class ChatSessionCreateApi(APIView):
+    """A session belongs to the client application that opens it: only that application's
+    token, or an end-user token it minted for the session's user, may send messages to it."""
+
     permission_classes = [ServeScope]
 
     @extend_schema(request=SessionIn, responses={201: SessionOut})
     def post(self, request: Request) -> Response:
         data = SessionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        external_id = data.validated_data.get("user_id")
+        external_id = acting_user(request, data.validated_data.get("user_id"))
         user = EndUser.objects.filter(external_id=external_id).first() if external_id else None
         if external_id and user is None:
             raise ApiError(f"No end user with external_id '{external_id}'.", code="not_found", http_status=404)
-        session = session_start(end_user=user)
+        token = issuing_token(request)
+        _limit(f"chat-sessions-token:{token.pk if token else request.user.pk}",
+               settings.CHAT_SESSIONS_PER_MINUTE_PER_TOKEN, "new chat sessions a minute per client")  # fmt: skip
+        if user is not None:
+            _limit(f"chat-sessions-user:{user.pk}", settings.CHAT_SESSIONS_PER_MINUTE_PER_USER,
+                   "new chat sessions a minute per end user")  # fmt: skip
+        operator = request.user if token is None else None
+        session = session_start(end_user=user, operator=operator, token=token)
         return Response({"session_id": str(session.pk), "memory": session.memory}, status=201)
+
+
+def session_of(request: Request, session_id: str) -> ChatSession:
+    """The session, if the caller owns it; any other caller gets the same 404 as for a session
+    that does not exist (nothing tells them it does)."""
+    sessions = ChatSession.objects.select_related("end_user").filter(pk=session_id)
+    auth = request.auth
+    if isinstance(auth, EndUserGrant):
+        sessions = sessions.filter(token=auth.issuer, end_user=auth.end_user)
+    elif isinstance(auth, ApiToken):
+        sessions = sessions.filter(token=auth)
+    else:
+        sessions = sessions.filter(token__isnull=True, operator=request.user.pk)
+    session = sessions.first()
+    if session is None:
+        raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
+    return session
 
 
 def turn_body(turn: ChatTurn) -> dict[str, Any]:
@@ -137,9 +166,7 @@ class ChatMessageApi(APIView):
     def post(self, request: Request, session_id: str) -> Any:
         data = MessageIn(data=request.data)
         data.is_valid(raise_exception=True)
-        session = ChatSession.objects.select_related("end_user").filter(pk=session_id).first()
-        if session is None:
-            raise ApiError(f"No chat session '{session_id}'.", code="not_found", http_status=404)
+        session = session_of(request, session_id)
         message, attributes = data.validated_data["message"], data.validated_data.get("attributes")
         _chat_rate_check(session)
         if data.validated_data["stream"]:
@@ -153,13 +180,20 @@ class ChatMessageApi(APIView):
 
 
 def _chat_rate_check(session: ChatSession) -> None:
-    """At most CHAT_MESSAGES_PER_MINUTE messages a minute per end user (or per anonymous session)."""
-    hit = rate_hit(f"chat:{session.end_user_id or session.pk}", 60)
-    if hit.count > settings.CHAT_MESSAGES_PER_MINUTE:
-        raise ApiError(
-            f"At most {settings.CHAT_MESSAGES_PER_MINUTE} chat messages a minute per user; retry in {hit.reset_s} s.",
-            code="chat_rate_limited", http_status=429, details={"retry_after_s": hit.reset_s},
-        )  # fmt: skip
+    """Messages a minute per end user across all their sessions (per session when anonymous),
+    and per client application across all its users."""
+    who = f"user:{session.end_user_id}" if session.end_user_id else f"session:{session.pk}"
+    _limit(f"chat-{who}", settings.CHAT_MESSAGES_PER_MINUTE, "chat messages a minute per user")
+    if session.token_id is not None:
+        _limit(f"chat-token:{session.token_id}", settings.CHAT_MESSAGES_PER_MINUTE_PER_TOKEN,
+               "chat messages a minute per client")  # fmt: skip
+
+
+def _limit(key: str, limit: int, what: str) -> None:
+    hit = rate_hit(key, 60)
+    if hit.count > limit:
+        raise ApiError(f"At most {limit} {what}; retry in {hit.reset_s} s.", code="chat_rate_limited",
+                       http_status=429, details={"retry_after_s": hit.reset_s})  # fmt: skip
 
 
 def stream_turn(session: ChatSession, message: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:

@@ -16,13 +16,18 @@ class ChatSession(models.Model):
     """One conversation, of an end user (API) or of an operator trying the agent (console).
 
     `memory` holds the constraints gathered so far (category, price range, query, liked and
-    rejected items); it carries over from the user's previous session only with their
-    consent to personalisation.
+    rejected items); it carries over from the user's previous session with the same client
+    application, only with their consent to personalisation.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     end_user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="chats")
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The client application that opened it (directly or through an end-user token); only it may "
+        "use the session.",
+    )  # fmt: skip
     memory = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

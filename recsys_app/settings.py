@@ -230,8 +230,17 @@ LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_NAME = env_int("LOGIN_MAX_FAILURES_PER_NAME", 50, minimum=1)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
-# The agent: messages a minute per end user (or anonymous session), each a few model calls.
+# The agent: each message costs a few model calls. Messages a minute per end user across all
+# their sessions (or per anonymous session), per client token across all its users, and new
+# sessions a minute per token and per end user.
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
+CHAT_MESSAGES_PER_MINUTE_PER_TOKEN = env_int("CHAT_MESSAGES_PER_MINUTE_PER_TOKEN", 60, minimum=1)
+CHAT_SESSIONS_PER_MINUTE_PER_TOKEN = env_int("CHAT_SESSIONS_PER_MINUTE_PER_TOKEN", 20, minimum=1)
+CHAT_SESSIONS_PER_MINUTE_PER_USER = env_int("CHAT_SESSIONS_PER_MINUTE_PER_USER", 5, minimum=1)
+# End-user tokens (accounts/end_users.py): minted by a backend for one end user's browser or app.
+END_USER_TOKEN_TTL = env_int("END_USER_TOKEN_TTL", 900, minimum=60)
+END_USER_TOKEN_MAX_TTL = env_int("END_USER_TOKEN_MAX_TTL", 86_400, minimum=60)
+END_USER_RATE_PER_MINUTE = env_int("END_USER_RATE_PER_MINUTE", 120, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Recommendation console API",
     "DESCRIPTION": "Ingestion, serving and curation API. Authenticate with `Authorization: Token <key>`.",
@@ -278,6 +287,13 @@ LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", 4096, minimum=512)
 LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "local")
 LLM_RETRY_BASE_SECONDS = env_int("LLM_RETRY_BASE_MS", 500, minimum=0) / 1000
 LLM_TRACE_RETENTION_DAYS = env_int("LLM_TRACE_RETENTION_DAYS", 30, minimum=1)
+# Prompt templates (llmops/sandbox.py): a version's system and user templates are at most
+# LLM_TEMPLATE_MAX_CHARS each; rendering one stops with a prompt error once its output, or any
+# value it builds, passes LLM_TEMPLATE_MAX_OUTPUT characters, or it runs longer than
+# LLM_TEMPLATE_MAX_MS. A model's context holds a few thousand tokens, so these are generous.
+LLM_TEMPLATE_MAX_CHARS = env_int("LLM_TEMPLATE_MAX_CHARS", 20_000, minimum=100)
+LLM_TEMPLATE_MAX_OUTPUT = env_int("LLM_TEMPLATE_MAX_OUTPUT", 100_000, minimum=1000)
+LLM_TEMPLATE_MAX_MS = env_int("LLM_TEMPLATE_MAX_MS", 1000, minimum=10)
 # Provider secrets (recsys_app/llmops/secrets.py). A key typed in the console is stored
 # encrypted with LLM_SECRETS_KEY (default: derived from SECRET_KEY); a key taken from the
 # environment must live in a variable whose name starts with LLM_KEY_ENV_PREFIX, so a console

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include("recsys_app.catalog.urls")),
     path("api/v1/", include("curation.urls")),
     path("api/v1/", include("agents.urls")),
+    path("api/v1/", include("recsys_app.accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from recsys_app.accounts.end_users import PREFIX, EndUserGrant, end_user_grant
 from recsys_app.accounts.models import ApiToken
 from recsys_app.accounts.services import api_token_authenticate
 
@@ -27,12 +28,31 @@ class ApiClient:
         return f"api-client:{self.token.name}"
 
 
+@dataclass(frozen=True)
+class EndUserClient:
+    """The principal behind an end-user token: one end user's browser or app."""
+
+    grant: EndUserGrant
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    @property
+    def pk(self) -> int:
+        return self.grant.end_user.pk
+
+    def __str__(self) -> str:
+        return f"end-user:{self.grant.end_user.external_id} via {self.grant.issuer.name}"
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` (or `Bearer <key>`)."""
+    """`Authorization: Token <key>` (or `Bearer <key>`): a client application's key (`rk_…`) or
+    an end-user token (`eu_…`) that its backend minted."""
 
     keywords = ("token", "bearer")
 
-    def authenticate(self, request: Request) -> tuple[ApiClient, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[ApiClient | EndUserClient, ApiToken | EndUserGrant] | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
@@ -42,6 +62,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
+        if key.startswith(PREFIX):
+            grant = end_user_grant(key)
+            if grant is None:
+                raise exceptions.AuthenticationFailed("Invalid or expired end-user token, or its issuer was revoked.")
+            return EndUserClient(grant=grant), grant
         token = api_token_authenticate(key=key)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")

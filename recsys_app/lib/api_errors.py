@@ -33,6 +33,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         retry_after = round(getattr(exc, "wait", None) or 60)
         exc = ApiError(f"Too many requests for this API token; retry in {retry_after} s.", code="rate_limited",
                        http_status=429, details={"retry_after_s": retry_after})  # fmt: skip
+    elif isinstance(exc, ApiError) and exc.status_code == 429 and isinstance(exc.details, dict):
+        retry_after = exc.details.get("retry_after_s")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

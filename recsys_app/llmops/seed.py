@@ -18,6 +18,17 @@ from recsys_app.llmops.prompts import registry_cache
 from recsys_app.safety.redteam import safety_sets_build
 
 USE_CASES = ("curation", "enrichment", "explanations", "profiles", "agent", "judge")
+# What a fresh install ships with, so no use case can spend model time without bound: calls a
+# minute and tokens a day (operators change them per route in the console). The agent's are
+# sized for chat traffic (two calls a turn); a batch use case's for its scheduled jobs.
+ROUTE_LIMITS: dict[str, dict[str, int]] = {
+    "agent": {"requests_per_minute": 120, "daily_token_budget": 3_000_000},
+    "explanations": {"requests_per_minute": 120, "daily_token_budget": 1_000_000},
+    "curation": {"requests_per_minute": 60, "daily_token_budget": 2_000_000},
+    "enrichment": {"requests_per_minute": 60, "daily_token_budget": 1_000_000},
+    "profiles": {"requests_per_minute": 60, "daily_token_budget": 1_000_000},
+    "judge": {"requests_per_minute": 60, "daily_token_budget": 1_000_000},
+}
 
 _ITEMS_TEMPLATE = (
     "Theme: {{ theme }}\nItems:\n<data>\n{% for item in items %}- {{ item.item_id }}: {{ item.title }}"
@@ -299,7 +310,8 @@ def llm_defaults_ensure() -> None:
     chosen, small = local[settings.LLM_LOCAL_PROFILE], local["smollm2-135m"]
     fallback = small if chosen != small else None
     for use_case in USE_CASES:
-        Route.objects.get_or_create(use_case=use_case, defaults={"provider": chosen, "fallback": fallback})
+        Route.objects.get_or_create(use_case=use_case, defaults={"provider": chosen, "fallback": fallback,
+                                                                 **ROUTE_LIMITS[use_case]})  # fmt: skip
     Route.objects.filter(provider__in=list(local.values())).exclude(provider=chosen).update(
         provider=chosen, fallback=fallback
     )

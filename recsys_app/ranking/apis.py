@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recsys_app.accounts.permissions import AdminScope, ServeScope
+from recsys_app.accounts.permissions import AdminScope, ServeScope, acting_user
 from recsys_app.catalog.models import ItemKind
 from recsys_app.ranking.experiments import experiment_results
 from recsys_app.ranking.models import Experiment
@@ -54,7 +54,8 @@ class RecommendationParams(_FilterParams):
         required=False,
         choices=["signals", "model"],
         help_text="Add 'why this item': 'signals' gives sentences made from the actual signals; 'model' has the "
-        "language model phrase them (first 5 items; a phrasing that names anything not in the signals is dropped).",
+        "language model phrase them (first 5 items; a phrasing that names anything not in the signals is dropped; "
+        "only for a user who gave consent_generative, others get the signals' sentences).",
     )
 
 
@@ -118,7 +119,7 @@ class RecommendationsApi(APIView):
             request=RecommendationRequest(
                 surface=data["surface"],
                 k=data["k"],
-                user_external_id=data.get("user_id"),
+                user_external_id=acting_user(request, data.get("user_id")),
                 filters=params.filters(),
                 recommendation_id=data.get("recommendation_id"),
                 explain=data.get("explain", ""),
@@ -145,7 +146,7 @@ class SimilarItemsApi(APIView):
             request=RecommendationRequest(
                 surface="item_page",
                 k=data["k"],
-                user_external_id=data.get("user_id"),
+                user_external_id=acting_user(request, data.get("user_id")),
                 filters=params.filters(),
                 seed_item_external_id=external_id,
             )
@@ -232,6 +233,7 @@ class SearchApi(APIView):
         params = _params(SearchParams, request)
         data = params.validated_data
         served = search_serve(
-            text=data["q"], k=data["k"], filters=params.filters(), user_external_id=data.get("user_id")
+            text=data["q"], k=data["k"], filters=params.filters(),
+            user_external_id=acting_user(request, data.get("user_id")),
         )
         return Response(_body(served))

@@ -115,10 +115,12 @@ def _explain(items: list[RecommendedItem], user: EndUser | None, request: Recomm
     from recsys_app.ranking.explanations import explanation_for
 
     metas = item_metas({item.item_id for item in items}, with_attributes=True)
+    consented = user is not None and user.consent_generative
     for position, item in enumerate(items):
         if item.item_id not in metas:
             continue
-        phrase = request.explain == "model" and position < PHRASED_PER_PAGE
+        # A model phrases only for a user who consented to generative features.
+        phrase = request.explain == "model" and position < PHRASED_PER_PAGE and consented
         found = explanation_for(user=user, meta=metas[item.item_id], source=item.reason["source"],
                                 surface=request.surface, phrase=phrase)  # fmt: skip
         generated = found.phrased_by == "model"
