@@ -30,7 +30,7 @@ from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import top_categories
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span, trace_subject
-from recsys_app.ranking.explanations import unsupported_claim
+from recsys_app.safety.grounding import unsupported_claim
 from recsys_app.safety.guardrails import Checked, failed, guard_text
 
 MAX_MESSAGE = 2000
@@ -262,29 +262,102 @@ def _store(session: ChatSession, steps: list[dict[str, Any]], number: int) -> No
 
 
 def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: TokenCallback | None) -> str:
+    """The model's reply if it holds up, else a sentence made of the cards. Streamed, it passes
+    through a `ReplyGate`: the client sees a sentence only once it passed every check, and the
+    stored reply is exactly what the client saw."""
     fallback = template_reply(cards, constraints)
     if not cards:
         if on_token:
             on_token(fallback)
         return fallback
+    stated = _message_facts(f"{message} {constraints.as_json()}")  # the query repeats the message
+    allowed = " ".join([stated, *(c.title for c in cards), *(c.category for c in cards)])
+    gate = ReplyGate(on_token, allowed) if on_token is not None else None
     try:
         completion = llm_complete(prompt=REPLY_PROMPT, variables={"message": message, "items": [
-            {"title": card.title} for card in cards]}, on_token=on_token)  # fmt: skip
+            {"title": card.title} for card in cards]}, on_token=gate)  # fmt: skip
     except LLMError:
-        return fallback
+        return gate.settle(fallback) if gate is not None else fallback
+    if gate is not None:
+        gate.finish()
+        return gate.settle(fallback)
     text = completion.text.strip()
-    allowed = " ".join(
-        [message, *(c.title for c in cards), *(c.category for c in cards), constraints.as_json().__str__()]
-    )
-    return text if text and not echoes_prompt(text) and unsupported_claim(text, allowed) is None else fallback
+    return text if text and reply_problem(text, allowed) is None else fallback
 
 
-PROMPT_ECHO = re.compile(r"shopper:|found:|you are a helpful|mention only the items|</?data>", re.I)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'-]+")
+
+
+def _message_facts(message: str) -> str:
+    """What a reply may take from the user's message: its words and numbers, but a name only if
+    the catalog has it, so a message (or an injection in it) cannot make the reply name a title
+    that does not exist."""
+    names = _CAPITALISED.findall(message)
+    real = tools.catalog_names(names)
+    return _CAPITALISED.sub(lambda m: m.group(0) if m.group(0) in real else " ", message)
+
+
+PROMPT_ECHO = re.compile(
+    r"(?im)^\s*(?:shopper|found|user|assistant|system|human|ai|bot)\s*:|\b(?:shopper|found):|you are a helpful|"
+    r"mention only the items|</?\s*data\s*>|<\|[a-z_]+\|>|\[/?inst\]|#{2,}\s*(?:instruction|response|system)"
+)
+_SENTENCE = re.compile(r".+?(?:[.!?](?=\s)|\n|$)", re.S)
 
 
 def echoes_prompt(text: str) -> bool:
-    """A small model sometimes repeats its prompt (role labels, instructions) as the answer."""
+    """A small model sometimes repeats its prompt (role labels, delimiters, instructions)."""
     return bool(PROMPT_ECHO.search(text))
+
+
+def reply_problem(text: str, allowed: str) -> str | None:
+    """Why a reply (or one sentence of it) may not be shown: prompt text, or a name or number
+    that neither the message nor the cards hold (an invented title, a made-up price)."""
+    if echoes_prompt(text):
+        return "repeats the prompt's scaffolding"
+    claim = unsupported_claim(text, allowed)
+    return f"names '{claim}', which is not on the cards" if claim else None
+
+
+class ReplyGate:
+    """Between the model's stream and the client: holds text until a sentence is complete,
+    checks it (`reply_problem`; the gateway's output guardrails already ran on it), and passes
+    it on only if it holds. The first sentence that fails ends what the client is sent; the
+    reply is then the sentences already shown, or the fallback when none were."""
+
+    def __init__(self, emit: TokenCallback | None, allowed: str) -> None:
+        self.emit, self.allowed = emit, allowed
+        self.pending, self.shown, self.stopped = "", "", False
+
+    def __call__(self, text: str) -> None:
+        if self.stopped:
+            return
+        self.pending += text
+        while not self.stopped and (match := _SENTENCE.match(self.pending)) and match.end() < len(self.pending):
+            self.pending = self.pending[match.end():]
+            self._pass(match.group(0))
+
+    def finish(self) -> None:
+        rest, self.pending = self.pending, ""
+        if rest.strip() and not self.stopped:
+            self._pass(rest)
+
+    def _pass(self, sentence: str) -> None:
+        if not sentence.strip():
+            return
+        if reply_problem(sentence, self.allowed) is not None:
+            self.stopped = True
+            return
+        self.shown += sentence
+        if self.emit is not None:
+            self.emit(sentence)
+
+    def settle(self, fallback: str) -> str:
+        """The reply to store: what was shown, or the fallback (sent now) when nothing was."""
+        if self.shown.strip():
+            return self.shown.strip()
+        if self.emit is not None:
+            self.emit(fallback)
+        return fallback
 
 
 def template_reply(cards: list[Card], constraints: Constraints) -> str:

@@ -5,13 +5,14 @@ service allows, and checked again on every item before it becomes a card."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
-from recsys_app.catalog.models import EndUser
+from recsys_app.catalog.models import EndUser, Item
 from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.retrieval.search import search_items
@@ -146,6 +147,18 @@ def find_title(text: str) -> int | None:
     """The catalog item whose title best matches words in `text` (for 'like X', 'about X')."""
     hits = search_items(text=text, k=1, query=Query(None))
     return hits[0].item_id if hits else None
+
+
+def catalog_names(words: list[str]) -> set[str]:
+    """Those of `words` that occur in some catalog title (one query): the names a reply may
+    repeat from the user's message, where an invented one ('Zorblax Returns') is refused."""
+    words = sorted({w for w in words if len(w) > 1})[:20]
+    if not words:
+        return set()
+    pattern = r"\m(" + "|".join(re.escape(w) for w in words) + r")\M"
+    titles = Item.objects.filter(title__iregex=pattern).values_list("title", flat=True)[:200]
+    text = " ".join(titles).lower()
+    return {w for w in words if re.search(rf"\b{re.escape(w.lower())}\b", text)}
 
 
 def history(user: EndUser | None, limit: int = 10) -> list[int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from recsys_app.llmops.tracing import trace_subject
 from recsys_app.ranking.models import BusinessRule, Explanation
 from recsys_app.ranking.rerank import ItemMeta, matches
 from recsys_app.ranking.surfaces import active_rules
+from recsys_app.safety.grounding import unsupported_claim
 
 EXPLANATION_PROMPT = "explanation"
 RECENT = 50  # liked items looked at for "because you liked"
@@ -106,17 +106,6 @@ def signal_phrases(signals: dict[str, Any]) -> list[str]:
     if not phrases:
         phrases = [template_text(signals)]
     return phrases
-
-
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+|\d+")
-
-
-def unsupported_claim(text: str, allowed: str) -> str | None:
-    """A capitalised name (not opening a sentence) or number in `text` that `allowed` lacks."""
-    for word in _NAME.findall(text):
-        if word.lower() not in allowed.lower() and word not in ("I", "I'm", "I've", "You"):
-            return word
-    return None
 
 
 def explanation_for(

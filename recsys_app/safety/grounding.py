@@ -4,7 +4,9 @@ answer and by LLM evaluations."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from recsys_app.catalog.models import Item
@@ -68,3 +70,34 @@ def _objects(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, list):
         for inner in value:
             yield from _objects(inner)
+
+
+_CLAIM = re.compile(r"\b[A-Z][\w'-]+|\d+")
+_OPENING = re.compile(r"(?:^|[.!?:]\s+|\n\s*|[\"'(]\s*)$")
+_SELF = {"i", "i'm", "i've", "i'd", "i'll", "you"}
+
+
+def unsupported_claim(text: str, allowed: str) -> str | None:
+    """The first name or number in `text` that `allowed` (the facts the text may use) lacks: a
+    capitalised word anywhere, or a number. A word that opens a sentence is a name only when it
+    is not ordinary vocabulary ("Here", "Both" are; "Zorblax" is not)."""
+    known = allowed.lower()
+    for match in _CLAIM.finditer(text):
+        word = match.group(0)
+        lower = word.lower()
+        if lower in known or lower in _SELF:
+            continue
+        if _OPENING.search(text[: match.start()]) and lower.split("'")[0] in common_words():
+            continue
+        return word
+    return None
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Ordinary English words: the whole-word entries of the embedding model's WordPiece vocabulary
+    (about 20,000), shipped with its package."""
+    from recsys_app.retrieval.encoder import model_dir
+
+    lines = (model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(word for word in lines if word.isalpha() and not word.startswith("["))

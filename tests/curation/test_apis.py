@@ -91,6 +91,7 @@ def test_explanations_state_only_the_signals(
 ) -> None:
     Surface.objects.create(name="home", config={**DEFAULT_SURFACES["home"].model_dump(), "creator_cap": None})
     _published(operator, OUTDOOR)
+    EndUser.objects.filter(external_id="shopper-0").update(consent_generative=True)  # explain=model needs it
     params = {"user_id": "shopper-0", "k": 20, "explain": mode}
     body = serve_client.get("/api/v1/recommendations", params).json()
     liked = set(Interaction.objects.filter(user__external_id="shopper-0").values_list("item__title", flat=True))
