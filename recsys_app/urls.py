@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from recsys_app.accounts.login import LockoutAuthenticationForm
 from recsys_app.lib.api_schema import api_not_found
+from recsys_app.lib.csp import API_DOCS, csp_policy
 from recsys_app.ops.views import healthz
 
 admin.site.site_header = "Recommendation console"
@@ -23,8 +24,9 @@ urlpatterns = [
     path("api/v1/", include("agents.urls")),
     path("api/v1/", include("recsys_app.accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline.
+    path("api/docs/", csp_policy(API_DOCS)(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/redoc/", csp_policy(API_DOCS)(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("console/", include("recsys_app.console.urls")),
     re_path(r"^api/(?P<path>.*)$", api_not_found),  # after every API route: JSON 404, not the login page
     # Last: the admin's catch-all redirects every unknown path to its login page.

@@ -1,6 +1,10 @@
-"""Console login with lockout: after LOGIN_MAX_FAILURES failed attempts for one user name, or
-from one address, within LOGIN_LOCKOUT_MINUTES, further attempts are refused (the password is
-not even checked) until the window ends, with a message that says so."""
+"""Console login with lockout, counted over LOGIN_LOCKOUT_MINUTES windows: LOGIN_MAX_FAILURES
+failed attempts for one user name from one address lock that pair; LOGIN_MAX_FAILURES_PER_NAME
+failures for a name from any addresses lock the name (distributed guessing);
+LOGIN_MAX_FAILURES_PER_ADDRESS failures from one address lock the address (one caller trying many
+names). A locked attempt is refused without checking the password, with a message that says
+which lock holds. Counters are kept per name typed, whether or not such an account exists, so
+the message reveals nothing about accounts."""
 
 from __future__ import annotations
 
@@ -14,8 +18,14 @@ from django.http import HttpRequest
 from recsys_app.accounts.ratelimit import rate_count, rate_hit
 
 
-def _keys(username: str, address: str) -> list[str]:
-    return [f"login-user:{username.strip().lower()}", f"login-addr:{address}"]
+def _locks(username: str, address: str) -> list[tuple[str, int, str]]:
+    """(counter key, failures that lock it, what the message says is locked), most specific first."""
+    name = username.strip().lower()
+    return [
+        (f"login-pair:{address}|{name}", settings.LOGIN_MAX_FAILURES, "this user name from your address"),
+        (f"login-user:{name}", settings.LOGIN_MAX_FAILURES_PER_NAME, "this user name from any address"),
+        (f"login-addr:{address}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS, "your address"),
+    ]
 
 
 def client_address(request: HttpRequest | None) -> str:
@@ -32,16 +42,17 @@ def client_address(request: HttpRequest | None) -> str:
 class LockoutAuthenticationForm(AdminAuthenticationForm):
     def clean(self) -> dict[str, Any]:
         window = settings.LOGIN_LOCKOUT_MINUTES * 60
-        keys = _keys(self.data.get("username", ""), client_address(self.request))
-        if any(rate_count(key, window) >= settings.LOGIN_MAX_FAILURES for key in keys):
-            raise forms.ValidationError(
-                f"Too many failed logins for this account or address; try again in up to "
-                f"{settings.LOGIN_LOCKOUT_MINUTES} minutes.",
-                code="locked_out",
-            )
+        locks = _locks(self.data.get("username", ""), client_address(self.request))
+        for key, limit, what in locks:
+            if rate_count(key, window) >= limit:
+                raise forms.ValidationError(
+                    f"Too many failed logins for {what}; logins for it are paused for up to "
+                    f"{settings.LOGIN_LOCKOUT_MINUTES} minutes.",
+                    code="locked_out",
+                )
         try:
             return super().clean()
         except forms.ValidationError:
-            for key in keys:
+            for key, _, _ in locks:
                 rate_hit(key, window)
             raise

@@ -36,9 +36,22 @@ from recsys_app.llmops.models import (
     Route,
     Trace,
 )  # fmt: skip
-from recsys_app.llmops.prompts import PromptError, render, version_create, version_diff, version_label, version_rollback
+from recsys_app.llmops.prompts import (
+    PromptError,
+    render,
+    template_check,
+    version_create,
+    version_diff,
+    version_label,
+    version_rollback,
+)  # fmt: skip
 from recsys_app.llmops.secrets import secret_encrypt
 from recsys_app.llmops.tracing import trace_tree
+from recsys_app.safety.audit import AuditedAdmin, audit_delete, audit_save
+from recsys_app.safety.redteam import SAFETY_SETS
+
+# Provider fields that audit entries name but never hold the value of.
+PROVIDER_SECRETS = ("api_key_encrypted",)
 
 
 class ProviderForm(forms.ModelForm):
@@ -74,7 +87,7 @@ class ProviderAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "model", "base_url", "key", "timeout_seconds", "max_retries", "is_enabled"]
     readonly_fields = ["key"]
 
-    def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[Any]:
         fields = ["name", "kind", "model", "base_url", "key", "api_key_env", "timeout_seconds", "max_retries",
                   "cost_per_1k_input", "cost_per_1k_output", "is_enabled"]  # fmt: skip
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
@@ -85,9 +98,22 @@ class ProviderAdmin(admin.ModelAdmin):
     def key(self, provider: Provider) -> str:
         return "key set (stored encrypted)" if provider.has_key else "no stored key"
 
+    def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
+        audit_save(actor=request.user, obj=obj, action="provider", secret=PROVIDER_SECRETS,
+                   save=partial(super().save_model, request, obj, form, change))  # fmt: skip
+
+    def delete_model(self, request: HttpRequest, obj: Provider) -> None:
+        audit_delete(actor=request.user, objs=[obj], action="provider", secret=PROVIDER_SECRETS,
+                     delete=partial(super().delete_model, request, obj))  # fmt: skip
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        audit_delete(actor=request.user, objs=list(queryset), action="provider", secret=PROVIDER_SECRETS,
+                     delete=partial(super().delete_queryset, request, queryset))  # fmt: skip
+
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(AuditedAdmin):
+    audit_action = "route"
     list_display = ["use_case", "provider", "fallback", "calls_today", "cache_hit_rate", "tokens_today", "cost_today",
                     "errors_today", "daily_token_budget", "requests_per_minute"]  # fmt: skip
 
@@ -156,7 +182,10 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(AuditedAdmin):
+    """Edits (the gate among them) are audited as `prompt.change`; versions have their own page."""
+
+    audit_action = "prompt"
     list_display = ["name", "use_case", "production", "versions_count", "description"]
     inlines = [VersionInline]
     actions = ["rollback"]
@@ -193,6 +222,20 @@ class VersionForm(forms.ModelForm):
         model = PromptVersion
         fields = ["prompt", "system", "template", "variables_schema", "output_schema", "provider", "params", "examples",
                   "note"]  # fmt: skip
+
+    def clean_system(self) -> str:
+        return self._checked("system")
+
+    def clean_template(self) -> str:
+        return self._checked("template")
+
+    def _checked(self, part: str) -> str:
+        source = self.cleaned_data.get(part) or ""
+        try:
+            template_check(source, part=part)
+        except PromptError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return str(source)
 
 
 @admin.register(PromptVersion)
@@ -373,20 +416,67 @@ class CacheEntryAdmin(admin.ModelAdmin):
         return False
 
 
+def built_by_code(dataset: EvalDataset | None) -> bool:
+    """A prompt's red-team and benign sets are written by `safety.redteam.safety_sets_build`
+    alone: the gate trusts their cases, so no role (superusers included) edits them here."""
+    return dataset is not None and dataset.name in SAFETY_SETS.values()
+
+
 class CaseInline(admin.TabularInline):
     model = EvalCase
     fields = ["variables", "reference", "grounding", "source"]
     extra = 1
 
+    def has_add_permission(self, request: HttpRequest, obj: EvalDataset | None = None) -> bool:
+        return not built_by_code(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: EvalDataset | None = None) -> bool:
+        return not built_by_code(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: EvalDataset | None = None) -> bool:
+        return not built_by_code(obj) and super().has_delete_permission(request, obj)
+
+
+class DatasetForm(forms.ModelForm):
+    class Meta:
+        model = EvalDataset
+        fields = ["prompt", "name", "description"]
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"])
+        if name in SAFETY_SETS.values():
+            raise forms.ValidationError(f"'{name}' sets are built from code (safety.redteam.safety_sets_build)")
+        return name
+
 
 @admin.register(EvalDataset)
 class EvalDatasetAdmin(admin.ModelAdmin):
+    """Red-team and benign sets are shown read-only and cannot be deleted (`built_by_code`);
+    the bulk delete action refuses them too (Django checks each row's delete permission)."""
+
+    form = DatasetForm
     list_display = ["prompt", "name", "size"]
     inlines = [CaseInline]
 
     @admin.display(description="cases")
     def size(self, dataset: EvalDataset) -> int:
         return dataset.cases.count()
+
+    def has_change_permission(self, request: HttpRequest, obj: EvalDataset | None = None) -> bool:
+        return not built_by_code(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: EvalDataset | None = None) -> bool:
+        return not built_by_code(obj) and super().has_delete_permission(request, obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if built_by_code(EvalDataset.objects.filter(pk=form.instance.pk).first()):
+            raise PermissionDenied  # the views refuse first; this holds if a new path forgets to
+        super().save_formset(request, form, formset, change)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EvalDataset]) -> None:
+        if queryset.filter(name__in=SAFETY_SETS.values()).exists():
+            raise PermissionDenied
+        super().delete_queryset(request, queryset)
 
 
 class ResultInline(admin.TabularInline):

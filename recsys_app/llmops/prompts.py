@@ -11,11 +11,11 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.db import transaction
-from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateError, UndefinedError
 
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.llmops.models import EvalRun, LabelChange, Prompt, PromptVersion
+from recsys_app.llmops.sandbox import PromptSandbox, render_bounded
 from recsys_app.llmops.schemas import schema_problem
 from recsys_app.safety.audit import audit_record
 from recsys_app.safety.redteam import SAFETY_SETS
@@ -30,7 +30,9 @@ BASE_SYSTEM = (
 # (signals in LlmopsConfig.ready), other processes see them within REGISTRY_TTL seconds.
 REGISTRY_TTL = 5.0
 registry_cache: LocalCache[Any] = LocalCache(REGISTRY_TTL)
-_jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_jinja = PromptSandbox()
+# What a template may raise besides TemplateError: `{{ 1 / 0 }}`, `{{ "a" - 1 }}`, `{{ 1e300 ** 99 }}`.
+_RENDER_ERRORS = (ArithmeticError, TypeError, ValueError, LookupError, RecursionError)
 
 
 class PromptError(Exception):
@@ -40,7 +42,7 @@ class PromptError(Exception):
 def version_create(*, prompt: Prompt, by: Any = None, note: str = "", **fields: Any) -> PromptVersion:
     """A new draft version numbered after the latest; its text is checked to compile."""
     for name in ("system", "template"):
-        _compile(fields.get(name, ""), name)
+        template_check(fields.get(name, ""), part=name)
     for name in ("variables_schema", "output_schema"):
         if fields.get(name):
             _check_schema(fields[name], name)
@@ -183,22 +185,26 @@ def _render(source: str, variables: dict[str, Any], version: PromptVersion, part
     if not source:
         return ""
     try:
-        return _compiled(source).render(**variables).strip()
+        return render_bounded(_compiled(source), variables).strip()
     except UndefinedError as exc:
         raise PromptError(f"{version} {part}: missing variable ({exc.message})") from exc
-    except TemplateError as exc:
+    except (TemplateError, *_RENDER_ERRORS) as exc:
         raise PromptError(f"{version} {part}: {exc}") from exc
 
 
 @lru_cache(maxsize=512)
 def _compiled(source: str) -> Template:
     """Versions are immutable, so each template text is compiled once per process."""
-    return _jinja.from_string(source)
+    return _jinja.compile_guarded(source)
 
 
-def _compile(source: str, part: str) -> None:
+def template_check(source: str, *, part: str) -> None:
+    """PromptError naming the part (system, template) unless its text is short enough and compiles."""
+    limit, source = settings.LLM_TEMPLATE_MAX_CHARS, source or ""
+    if len(source) > limit:
+        raise PromptError(f"{part}: {len(source):,} characters, over the {limit:,} a template may have")
     try:
-        _jinja.parse(source)
+        _compiled(source)
     except TemplateError as exc:
         raise PromptError(f"{part}: template does not compile: {exc}") from exc
 

@@ -5,12 +5,17 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from recsys_app.safety.audit import AuditedAdmin
 from recsys_app.safety.guardrails import DEFAULTS
 from recsys_app.safety.models import AuditEntry, DeletionRequest, Guardrail
 
 
 @admin.register(Guardrail)
-class GuardrailAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class GuardrailAdmin(AuditedAdmin):
+    """Settings of the chain's guardrails; every save, on the change page or in the list, is
+    audited as `guardrail.change` with the fields that changed."""
+
+    audit_action = "guardrail"
     list_display = ["name", "enabled", "on_input", "on_output", "action", "threshold", "what", "updated_at"]
     list_editable = ["enabled", "on_input", "on_output", "action", "threshold"]
 

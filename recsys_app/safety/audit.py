@@ -5,6 +5,8 @@ what, when, and the state before and after."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection, Iterable
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
@@ -62,32 +64,65 @@ def json_safe(value: Any) -> Any:
     return None if value is None else json.loads(json.dumps(value, cls=_Encoder))
 
 
+def audit_save(*, actor: Any, obj: models.Model, save: Callable[[], None], action: str,
+               secret: Collection[str] = ()) -> None:  # fmt: skip
+    """Run `save` and record it in the same transaction: a new row whole (`<action>.create`), a
+    changed one as the fields that changed, before and after (`<action>.change`; a save that
+    changed nothing is not recorded). Secret fields appear by name only: "(set)" or "(empty)"."""
+    stored = type(obj)._default_manager.filter(pk=obj.pk)
+    before = _state(stored.first(), secret)
+    with transaction.atomic():
+        save()
+        after = _state(stored.first(), secret) or {}  # as stored: Decimal("0") reads back as 0.000000
+        if before is None:
+            audit_record(actor=actor, action=f"{action}.create", target=obj, summary=str(obj),
+                         after=_hide(after, secret))  # fmt: skip
+            return
+        changed = [name for name in after if before.get(name) != after[name]]
+        if changed:
+            audit_record(actor=actor, action=f"{action}.change", target=obj, summary=f"{obj}: {', '.join(changed)}",
+                         before=_hide({name: before.get(name) for name in changed}, secret),
+                         after=_hide({name: after[name] for name in changed}, secret))  # fmt: skip
+
+
+def audit_delete(*, actor: Any, objs: Iterable[models.Model], delete: Callable[[], None], action: str,
+                 secret: Collection[str] = ()) -> None:  # fmt: skip
+    """Record each row as it was (`<action>.delete`), then run `delete`, in one transaction."""
+    with transaction.atomic():
+        for obj in objs:
+            audit_record(actor=actor, action=f"{action}.delete", target=obj, summary=str(obj),
+                         before=_hide(_state(obj, secret) or {}, secret))  # fmt: skip
+        delete()
+
+
+def _state(instance: models.Model | None, secret: Collection[str]) -> dict[str, Any] | None:
+    """`snapshot`, plus the secret fields (often not editable, so not in it) to compare."""
+    state = snapshot(instance)
+    return None if state is None else {**state, **{name: getattr(instance, name) for name in secret}}
+
+
+def _hide(state: dict[str, Any], secret: Collection[str]) -> dict[str, Any]:
+    return {name: ("(set)" if value else "(empty)") if name in secret else value for name, value in state.items()}
+
+
 class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """A console page whose saves and deletions are audited as `<action_prefix>.change` /
-    `.delete`, with the row before and after."""
+    """A console page whose saves and deletions are audited as `<audit_action>.create`,
+    `.change` (the fields that changed) and `.delete`; `audit_secret_fields` by name only."""
 
     audit_action = ""  # e.g. "rule"; default: the model's name
+    audit_secret_fields: tuple[str, ...] = ()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = snapshot(type(obj).objects.filter(pk=obj.pk).first()) if change else None
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            audit_record(actor=request.user, action=f"{self._prefix()}.{'change' if change else 'create'}",
-                         target=obj, summary=str(obj), before=before, after=snapshot(obj))  # fmt: skip
+        audit_save(actor=request.user, obj=obj, action=self._prefix(), secret=self.audit_secret_fields,
+                   save=partial(super().save_model, request, obj, form, change))  # fmt: skip
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        before = snapshot(obj)
-        with transaction.atomic():
-            audit_record(actor=request.user, action=f"{self._prefix()}.delete", target=obj, summary=str(obj),
-                         before=before)  # fmt: skip
-            super().delete_model(request, obj)
+        audit_delete(actor=request.user, objs=[obj], action=self._prefix(), secret=self.audit_secret_fields,
+                     delete=partial(super().delete_model, request, obj))  # fmt: skip
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        with transaction.atomic():
-            for obj in queryset:
-                audit_record(actor=request.user, action=f"{self._prefix()}.delete", target=obj, summary=str(obj),
-                             before=snapshot(obj))  # fmt: skip
-            super().delete_queryset(request, queryset)
+        audit_delete(actor=request.user, objs=list(queryset), action=self._prefix(), secret=self.audit_secret_fields,
+                     delete=partial(super().delete_queryset, request, queryset))  # fmt: skip
 
     def _prefix(self) -> str:
         return self.audit_action or self.model._meta.model_name

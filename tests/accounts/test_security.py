@@ -114,30 +114,57 @@ def test_rotation_gives_a_new_key_and_keeps_the_old_one_for_a_grace_period(db: N
         api_token_rotate(token=new)
 
 
+def _login(address: str, username: str, password: str, **headers: str) -> Any:
+    return Client(REMOTE_ADDR=address, **headers).post("/login/", {"username": username, "password": password})
+
+
+def _refusal(page: Any) -> str:
+    """The login page's error note, without the page around it."""
+    found = re.search(r'<p class="errornote">\s*(.*?)\s*</p>', page.content.decode(), re.S)
+    return found.group(1) if found else ""
+
+
 @override_settings(LOGIN_MAX_FAILURES=3)
-def test_console_login_locks_after_repeated_failures(operator: Any, viewer: Any) -> None:
+def test_console_login_locks_a_user_name_from_one_address_only(operator: Any, viewer: Any) -> None:
     client = Client(REMOTE_ADDR="10.0.0.1")
     for _ in range(3):
         page = client.post("/login/", {"username": "op", "password": "wrong"})
         assert "Please enter the correct username and password" in page.content.decode()
-    locked = client.post("/login/", {"username": "op", "password": "op-password-1"})
-    assert "Too many failed logins" in locked.content.decode(), "even the right password is refused now"
+    locked = client.post("/login/", {"username": "OP ", "password": "op-password-1"})
+    assert "Too many failed logins for this user name from your address" in _refusal(locked), "right password refused"
     assert "_auth_user_id" not in client.session
-    other = Client(REMOTE_ADDR="10.0.0.2")
-    assert other.post("/login/", {"username": "viewer", "password": "viewer-password-1"}).status_code == 302
-    elsewhere = Client(REMOTE_ADDR="10.0.0.3").post("/login/", {"username": "OP", "password": "op-password-1"})
-    assert "Too many failed logins" in elsewhere.content.decode(), "the name is locked from any address"
+    assert _login("10.0.0.2", "op", "op-password-1").status_code == 302, "the name still logs in from elsewhere"
+    assert _login("10.0.0.1", "viewer", "viewer-password-1").status_code == 302, "other names from the address too"
 
 
-@override_settings(LOGIN_MAX_FAILURES=2, BEHIND_PROXY=True)
+@override_settings(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_NAME=4)
+def test_the_per_name_threshold_locks_a_name_across_addresses(operator: Any, viewer: Any) -> None:
+    for address in ("10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"):
+        _login(address, "op", "wrong")
+    locked = _login("10.1.0.5", "op", "op-password-1")
+    assert "Too many failed logins for this user name from any address" in _refusal(locked)
+    assert _login("10.1.0.5", "viewer", "viewer-password-1").status_code == 302
+
+
+@override_settings(LOGIN_MAX_FAILURES=2)
+def test_lockout_messages_do_not_reveal_whether_the_account_exists(operator: Any) -> None:
+    pages = {}
+    for name in ("op", "nobody"):
+        first = _login("10.2.0.1", name, "wrong")
+        _login("10.2.0.1", name, "wrong")
+        pages[name] = (_refusal(first), _refusal(_login("10.2.0.1", name, "wrong")))
+    assert pages["op"] == pages["nobody"]
+    assert "Too many failed logins" in pages["op"][1] and "minutes" in pages["op"][1]
+
+
+@override_settings(LOGIN_MAX_FAILURES_PER_ADDRESS=2, BEHIND_PROXY=True)
 def test_behind_the_proxy_the_lockout_counts_the_forwarded_client(operator: Any, viewer: Any) -> None:
-    attacker = Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="6.6.6.6")
     for name in ("nobody-1", "nobody-2"):
-        attacker.post("/login/", {"username": name, "password": "wrong"})
-    locked = attacker.post("/login/", {"username": "viewer", "password": "x"})
-    assert "Too many failed logins" in locked.content.decode(), "the attacker's address is locked"
-    colleague = Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="7.7.7.7")
-    assert colleague.post("/login/", {"username": "op", "password": "op-password-1"}).status_code == 302
+        _login("10.0.0.9", name, "wrong", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    locked = _login("10.0.0.9", "viewer", "viewer-password-1", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    assert "Too many failed logins for your address" in _refusal(locked), "one address spraying names is locked"
+    colleague = _login("10.0.0.9", "op", "op-password-1", HTTP_X_FORWARDED_FOR="7.7.7.7")
+    assert colleague.status_code == 302
 
 
 def test_csrf_is_enforced_for_the_console_and_session_api_calls(operator: Any) -> None:

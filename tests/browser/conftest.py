@@ -7,6 +7,7 @@ keeps. The live server runs in a thread of this process on the test database.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,16 @@ class Console:
 
     def __init__(self, page: Any, base_url: str, role: str) -> None:
         self.page, self.base_url, self.role = page, base_url, role
+        # What the Content-Security-Policy blocked (Chromium reports each on the console).
+        self.blocked: list[str] = []
+        page.on("console", lambda message: self._note_blocked(message.text))
+
+    def _note_blocked(self, text: str) -> None:
+        elsewhere = re.search(r"Loading the \w+ '(https?://[^']+)'", text)
+        if elsewhere and not elsewhere.group(1).startswith(self.base_url):
+            return  # a third-party load (Redoc's fonts and logo): the console makes none, on purpose
+        if "Content Security Policy" in text:
+            self.blocked.append(text)
 
     def open(self, path: str) -> Any:
         return self.page.goto(self.base_url + path)
@@ -69,20 +80,24 @@ class Console:
 @pytest.fixture
 def console_as(browser: Any, live_server: Any, cast: dict[str, Any]) -> Iterator[Any]:
     """Log in through the real login form as one of the cast's roles."""
-    contexts = []
+    contexts, consoles = [], []
 
     def login(role: str) -> Console:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
+        console = Console(page, live_server.url, role)
         page.goto(live_server.url + "/login/")
         page.fill("#id_username", cast[role].username)
         page.fill("#id_password", f"{role}-password-1")
         page.click("input[type=submit]")
         page.wait_for_selector("#console-nav")
-        return Console(page, live_server.url, role)
+        consoles.append(console)
+        return console
 
     yield login
     for context in contexts:
         context.close()
+    blocked = [text for console in consoles for text in console.blocked]
+    assert not blocked, f"the Content-Security-Policy blocked something the console needs: {blocked}"

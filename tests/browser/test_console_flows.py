@@ -25,6 +25,8 @@ def test_reviewer_reviews_with_the_keyboard_and_operator_publishes(
     reviewer.open("/curation/draft/?status__exact=pending_review")
     reviewer.shot("review-queue")
     reviewer.page.locator(f"a[href*='/curation/draft/{draft.pk}/']").first.click()
+    reviewer.page.wait_for_selector("#claim")
+    reviewer.page.wait_for_load_state("domcontentloaded")  # the shortcuts' script (a static file) has run
     reviewer.page.keyboard.press("c")  # start review
     reviewer.page.wait_for_selector("#approve")
     reviewer.page.fill("input[name=title]", "Horror Nights")
@@ -148,3 +150,21 @@ def _passing_evaluations(version: PromptVersion) -> None:
     for metric, name in SAFETY_SETS.items():
         dataset, _ = EvalDataset.objects.get_or_create(prompt=version.prompt, name=name)
         EvalRun.objects.create(version=version, dataset=dataset, status=EvalRun.Status.DONE, scores={metric: 1.0})
+
+
+def test_api_docs_and_the_agent_page_work_under_the_content_security_policy(
+    console_as: Callable[[str], Any], llm: None, films: list[Any]
+) -> None:
+    operator = console_as("operator")
+    operator.open("/api/docs/")
+    operator.page.wait_for_selector(".swagger-ui .info .title")
+    operator.page.wait_for_selector(".opblock-tag")  # the schema loaded and its operations are listed
+    operator.shot("api-docs")
+    operator.open("/api/redoc/")
+    operator.page.wait_for_selector("redoc .api-content h1")
+    operator.open("/agents/chatsession/try/")
+    operator.page.fill("#message", "a scary film from the 80s")
+    operator.page.click("#send")
+    operator.page.wait_for_selector("#log .msg.you")
+    operator.page.wait_for_selector("#log .generated-label", timeout=120_000)  # the streamed reply ended
+    operator.shot("agent-try")
