@@ -70,6 +70,7 @@ class _Call:
     provider_ms: float = 0.0  # time inside provider calls; the rest of the latency is the gateway's
     repaired: bool = False  # the first answer failed the schema and the model was asked again
     guardrails: list[dict[str, Any]] = field(default_factory=list)  # verdicts, input then output
+    removed: list[str] = field(default_factory=list)  # instructions the input check took out
 
 
 def llm_complete(
@@ -109,7 +110,7 @@ def llm_complete(
             if hit is not None:
                 return _finish_hit(call, hit, started, parent)
         _check_limits(route)
-        stream = StreamGuard(on_token) if on_token is not None else None
+        stream = StreamGuard(on_token, context=call.messages[-1]["content"], removed=call.removed) if on_token else None
         result = _call_with_fallback(providers, request, call, stream)
         text, parsed = _validated(result.text, request, call, stream)
         if stream is not None:
@@ -142,6 +143,7 @@ def _guarded_input(call: _Call, variables: dict[str, Any]) -> dict[str, Any]:
     redacted, neutralised copy; a blocking verdict ends the call before any model sees it."""
     checked = guard_input(variables)
     call.guardrails.extend(checked.verdicts)
+    call.removed = checked.removed
     if checked.blocked:
         raise LLMError(f"input refused by a guardrail ({checked.blocked})", kind="guardrail")
     return checked.value  # type: ignore[no-any-return]
@@ -152,7 +154,8 @@ def _guarded_output(call: _Call, text: str, parsed: Any) -> tuple[str, Any]:
     if parsed is not None:
         detail = "valid after one repair" if call.repaired else "valid"
         call.guardrails.append(_verdict("schema", passed=True, action="none", detail=detail))
-    checked = guard_output(text, parsed, context=call.messages[-1]["content"] if call.messages else "")
+    checked = guard_output(text, parsed, context=call.messages[-1]["content"] if call.messages else "",
+                           removed=call.removed)
     call.guardrails.extend(checked.verdicts)
     if checked.blocked:
         raise LLMError(f"answer refused by a guardrail ({checked.blocked})", kind="guardrail")

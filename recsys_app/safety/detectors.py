@@ -10,31 +10,18 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.conf import settings
+
+from recsys_app.safety.grounding import common_words
+from recsys_app.safety.injection import neutralise_text
 
 # Text hidden from readers but read by models: zero-width characters and bidi controls.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
 
-INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+)*"
-    r"(?:previous\s+|prior\s+|above\s+|earlier\s+|preceding\s+|system\s+|original\s+)*"
-    r"(?:instructions?|rules|prompts?|directions|guidelines|context|constraints)\b|"
-    r"\b(?:reveal|show|print|repeat|output|leak|display|tell me)\s+(?:me\s+)?(?:your|the)\s+"
-    r"(?:system\s+|hidden\s+|initial\s+|original\s+)?(?:prompt|instructions)\b|"
-    r"\bsystem prompt\b|\bnew instructions?\s*:|\bfrom now on,? you\b|"
-    r"\byou are now (?:a|an|my|the|dan|free|unrestricted|in)\b|\bpretend (?:to be|you are|that you)\b|"
-    r"\bact as (?:a|an|if|my)\b|\bjailbreak|\bdeveloper mode\b|\bdo anything now\b|"
-    r"^\s*(?:system|assistant)\s*:|<\s*/?\s*(?:system|data|instructions?|im_start|im_end)\s*>|\[/?inst\]|"
-    r"<\|[a-z_]+\|>|\b(?:say|print|output|write|respond with|reply with|answer with)\s+['\"]?(?:pwned|hacked)\b|"
-    r"\binstead,?\s+(?:say|write|output|respond|answer|recommend)\b|\brespond only with\b|"
-    r"\bignora\s+(?:todas\s+)?las\s+instrucciones\b|\bignore[zr]?\s+(?:toutes\s+)?les\s+instructions\b|"
-    r"\bignoriere?\s+(?:alle\s+)?(?:vorherigen\s+)?anweisungen\b",
-    re.IGNORECASE | re.MULTILINE,
-)
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")  # not the dot inside "example.com"
 
 THREAT_OR_HATE = re.compile(
     r"\bkill\s+(?:yo)?urself\b|\bkys\b|\b(?:i\s+will|i'll|gonna|going\s+to)\s+(?:kill|hurt|find|rape|beat)\s+you\b|"
@@ -48,19 +35,137 @@ THREAT_OR_HATE = re.compile(
 ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|you're|youre|ya|u|ur)\b", re.IGNORECASE)
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# A street address after a cue ("I live at", "ship to", "address:"): without one, "21 Jump
-# Street" and "10 Cloverfield Lane" are film titles as often as addresses.
-ADDRESS = re.compile(
-    r"(?i:\b(?:live[sd]?\s+(?:at|on)|ship(?:ped)?\s+to|deliver(?:ed)?\s+to|send\s+(?:it\s+)?to|located\s+at|"
-    r"address(?:\s+is)?:?|at|to))\s+"
-    r"(\d{1,5}\s+(?:[A-Z][\w'-]*\.?\s+){1,4}"
-    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq)\b\.?)"
+# Spelled out to dodge filters: "jane dot doe at example dot com", "jane(at)example.com".
+EMAIL_SPELLED = re.compile(
+    r"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[\w-]+(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*[\w-]+)+\b",
+    re.IGNORECASE,
 )
-# A name someone gives as theirs, in running text ("my name is Jane Doe"): a title-cased
-# "My Name Is Khan" is a film.
-NAME = re.compile(r"\b(?:[Mm]y name is|I am called|I'm called)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+){0,2})")
-PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# Card expiry after a cue ("exp 09/27", "valid thru 11/2026", "gültig bis 03/28").
+EXPIRY = re.compile(
+    r"(?i:\b(?:exp(?:iry|ires|iration)?(?:\s+date)?|valid\s+(?:thru|through|until|till)|good\s+thru|"
+    r"gültig\s+bis|ablauf(?:datum)?|date\s+d'expiration|expire\s+(?:le|fin)|caducidad|vence|scadenza|"
+    r"validade|vervaldatum|caduca|scade|expira|läuft\s+ab|verloopt|mm\s*/\s*yy)\b\.?:?\s*)(\d{1,2}\s*[/.-]\s*(?:\d{4}|\d{2}))"
+)
+# A national identity number: the well-defined shapes anywhere (US SSN, UK NI number, Italian
+# codice fiscale, Spanish DNI/NIE), any long code right after a cue that names an id.
+CVV = re.compile(r"(?i:\b(?:cvv2?|cvc2?|cid|csc|security\s+code|prüfnummer|cryptogramme)\b\.?:?\s*)(\d{3,4})\b")
+SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b")
+NATIONAL_ID = re.compile(
+    r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"  # UK National Insurance
+    r"|\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"  # Italian codice fiscale
+    r"|\b[XYZ]?\d{7,8}-?[A-HJ-NP-TV-Z]\b"  # Spanish DNI / NIE
+    r"|(?<![\d ])(?<!\d )\d{4}\s\d{4}\s\d{4}(?!\s?\d)"  # Indian Aadhaar (not inside a card number)
+    r"|\b\d{6}-[1-8]\d{6}\b"  # Korean resident registration
+    r"|\b\d{3}\.\d{3}\.\d{3}-\d{2}\b"  # Brazilian CPF
+)
+ID_CUE = re.compile(
+    r"(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?|national\s+insurance(?:\s+number)?|ni\s+(?:number|no)|"
+    r"nino|tax\s*(?:id|identification\s+number|number|code)|tin|steuer-?id(?:entifikationsnummer)?|"
+    r"(?:steuerliche\s+)?identifikationsnummer|steuernummer|personalausweis(?:nummer)?|ausweisnummer|insee|n(?:u|ú)m(?:é|e)ro\s+de\s+s(?:é|e)curit(?:é|e)"
+    r"\s+sociale|nir|dni|nie|nif|codice\s+fiscale|bsn|burgerservicenummer|aadhaar|sin|social\s+insurance"
+    r"(?:\s+number)?|pesel|cpf|passport(?:\s+(?:number|no\.?))?|pass(?:port)?nummer|n(?:u|ú)mero\s+de\s+pasaporte|"
+    r"id\s*(?:number|no\.?|#|card)|identity\s+(?:number|card)|national\s+id|resident\s+registration(?:\s+number)?|"
+    r"rrn|паспорт|снилс|инн|sort\s+code|routing\s+number|account\s+(?:number|no\.?))\b\.?"
+    r"(?:\s+(?!\d)[\w'’]+){0,3}?\s*(?:is|:|#|-|=|no\.?|n°|nr\.?)?\s*)"
+    r"([A-Z0-9][A-Z0-9 ./-]{4,22}[A-Z0-9])"
+)
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+BIRTH = re.compile(
+    r"(?i:\b(?:born(?:\s+on)?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|geb(?:oren|\.)(?:\s+am)?|"
+    r"geburtsdatum|n(?:é|e)e?\s+le|date\s+de\s+naissance|fecha\s+de\s+nacimiento|nacid[oa]\s+el|"
+    r"data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|geboortedatum|geboren\s+op)\b\.?:?\s*)"
+    r"(\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s+\w+\.?\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4})"
+)
+IP_ADDRESS = re.compile(
+    r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"
+    r"|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b"
+    r"|\b(?:[0-9a-fA-F]{1,4}:){1,6}(?::[0-9a-fA-F]{1,4}){1,6}\b"  # compressed IPv6 (2001:db8::1)
+)
+# A street address: a house number (digits, perhaps with a letter: 221B, 12a, 45C) and a street
+# word, in either order ("12a Rue de Rivoli", "Hauptstraße 5b"). Without an address cue it must
+# look like one: an alphanumeric house number, or a postcode or a comma and a town after it
+# ("21 Jump Street" and "10 Cloverfield Lane" alone are film titles).
+_STREET = (
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq|"
+    r"close|crescent|gardens|grove|hill|mews|parade|row|walk|highway|hwy|parkway|pkwy)"
+)
+_STRASSE = (r"(?:stra(?:ß|ss)e|str\.|weg|platz|gasse|allee|damm|straat|laan|gracht|plein|steeg|vägen|"
+            r"gatan|gade|vej)")
+_ROMANCE = (r"(?:rue|avenue|av|boulevard|bd|place|chemin|allée|impasse|quai|calle|c/|avenida|avda|plaza|paseo|"
+            r"carrer|via|viale|piazza|corso|largo|rua|travessa|praça|ulica|ul|aleja|al)")  # fmt: skip
+_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
+_NAME_WORDS = r"(?:[A-ZÀ-ÝŁŚŻŹ][\w'’.-]*\s+){0,3}"
+_POSTCODE = (
+    r"(?:[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"  # UK
+    r"|[A-Z]{2}\s+\d{5}(?:-\d{4})?"  # US state + ZIP
+    r"|\d{4}\s?[A-Z]{2}"  # Dutch
+    r"|\d{2}-\d{3}"  # Polish
+    r"|(?:[A-Z]-)?\d{4,5}\s+[A-ZÀ-Ý][\w'-]+)"  # most of Europe: 75001 Paris, D-10115 Berlin
+)
+ADDRESS_ANY = re.compile(
+    rf"(?P<en>\b{_HOUSE}\s+{_NAME_WORDS}(?i:{_STREET})\b\.?)"
+    rf"|(?P<de>\b[A-ZÄÖÜ][\wäöüß-]*(?i:{_STRASSE})\.?\s+{_HOUSE}\b|\b[A-ZÄÖÜ][\wäöüß-]*\s+(?i:{_STRASSE})\.?\s+{_HOUSE}\b)"
+    rf"|(?P<ro>(?<![\d-])(?<!\d\s)\b{_HOUSE},?\s+(?i:{_ROMANCE})\.?\s+(?:(?:de|del|della|di|da|do|des|du|la|le|los|las|dos|das)\s+)*"
+    rf"[A-ZÀ-ÝŁŚŻŹ][\w'’-]*(?:\s+[A-ZÀ-ÝŁŚŻŹ][\w'’-]*){{0,2}}"
+    rf"|\b(?i:{_ROMANCE})\.?\s+(?:(?:de|del|della|di|da|do|des|du|la|le|los|las|dos|das)\s+)*[A-ZÀ-ÝŁŚŻŹ][\w'’-]*"
+    rf"(?:\s+[A-ZÀ-ÝŁŚŻŹ][\w'’-]*){{0,2}},?\s+{_HOUSE}\b)"
+)
+_ADDRESS_CUE = re.compile(
+    r"(?i:\b(?:live[sd]?\s+(?:at|on|in)|ship(?:ped)?\s+to|deliver(?:ed|y)?\s+to|send\s+(?:it\s+)?to|located\s+at|"
+    r"address(?:\s+is)?|addr|pick[- ]?up\s+(?:at|from)|collect(?:ion)?\s+(?:at|from)|return\s+to|visit\s+us\s+at|"
+    r"adresse|anschrift|dirección|direccion|indirizzo|endereço|adres|adres(?:ie)?|wohnt\s+in|wohnhaft|"
+    r"domicilio|flat|apt|apartment|suite|unit)\b\.?:?\s*(?:\d+\w?,?\s*)?)$"
+)
+_AFTER_ADDRESS = re.compile(
+    rf"^(?:,?\s*[^,.;:\n]{{1,14}},)?,?\s*{_POSTCODE}"  # a flat or floor, then the postcode
+    rf"|^,\s*[A-ZÀ-Ý][\w'-]+(?:\s+[A-ZÀ-Ý][\w'-]+)?(?:,?\s*(?:{_POSTCODE}|[A-Z]{{2,3}}\s+\d{{4,5}}))?"
+)
+# Addresses in Chinese, Japanese and Korean: a road with its number, a chōme block.
+CJK_ADDRESS = re.compile(r"[\u4e00-\u9fff]{1,12}(?:路|街|大道|道|巷|弄)\d+号|\d+丁目\d+(?:番地?|-)\d+(?:号)?|"
+                         r"[\uac00-\ud7a3]{1,10}(?:로|길)\s?\d+(?:-\d+)?")
+# A name someone gives as theirs, or a person's name after a seller or contact cue
+# ("Seller: Maria Gonzalez", "sold by Priya Natarajan", "Ansprechpartner: Klaus Meier").
+NAME = re.compile(
+    r"\b(?:[Mm]y name is|I am called|I'm called|[Mm]ein Name ist|[Ii]ch heiße|[Jj]e m'appelle|[Mm]e llamo|"
+    r"[Mm]i chiamo|[Mm]eu nome é)\s+([A-ZÀ-Ý][a-zà-ÿ'-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ'-]+){0,2})"
+)
+CONTACT_NAME = re.compile(
+    r"(?i:\b(?:seller|vendor|sold\s+by|listed\s+by|posted\s+by|shipped\s+by|offered\s+by|contact\s+person|"
+    r"attn|c/o|"
+    r"ansprechpartner(?:in)?|verkäufer(?:in)?|kontakt|vendeur|vendeuse|contactez|vendedor(?:a)?|contacto|"
+    r"venditore|venditrice|referente|verkoper|contactpersoon|sprzedawca|kontakt|продавец|контакт)\b\.?"
+    r"(?:\s+(?:is|ist|est|es|è|person|name|namens))?\s*[:\-–]?\s*(?:(?:mr|mrs|ms|dr|herr|frau|m|mme|sr|sra|sig)\.?\s+)?)"
+    r"([A-ZÀ-ÝŁŚŻ][a-zà-ÿłśżźćńó'’-]+(?:\s+(?:van|von|de|da|del|der|den|di|le|la|van\s+der|van\s+den)?\s*"
+    r"[A-ZÀ-ÝŁŚŻ][a-zà-ÿłśżźćńó'’-]+){1,2})"
+)
+# A person: a given name (any of Faker's locales) and one or two capitalised surnames.
+PERSON = re.compile(
+    r"\b([A-ZÀ-ÝŁŚŻŹ][a-zà-ÿłśżźćńóęą]+)((?:\s+(?:van|von|de|da|del|der|den|di|le|la|dos|du|van\s+der|van\s+den|"
+    r"bin|al|ibn))?(?:\s+(?:O['’]|Mc|Mac)?[A-ZÀ-ÝŁŚŻŹ][a-zà-ÿłśżźćńóęą'’-]+){1,2})"
+)
+_CAPITAL = re.compile(r"\b[A-ZÀ-ÝŁŚŻŹ]")
+# Where a private person is named: as a party to a sale, a contact, a holder of an account.
+PERSON_CUE = re.compile(
+    r"(?i:\b(?:seller|vendor|consignor|consignee|owner|tenant|landlord|holder|cardholder|account\s+holder|"
+    r"beneficiary|payee|recipient|buyer|customer|client|courier|contact(?:\s+person)?|ask\s+for|attn|c/o|"
+    r"call|text|message|email|e-mail|whatsapp|reach|write\s+to|speak\s+to|talk\s+to|"
+    r"(?:sold|listed|posted|created|shipped|offered|uploaded|owned|registered|sent|packed|signed)\s+by|"
+    r"ansprechpartner(?:in)?|verkäufer(?:in)?|verkauft\s+von|inhaber(?:in)?|kontakt|empfänger|"
+    r"vendeur|vendeuse|vendu\s+par|titulaire|contactez|appelez|chez|destinataire|"
+    r"vendedor(?:a)?|vendido\s+por|titular|contacto|a\s+nombre\s+de|llamar\s+a|"
+    r"venditore|venditrice|venduto\s+da|referente|intestat[oa]\s+a|chiedere\s+di|contattare|signor[a]?|"
+    r"verkoper|verkocht\s+door|contactpersoon|ten\s+name\s+van|t\.\s?n\.\s?v\.?|"
+    r"sprzedawca|sprzedający|odbiorca|właściciel|kontakt|säljare|mottagare|"
+    r"продавец|контакт|получатель|владелец)\b\.?:?\s*(?:(?:mr|mrs|ms|miss|dr|herr|frau|m|mme|mlle|sr|sra|"
+    r"sig|sig\.ra|pan|pani|signora|signor)\.?\s+)?)$"
+)
+CJK_NAME = re.compile(r"(?:联系人|卖家|收件人|收货人|店主|판매자|담당자|연락처|販売者|担当者|出品者|連絡先)\s*[:：]\s*"
+                      r"([\u4e00-\u9fff\uac00-\ud7a3\u3040-\u30ff]{2,4})(?=[，,、。\s]|$)")
+PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]",
+                "national_id": "[ID]", "iban": "[IBAN]", "expiry": "[EXPIRY]", "birth_date": "[DATE]",
+                "ip_address": "[IP]"}  # fmt: skip
+PLACEHOLDER = re.compile(r"\[(?:EMAIL|CARD|PHONE|ADDRESS|NAME|ID|IBAN|EXPIRY|DATE|IP|REMOVED|removed)(?::[^\]]*)?\]")
 
 PRICE = re.compile(
     r"(?:[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?))|(?:\b(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?)\b)",
@@ -79,33 +184,15 @@ def normalised(text: str) -> str:
     return _SPACES.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
 
 
-def injection_spans(text: str) -> list[tuple[int, int]]:
-    """Each instruction-like sentence in `text` (as start and end offsets of the normalised text)."""
-    spans: list[tuple[int, int]] = []
-    for match in INJECTION.finditer(text):
-        start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, match.start())), default=0)
-        end_match = _SENTENCE_END.search(text, match.end())
-        end = end_match.end() if end_match else len(text)
-        if spans and start < spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-        else:
-            spans.append((start, end))
-    return spans
-
-
 def injection_found(text: str) -> bool:
-    return bool(INJECTION.search(normalised(text)))
+    return bool(neutralise_text(text).removed)
 
 
 def neutralise(text: str) -> tuple[str, int]:
-    """The text without its instruction-like sentences, and how many were removed."""
-    clean = normalised(text)
-    spans = injection_spans(clean)
-    if not spans:
-        return text, 0
-    for start, end in reversed(spans):
-        clean = f"{clean[:start]} [removed: instruction-like text] {clean[end:]}"
-    return clean.strip(), len(spans)
+    """The text without hidden channels and instruction-like sentences (`safety/injection.py`),
+    and how many spans were removed."""
+    out = neutralise_text(text)
+    return (out.text, len(out.removed)) if out.removed else (text, 0)
 
 
 _classifier_lock = threading.Lock()
@@ -147,18 +234,132 @@ class Found:
 
 
 def pii_found(text: str) -> list[Found]:
-    """Emails, card numbers (Luhn-valid), phone numbers, street addresses and self-introduced
-    names, non-overlapping, in order."""
+    """Personal data in the text, non-overlapping, in order: emails (also spelled out), card
+    numbers (Luhn-valid) and their expiry, national ids (SSN, NI number, codice fiscale, DNI, any
+    code after an id cue), IBANs (mod-97), phone numbers, street addresses, birth dates, IP
+    addresses, and names people give as theirs or after a seller or contact cue."""
     found: list[Found] = [Found("email", m.start(), m.end()) for m in EMAIL.finditer(text)]
+    found += [Found("email", m.start(), m.end()) for m in EMAIL_SPELLED.finditer(text) if _spelled_email(m.group(0))]
     found += [Found("card", m.start(), m.end()) for m in CARD.finditer(text) if _luhn(m.group(0))]
+    found += [Found("expiry", m.start(1), m.end(1)) for m in EXPIRY.finditer(text)]
+    found += [Found("national_id", m.start(), m.end()) for m in SSN.finditer(text)]
+    found += [Found("national_id", m.start(), m.end()) for m in NATIONAL_ID.finditer(text)]
+    found += [Found("national_id", m.start(1), m.end(1)) for m in ID_CUE.finditer(text) if _has_digits(m.group(1))]
+    found += [Found("iban", m.start(), m.end()) for m in IBAN.finditer(text) if _iban_valid(m.group(0))]
     found += [Found("phone", start, end) for start, end in _phones(text)]
-    found += [Found("address", m.start(1), m.end(1)) for m in ADDRESS.finditer(text)]
+    found += [Found("address", start, end) for start, end in _addresses(text)]
+    found += [Found("birth_date", m.start(1), m.end(1)) for m in BIRTH.finditer(text)]
+    found += [Found("ip_address", m.start(), m.end()) for m in IP_ADDRESS.finditer(text) if _ip_like(text, m)]
     found += [Found("name", m.start(1), m.end(1)) for m in NAME.finditer(text)]
+    found += [Found("name", m.start(1), m.end(1)) for m in CONTACT_NAME.finditer(text)]
+    found += [Found("name", m.start(1), m.end(1)) for m in CJK_NAME.finditer(text)]
+    found += [Found("address", m.start(), m.end()) for m in CJK_ADDRESS.finditer(text)]
+    found += [Found("card", m.start(1), m.end(1)) for m in CVV.finditer(text)]
+    found += [Found("name", start, end) for start, end in _people(text, found)]
     kept: list[Found] = []
     for item in sorted(found, key=lambda f: (f.start, -f.end)):
         if not kept or item.start >= kept[-1].end:
             kept.append(item)
+        elif item.end > kept[-1].end:  # overlapping finds: one span covering both
+            kept[-1] = Found(kept[-1].kind, kept[-1].start, item.end)
     return kept
+
+
+def _people(text: str, found: list[Found]) -> Iterator[tuple[int, int]]:
+    """Names of private people: a given name and a surname after a cue that names a party to a
+    sale or a contact, or in the same sentence as other personal data (a contact block). A film
+    credit ("directed by Steven Spielberg") has neither."""
+    position = 0
+    for start in (m.start() for m in _CAPITAL.finditer(text)):
+        match = PERSON.match(text, start) if start >= position else None
+        if match is None:
+            continue
+        before = text[max(0, match.start() - 40) : match.start()]
+        first = match.group(1).lower()
+        # A given name anywhere; right after a cue ("Buyer Olumide Adeyemi"), any uncommon word.
+        if first not in given_names() and not (PERSON_CUE.search(before) and first not in common_words()):
+            continue
+        sentence = _sentence_around(text, match.start(), match.end())
+        near = any(sentence[0] <= f.start < sentence[1] for f in found if f.kind != "name")
+        if PERSON_CUE.search(before) or near:
+            position = match.end()
+            yield match.start(), match.end()
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    left = max(text.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n"))
+    right = min((i for i in (text.find(mark, end) for mark in (". ", "! ", "? ", "\n")) if i >= 0), default=len(text))
+    return left + 1, right
+
+
+@cache
+def given_names() -> frozenset[str]:
+    """Given names of every locale Faker ships (about 30,000), lower-case."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as people
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(people.__path__):
+        provider = getattr(importlib.import_module(f"{people.__name__}.{module.name}"), "Provider", None)
+        for attribute in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
+            value: Any = vars(provider).get(attribute) if provider is not None else None
+            if isinstance(value, list | tuple | set | dict) or hasattr(value, "keys"):
+                names.update(str(name).lower() for name in value)
+    return frozenset(names - {"will", "may", "june", "april", "star", "hope", "summer", "grace", "joy", "faith"})
+
+
+def _addresses(text: str) -> Iterator[tuple[int, int]]:
+    for match in ADDRESS_ANY.finditer(text):
+        start, end = match.span()
+        after = _AFTER_ADDRESS.match(text[end:])
+        tail = _postcode_after(text, end)
+        cued = bool(_ADDRESS_CUE.search(text[max(0, start - 40) : start]))
+        alphanumeric = bool(re.match(r"\d{1,5}\s?[A-Za-z](?![A-Za-z])", match.group(0))) or bool(
+            re.search(r"\d[A-Za-z]\b", match.group(0)[-4:]))  # fmt: skip
+        if cued or after or alphanumeric or match.lastgroup != "en":
+            yield start, tail if tail else end + (after.end() if after and re.search(r"\d", after.group(0)) else 0)
+
+
+_POSTCODE_ANY = re.compile(rf"{_POSTCODE}|\b[A-Z]{{2,3}}\s+\d{{4,5}}\b|\b\d{{4,5}}\b")
+
+
+def _postcode_after(text: str, end: int) -> int | None:
+    """The end of a postcode that follows an address within a few short comma-separated parts
+    ("…, Apt 4B, Buffalo, NY 14222"; "…, 3. OG, 69117 Heidelberg"), or None."""
+    window = re.split(r"[;\n—]| - ", text[end : end + 70])[0]
+    last = None
+    for match in _POSTCODE_ANY.finditer(window):
+        if window[: match.start()].count(",") <= 3 and not re.search(r"[.!?]\s+[A-Z][a-z]", window[: match.start()]):
+            last = match
+    return end + last.end() if last else None
+
+
+def _has_digits(value: str) -> bool:
+    return sum(ch.isdigit() for ch in value) >= 4
+
+
+def _spelled_email(value: str) -> bool:
+    return bool(re.search(r"(?i)(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)", value)) and bool(
+        re.search(r"(?i)(?:dot|\.)\W*(?:com|org|net|de|fr|es|it|nl|uk|io|co|info|edu|gov|pl|se|ch|at|be|eu)\b",
+                  value))  # fmt: skip
+
+
+def _iban_valid(value: str) -> bool:
+    compact = value.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(digits) % 97 == 1
+
+
+def _ip_like(text: str, match: re.Match[str]) -> bool:
+    """A dotted quad that is not part of a version or a longer number ("v1.2.3.4" still counts)."""
+    before, after = text[max(0, match.start() - 1) : match.start()], text[match.end() : match.end() + 1]
+    trailing = after in {".", "-"} and text[match.end() + 1 : match.end() + 2].isdigit()
+    return not (before in {".", "-"} or trailing)
 
 
 def pii_redact(text: str) -> tuple[str, list[str]]:
@@ -169,14 +370,36 @@ def pii_redact(text: str) -> tuple[str, list[str]]:
     return text, [item.kind for item in found]
 
 
+PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "PL", "SE", "IN", "AU", "BR", "JP", "CN", "KR")
+_PHONE_RUN = re.compile(r"\+?\(?\d[\d ()./-]{7,}\d")
+
+
 def _phones(text: str) -> Iterator[tuple[int, int]]:
-    if not any(ch.isdigit() for ch in text):
+    """Numbers valid as phone numbers: international ones anywhere, national ones in the
+    configured region, and in other common regions when the text gives a phone cue."""
+    if sum(ch.isdigit() for ch in text) < 7:
         return
     import phonenumbers
 
-    matcher = phonenumbers.PhoneNumberMatcher(text, settings.SAFETY_PHONE_REGION, leniency=phonenumbers.Leniency.VALID)
-    for match in matcher:
-        yield match.start, match.end
+    regions = [settings.SAFETY_PHONE_REGION]
+    if _PHONE_CUE.search(text) or any(sum(c.isdigit() for c in m.group(0)) >= 9 for m in _PHONE_RUN.finditer(text)):
+        regions += [r for r in PHONE_REGIONS if r != settings.SAFETY_PHONE_REGION]
+    seen: set[tuple[int, int]] = set()
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            valid = phonenumbers.is_valid_number(match.number)
+            before = text[max(0, match.start - 25) : match.start]
+            cued = match.raw_string.startswith("+") or bool(_PHONE_CUE.search(before))
+            digits = sum(ch.isdigit() for ch in match.raw_string)
+            if digits >= 7 and (valid or (cued and digits >= 8)) and (match.start, match.end) not in seen:
+                seen.add((match.start, match.end))
+                yield match.start, match.end
+
+
+_PHONE_CUE = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|mob|cell|call|text|whatsapp|sms|fax|ring|telefon|handy|tél|téléphone|"
+    r"portable|teléfono|telefono|móvil|cellulare|telemóvel|telefoon|mobiel|telefon|комн|тел|телефон|电话|電話)\b|☎|📞"
+)
 
 
 def _luhn(number: str) -> bool:

@@ -14,6 +14,9 @@ personal data itself.
 | banned_terms | - (off by default)           | block                           |
 | grounding    | -                            | flag (share of claims < thresh) |
 | claims       | -                            | flag (price / availability)     |
+| leakage      | -                            | block (placeholders, prompt     |
+|              |                              | echoes, words only in removed   |
+|              |                              | instructions: it obeyed them)   |
 
 Operators change action, stages, threshold and terms per guardrail in the console (`Guardrail`
 rows); a guardrail without a row runs with `DEFAULTS`.
@@ -29,7 +32,8 @@ from typing import Any
 
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.safety import detectors
-from recsys_app.safety.grounding import grounding
+from recsys_app.safety.grounding import common_words, grounding
+from recsys_app.safety.injection import neutralise_text
 from recsys_app.safety.models import Guardrail
 
 Action = Guardrail.Action
@@ -46,6 +50,10 @@ class Default:
 
 
 DEFAULTS: dict[str, Default] = {
+    # First on output: it reads the model's own words, before redaction puts placeholders in them.
+    "leakage": Default(Action.BLOCK, (Action.BLOCK, Action.FLAG), False, True,
+                       description="Redaction placeholders, the prompt's own scaffolding, or words found only in "
+                                   "neutralised instructions, repeated in the answer."),
     "pii": Default(Action.REDACT, (Action.REDACT, Action.BLOCK, Action.FLAG), True, True,
                    description="Emails, phone and card numbers, street addresses, self-introduced names."),
     "injection": Default(Action.NEUTRALISE, (Action.NEUTRALISE, Action.BLOCK, Action.FLAG), True, False,
@@ -104,6 +112,7 @@ class Checked:
     value: Any
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     blocked: str | None = None
+    removed: list[str] = field(default_factory=list)  # neutralised spans (input), for the leakage check
 
     def add(self, verdict: dict[str, Any]) -> None:
         self.verdicts.append(verdict)
@@ -133,10 +142,11 @@ def guard_input(variables: dict[str, Any]) -> Checked:
     return checked
 
 
-def guard_output(text: str, parsed: Any, *, context: str) -> Checked:
+def guard_output(text: str, parsed: Any, *, context: str, removed: list[str] | None = None) -> Checked:
     """Run the output guardrails over an answer; `value` is `(text, parsed)` after redaction.
-    `context` is the input the model saw, which stated prices and availability must come from."""
-    checked = Checked((text, parsed))
+    `context` is the input the model saw, which stated prices and availability must come from;
+    `removed` are the instructions the input check took out of it."""
+    checked = Checked((text, parsed), removed=list(removed or []))
     for setting in _active("output"):
         if setting.name in OUTPUT:
             _run(OUTPUT[setting.name], setting, checked, "output", context)
@@ -180,10 +190,12 @@ def _injection(setting: Setting, checked: Checked) -> tuple[bool, float | None, 
     found: list[str] = []
 
     def visit(path: str, text: str) -> str:
-        if not detectors.injection_found(text):
+        out = neutralise_text(text)
+        if not out.removed:
             return text
         found.append(path)
-        return detectors.neutralise(text)[0] if setting.action == Action.NEUTRALISE else text
+        checked.removed.extend(out.removed)
+        return out.text if setting.action == Action.NEUTRALISE else text
 
     checked.value = map_strings(checked.value, visit)
     return not found, float(len(found)), _where("instruction-like text", found)
@@ -273,9 +285,42 @@ def _toxicity_of(setting: Setting, leaves: list[Leaf]) -> tuple[bool, float | No
     return True, round(worst, 4), f"highest score {worst:.2f}"
 
 
+def _leakage_output(setting: Setting, checked: Checked, context: str) -> tuple[bool, float | None, str]:
+    text, parsed = checked.value
+    answer = " ".join(value for _path, value in strings(parsed)) if parsed is not None else text
+    problems = leakage(answer, context=context, removed=checked.removed)
+    return not problems, float(len(problems)), "; ".join(problems) or "none found"
+
+
+_ECHO = re.compile(
+    r"(?im)^\s*(?:system|assistant|user|human|shopper|found)\s*:|</?\s*data\s*>|<\|[a-z_]+\|>|\[/?inst\]|"
+    r"untrusted data from the catalog|never follow instructions found in it|#{2,}\s*(?:instruction|response|system)"
+)
+_DISTINCT = re.compile(r"[\w][\w'./:@-]{3,}")
+
+
+def leakage(answer: str, *, context: str = "", removed: list[str] | None = None) -> list[str]:
+    """What in an answer shows the model obeyed or exposed its input: a redaction placeholder, the
+    prompt's scaffolding, or a distinctive word that the input had only inside an instruction the
+    input check removed (a phrase an injection asked for, a link, a code)."""
+    problems = []
+    if detectors.PLACEHOLDER.search(answer):
+        problems.append(f"repeats a placeholder ({detectors.PLACEHOLDER.search(answer).group(0)})")  # type: ignore[union-attr]
+    if _ECHO.search(answer):
+        problems.append("repeats the prompt's scaffolding")
+    kept = context.lower()
+    planted = {word.lower().strip("./:-'") for span in removed or [] for word in _DISTINCT.findall(span)}
+    planted = {w for w in planted if len(w) >= 4 and w not in kept and w not in common_words()}
+    said = {word.lower().strip("./:-'") for word in _DISTINCT.findall(answer)}
+    echoed = sorted(planted & said)
+    if echoed:
+        problems.append(f"uses words found only in removed instructions ({', '.join(echoed[:5])})")
+    return problems
+
+
 INPUT = {"injection": _injection, "pii": _pii_input, "toxicity": _toxicity_input, "banned_terms": _banned_input}
 OUTPUT = {"pii": _pii_output, "toxicity": _toxicity_output, "banned_terms": _banned_output,
-          "grounding": _grounding_output, "claims": _claims_output}  # fmt: skip
+          "grounding": _grounding_output, "claims": _claims_output, "leakage": _leakage_output}  # fmt: skip
 
 
 def map_strings(value: Any, visit: Callable[[str, str], str], path: str = "") -> Any:
@@ -315,11 +360,14 @@ def _redact_terms(text: str, terms: list[str]) -> str:
 
 class StreamGuard:
     """Streams tokens through the output guardrails a sentence at a time: personal data is
-    redacted before it is sent, and nothing more is sent once a sentence is toxic or names a
-    banned term. The full answer is checked again when it ends."""
+    redacted before it is sent, and nothing more is sent once a sentence is toxic, names a
+    banned term or leaks (placeholders, scaffolding, an injection's words). The full answer is
+    checked again when it ends; callers that must show only a wholly checked reply add their
+    own gate (the agent's `ReplyGate`)."""
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    def __init__(self, emit: Callable[[str], None], *, context: str = "", removed: list[str] | None = None) -> None:
         self.emit = emit
+        self.context, self.removed = context, removed or []
         self.pending = ""
         self.stopped = False
 
@@ -334,7 +382,7 @@ class StreamGuard:
         text, self.pending = self.pending, ""
         if not text or self.stopped:
             return
-        checked = guard_output(text, None, context="")
+        checked = guard_output(text, None, context=self.context, removed=self.removed)
         if checked.blocked:
             self.stopped = True
             return

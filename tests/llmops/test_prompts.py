@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from recsys_app.catalog.models import Item
 from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, token_f1
@@ -94,7 +95,11 @@ def test_the_red_team_set_is_handled_and_the_benign_set_passes_with_the_real_mod
         run = eval_run_execute(run=eval_run_create(version=version, dataset=dataset))
         scores.update(run.scores)
         blocked = [r for r in run.results.all() if r.error.startswith("guardrail")]
-        assert len(blocked) == (2 if name == "red-team" else 0), "the toxic attacks, and only they, are blocked"
+        toxic = [r for r in blocked if "toxicity" in r.error]
+        assert len(toxic) == (2 if name == "red-team" else 0), "the toxic attacks, and only they, are blocked before"
+        # An answer that repeats a redaction placeholder or an injection's words is refused after the model.
+        assert all("toxicity" in r.error or "leakage" in r.error for r in blocked)
+        assert name == "red-team" or not blocked
     assert scores["redteam"] == 1.0 and scores["benign"] == 1.0
 
 
@@ -177,3 +182,69 @@ def test_a_saved_version_cannot_be_edited(llm: None) -> None:
         version.save()
     version.refresh_from_db()
     assert version.template != "something else"
+
+
+def _version_with(template: str) -> PromptVersion:
+    return version_create(prompt=Prompt.objects.get(name="explanation"), template=template)
+
+
+def test_a_template_asking_for_gigabytes_is_refused_before_it_allocates(llm: None) -> None:
+    # Jinja's optimizer used to fold this constant while compiling: 10 GB before any variable was read.
+    version = _version_with('{{ "x" * 10**10 }}')
+    with pytest.raises(PromptError, match=r"template: '\*' would make about 10,000,000,000 characters"):
+        render(version, {})
+    for template, refusal in [
+        ('{{ 2 ** 1000 }}', "exponent over 100"),
+        ('{{ "x"|center(10000000000) }}', "width 10,000,000,000"),
+        ('{{ "x".ljust(10000000000) }}', "width 10,000,000,000"),
+        ('{{ "{:>10000000000}".format(1) }}', "width 10,000,000,000"),
+        ('{% set a = "x" * 90000 %}{{ a ~ a }}', "'~' would make about 180,000"),
+        ('{% set a = "x" * 90000 %}{% set b %}{% for i in range(99) %}{{ a }}{% endfor %}{% endset %}', "printed"),
+        ('{% set items = [] %}{{ items.append(1) }}', "unsafe"),
+    ]:  # fmt: skip
+        with pytest.raises(PromptError, match=refusal):
+            render(_version_with(template), {})
+
+
+def test_nested_loops_and_endless_recursion_stop_with_a_clear_error(llm: None) -> None:
+    loops = _version_with("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")
+    with pytest.raises(PromptError, match="loops ran more than 10,000 times"):
+        render(loops, {})
+    doubling = _version_with("{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}")
+    with pytest.raises(PromptError, match="took longer than"):
+        render(doubling, {})
+    with pytest.raises(PromptError, match="division by zero"):
+        render(_version_with("{{ 1 / 0 }}"), {})
+
+
+@override_settings(LLM_TEMPLATE_MAX_OUTPUT=1000)
+def test_output_over_the_bound_stops_the_render(llm: None) -> None:
+    version = _version_with("{% for item in items %}{{ item }}{% endfor %}")
+    with pytest.raises(PromptError, match="output is longer than 1,000 characters"):
+        render(version, {"items": ["y" * 100] * 11})
+    assert render(version, {"items": ["y" * 100] * 9})[-1]["content"] == "y" * 900
+
+
+def test_oversized_template_text_is_refused_naming_the_part(llm: None) -> None:
+    prompt = Prompt.objects.get(name="explanation")
+    with pytest.raises(PromptError, match="system: 20,001 characters, over the 20,000"):
+        version_create(prompt=prompt, system="x" * 20_001, template="{{ item_title }}")
+    with pytest.raises(PromptError, match="template: 20,001 characters"):
+        version_create(prompt=prompt, template="x" * 20_001)
+    with pytest.raises(PromptError, match=r"template does not compile.*No filter named 'nonsense'"):
+        version_create(prompt=prompt, template="{{ item_title|nonsense }}")
+
+
+def test_every_seeded_prompt_still_renders_its_cases(llm: None) -> None:
+    cases = [(case.dataset.prompt_id, case.variables) for case in EvalCase.objects.select_related("dataset")]
+    cases += [("agent_reply", {"message": "films?", "items": [{"title": "Heat"}]}),
+              ("judge", {"task": "name it", "answer": "Heat", "reference": "Heat"})]  # fmt: skip
+    for name, variables in cases:
+        messages = render(version_for(prompt_name=name), variables)
+        assert messages[0]["role"] == "system" and messages[-1]["content"]
+    assert {name for name, _ in cases} == set(Prompt.objects.values_list("name", flat=True))
+    messages = render(_version_with(
+        '{{ item_title|upper }} {{ signals|join(", ") }} {{ "{:.2f}".format(3.14159) }} {{ "%d%%"|format(42) }}'
+        '{% for s in signals %} {{ loop.index }}{{ s ~ "!" }}{% endfor %} {{ 2 ** 10 }} {{ "ab" * 2 }}'
+    ), {"item_title": "Heat", "signals": ["popular", "new"]})  # fmt: skip
+    assert messages[-1]["content"] == "HEAT popular, new 3.14 42% 1popular! 2new! 1024 abab"

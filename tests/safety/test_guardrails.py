@@ -39,7 +39,9 @@ EVERYDAY = [
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_instruction_like_text_is_found_and_removed(text: str) -> None:
     assert detectors.injection_found(text)
-    cleaned, removed = detectors.neutralise(f"A quiet drama. {text.rstrip('.')}. Shot in Lisbon.")
+    # A role prefix opens a fake turn that runs to the end of its line; the data on other lines stays.
+    after = "\n" if text.startswith("SYSTEM:") else " "
+    cleaned, removed = detectors.neutralise(f"A quiet drama. {text.rstrip('.')}.{after}Shot in Lisbon.")
     assert removed >= 1 and not detectors.injection_found(cleaned)
     assert cleaned.startswith("A quiet drama.") and cleaned.endswith("Shot in Lisbon."), "the data around it stays"
 
@@ -82,8 +84,9 @@ def test_every_gateway_call_leaves_a_verdict_per_guardrail_with_its_latency(llm:
     completion = llm_complete(prompt="explanation", variables={"item_title": "Alien", "signals": ["you liked Aliens"]})
     verdicts = completion.trace.guardrails
     assert [(v["guardrail"], v["stage"]) for v in verdicts] == [
-        ("pii", "input"), ("injection", "input"), ("toxicity", "input"), ("schema", "output"), ("pii", "output"),
-        ("toxicity", "output"), ("banned_terms", "output"), ("grounding", "output"), ("claims", "output"),
+        ("pii", "input"), ("injection", "input"), ("toxicity", "input"), ("schema", "output"), ("leakage", "output"),
+        ("pii", "output"), ("toxicity", "output"), ("banned_terms", "output"), ("grounding", "output"),
+        ("claims", "output"),
     ]  # fmt: skip
     assert all(isinstance(v["ms"], float) for v in verdicts)
     assert completion.trace.attributes["guardrails_ms"] >= 0
