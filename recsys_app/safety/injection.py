@@ -28,6 +28,7 @@ import binascii
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _HSPACE = re.compile(r"[\t\r\f\v]+")
@@ -481,6 +482,18 @@ def instruction_kind(sentence: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _imperative() -> re.Pattern[str]:
+    verbs = "|".join(f"(?:{w.put})|(?:{w.reveal})" for w in LEXICON.values())
+    return re.compile(rf"^\W*(?:(?:please|and|then|now|also|just|bitte|s'il vous plaît|por favor|per favore)\s+)*"
+                      rf"(?:{verbs})(?!\w)", re.I)
+
+
+def _continues(sentence: str) -> bool:
+    """A short order right after one that was removed ("Say PWNED.") belongs to it."""
+    return len(sentence) <= 200 and bool(_imperative().search(folded(sentence)))
+
+
 def _decoded(blob: str) -> str | None:
     if not (re.search(r"[A-Z]", blob) and re.search(r"[a-z]", blob)):
         return None
@@ -494,16 +507,29 @@ def _decoded(blob: str) -> str | None:
 
 
 def neutralise_text(text: str) -> Neutralised:
-    """The text without hidden channels and without sentences that give a model orders."""
+    """The text without hidden channels and without sentences that give a model orders. Catalog
+    text repeats across calls (titles, categories), so recent answers are remembered."""
+    cleaned, removed, reasons = _neutralised(text)
+    return Neutralised(cleaned, list(removed), list(reasons))
+
+
+@lru_cache(maxsize=8192)
+def _neutralised(text: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    out = _neutralise(text)
+    return out.text, tuple(out.removed), tuple(out.reasons)
+
+
+def _neutralise(text: str) -> Neutralised:
     clean = normalised(text)
     out = Neutralised(clean)
     kept = HIDDEN.sub(lambda m: _take(out, m.group(0), "hidden"), clean)
     kept = _TAG.sub(lambda m: _take(out, m.group(0), "markup"), kept)
     kept = _BLOB.sub(lambda m: _take(out, m.group(0), "encoded") if _decoded(m.group(0)) else m.group(0), kept)
-    pieces, last = [], 0
+    pieces, last, after_order = [], 0, False
     for start, end in sentences(kept):
         sentence = kept[start:end]
-        kind = instruction_kind(sentence)
+        kind = instruction_kind(sentence) or ("continuation" if after_order and _continues(sentence) else None)
+        after_order = kind is not None
         if kind is None:
             continue
         pieces.append(kept[last:start])
