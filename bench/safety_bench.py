@@ -46,6 +46,7 @@ def chain_overhead(runs: int) -> None:
     guard_input(calls[0])  # load the classifier once, as a worker does
     per_run = []
     for run in range(runs):
+        _forget()  # text never seen before: the chain's full cost (a second pass shows repeated text)
         times = []
         for variables in calls:
             started = time.perf_counter()
@@ -58,6 +59,12 @@ def chain_overhead(runs: int) -> None:
         print(f"chain run {run + 1}: {len(times)} calls, p50 {per_run[-1][0]:.2f} ms, p95 {per_run[-1][1]:.2f} ms")
     print(f"chain per call (median of {runs} runs): p50 {statistics.median(r[0] for r in per_run):.2f} ms, "
           f"p95 {statistics.median(r[1] for r in per_run):.2f} ms")  # fmt: skip
+    warm = []
+    for variables in calls:  # the same calls again: catalog text repeats across calls, and is remembered
+        started = time.perf_counter()
+        guard_input(variables)
+        warm.append((time.perf_counter() - started) * 1000)
+    print(f"input chain on repeated text: p50 {statistics.median(warm):.2f} ms, p95 {_percentile(warm, 0.95):.2f} ms")
 
     variables = {"item_title": "Alien", "signals": ["you liked Aliens", "popular in Horror"]}
     llm_complete(prompt="explanation", variables=variables)  # the one model call; the rest are cache hits
@@ -100,6 +107,13 @@ def corpora(runs: int) -> None:
         print(f"{label}: {len(rows)} lines; detected {handled}/{attacks} = {handled / attacks:.3f}; "
               f"benign flagged {flagged}/{benign}; {figures['by_kind']}; "
               f"input chain {statistics.median(times):.2f} ms a line (median of {runs})")  # fmt: skip
+
+
+def _forget() -> None:
+    from recsys_app.safety import detectors, injection
+
+    for cached in (detectors._pii_found_cached, detectors.toxicity, injection._neutralised):
+        cached.cache_clear()
 
 
 def red_team() -> None:

@@ -10,15 +10,21 @@ from recsys_app.accounts.models import ApiToken
 from recsys_app.accounts.services import api_token_authenticate
 
 
+class _Principal:
+    """What Django and DRF ask of `request.user`: a caller that is authenticated but no person
+    of the console (no staff or superuser rights)."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+
 @dataclass(frozen=True)
-class ApiClient:
+class ApiClient(_Principal):
     """The principal behind a token: a client application, not an operator."""
 
     token: ApiToken
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_staff: bool = False
-    is_superuser: bool = False
 
     @property
     def pk(self) -> int:
@@ -29,14 +35,10 @@ class ApiClient:
 
 
 @dataclass(frozen=True)
-class EndUserClient:
+class EndUserClient(_Principal):
     """The principal behind an end-user token: one end user's browser or app."""
 
     grant: EndUserGrant
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_staff: bool = False
-    is_superuser: bool = False
 
     @property
     def pk(self) -> int:

@@ -37,7 +37,7 @@ ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|you're|youre|ya|u|ur)\b", 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Spelled out to dodge filters: "jane dot doe at example dot com", "jane(at)example.com".
 EMAIL_SPELLED = re.compile(
-    r"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[\w-]+(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*[\w-]+)+\b",
+    r"\b[\w.+-]+(?:\s+(?:dot|punkt|point)\s+[\w+-]+)*\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[\w-]+(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*[\w-]+)+\b",
     re.IGNORECASE,
 )
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
@@ -58,6 +58,9 @@ NATIONAL_ID = re.compile(
     r"|(?<![\d ])(?<!\d )\d{4}\s\d{4}\s\d{4}(?!\s?\d)"  # Indian Aadhaar (not inside a card number)
     r"|\b\d{6}-[1-8]\d{6}\b"  # Korean resident registration
     r"|\b\d{3}\.\d{3}\.\d{3}-\d{2}\b"  # Brazilian CPF
+    r"|\b(?:19|20)?\d{6}[-+]\d{4}\b"  # Swedish personnummer
+    r"|\b\d{6}/\d{3,4}\b"  # Czech and Slovak birth number
+    r"|\b\d{17}[\dXx]\b"  # Chinese resident identity card
 )
 ID_CUE = re.compile(
     r"(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?|national\s+insurance(?:\s+number)?|ni\s+(?:number|no)|"
@@ -66,7 +69,11 @@ ID_CUE = re.compile(
     r"\s+sociale|nir|dni|nie|nif|codice\s+fiscale|bsn|burgerservicenummer|aadhaar|sin|social\s+insurance"
     r"(?:\s+number)?|pesel|cpf|passport(?:\s+(?:number|no\.?))?|pass(?:port)?nummer|n(?:u|ú)mero\s+de\s+pasaporte|"
     r"id\s*(?:number|no\.?|#|card)|identity\s+(?:number|card)|national\s+id|resident\s+registration(?:\s+number)?|"
-    r"rrn|паспорт|снилс|инн|sort\s+code|routing\s+number|account\s+(?:number|no\.?))\b\.?"
+    r"rrn|nhs\s+(?:number|no\.?)|tfn|tax\s+file\s+number|driv(?:er'?s|ing)\s+licen[cs]e(?:\s+(?:number|no\.?))?|"
+    r"licen[cs]e\s+(?:number|no\.?|plate)|number\s+plate|registration\s+(?:number|plate)|kennzeichen|"
+    r"führerschein(?:nummer)?|permis\s+de\s+conduire|immatriculation|matr[ií]cula|targa|kenteken|"
+    r"personnummer|rodné\s+číslo|tc\s+kimlik(?:\s+no)?|kimlik\s+no|身份证(?:号码?)?|マイナンバー|주민등록번호|"
+    r"паспорт|снилс|инн|sort\s+code|routing\s+number|account\s+(?:number|no\.?))\b\.?"
     r"(?:\s+(?!\d)[\w'’]+){0,3}?\s*(?:is|:|#|-|=|no\.?|n°|nr\.?)?\s*)"
     r"([A-Z0-9][A-Z0-9 ./-]{4,22}[A-Z0-9])"
 )
@@ -209,6 +216,7 @@ def _predict() -> Callable[[list[str]], Any]:
     return _classifier
 
 
+@lru_cache(maxsize=8192)
 def toxicity(text: str) -> tuple[float, str]:
     """The highest toxicity score of any sentence, and the sentence. A threat, a hate phrase or
     a curse at someone scores 1.0; otherwise the classifier's score counts only for a sentence

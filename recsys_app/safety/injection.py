@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import html
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -40,6 +42,7 @@ HIDDEN = re.compile(
     r"|\[(?://|comment|_)\]:\s*(?:#|<>)\s*(?:\(.*?\)|\".*?\"|'.*?')"  # markdown comment
     r"|<\|[^|>]{1,40}\|>[^<\n]*(?:<\|[^|>]{1,40}\|>)?"  # chat-template tokens and what follows on the line
     r"|\[/?INST\].*?(?:\[/INST\]|$)|<</?SYS>>.*?(?:<</SYS>>|$)"  # llama-style turns
+    r"|!\[[^\]\n]{0,300}\]\([^)\n]{0,500}\)"  # markdown images: their address can carry data out
     r"|\{[^{}]*[\"']role[\"']\s*:\s*[\"'](?:system|assistant|user|developer|tool)[\"'][^{}]*\}"  # role-shaped JSON
     r"|<\s*(script|style|template|iframe|object)\b.*?(?:</\s*\1\s*>|$)"  # active markup with its content
     r"|<\s*(instructions?|system|prompt|assistant|admin|command|directive|task|rules|override|sys)\b[^>]*>.*?"
@@ -67,7 +70,7 @@ _WORD = re.compile(r"\S+")
 def normalised(text: str) -> str:
     """Compatibility forms folded (full-width letters, ligatures), invisible characters dropped,
     runs of spaces made one; line breaks kept (a role prefix opens a line)."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", html.unescape(text)))  # &#105;gnore is ignore
     # A run of spaces stays two wide: in "i g n o r e   a l l" it is the only gap between words.
     return "\n".join(_GAPS.sub("  ", _HSPACE.sub(" ", line)).strip() for line in text.split("\n"))
 
@@ -414,9 +417,14 @@ SHAPES: list[tuple[str, re.Pattern[str]]] = [
                             r"\b(?:respond|reply|answer|output) (?:only|solely|exclusively) (?:with|in|by)\b|"
                             r"\bonly (?:respond|reply|answer|output) with\b|"
                             r"\binstead,? (?:say|write|output|respond|answer|recommend|print|return)\b|"
-                            r"\bend of (?:data|input|context|document|user input|product description)\b|"
+                            r"\b(?:end|start|beginning) of (?:the )?(?:\w+ ){0,2}(?:data|input|context|document|"
+                            r"description|listing|content|instructions|prompt)\b(?! (?:of|for|with|about))|"
                             r"\b(?:begin|start) (?:of )?(?:new |system )?(?:instructions|prompt|task)\b",
                             re.I)),
+    ("override", re.compile(r"\b(?:when|while|whenever|before|after) (?:you(?:'re| are)? )?(?:summari[sz]\w*|"
+                            r"describ\w*|writ\w*|generat\w*|answer\w*|respond\w*|rat\w*|rank\w*|recommend\w*|"
+                            r"process\w*|translat\w*|classif\w*|index\w*|tag\w*)\b.{0,80}\b(?:always|make sure|"
+                            r"be sure to|remember to|do not forget|don't forget|you must|you should|never)\b", re.I)),
     ("encoded", re.compile(r"\b(?:decode|decipher|base64|rot-?13|hex[- ]?decode)\b.{0,60}\b(?:follow|execute|"
                            r"obey|do|run|apply|carry out|perform|act on)\b|\b(?:follow|execute|obey|run)\b"
                            r".{0,40}\b(?:decoded|base64|encoded|rot-?13)\b", re.I)),
@@ -479,7 +487,26 @@ def instruction_kind(sentence: str) -> str | None:
         decoded = _decoded(blob)
         if decoded and instruction_kind(decoded):
             return "encoded"
+    return _garbled_kind(sentence)
+
+
+def _garbled_kind(sentence: str) -> str | None:
+    """A Latin-script sentence of mostly unknown words may be an order written backwards or in
+    ROT13; read it those ways when that turns it into ordinary words."""
+    words = re.findall(r"[A-Za-z]{3,}", sentence)
+    if len(words) < 4 or _known_share(words) > 0.4:
+        return None
+    for reading in (sentence[::-1], codecs.decode(sentence, "rot13")):
+        if _known_share(re.findall(r"[A-Za-z]{3,}", reading)) >= 0.6 and instruction_kind(reading):
+            return "encoded"
     return None
+
+
+def _known_share(words: list[str]) -> float:
+    from recsys_app.safety.grounding import common_words
+
+    known = common_words()
+    return sum(w.lower() in known for w in words) / len(words) if words else 0.0
 
 
 @lru_cache(maxsize=1)
