@@ -31,7 +31,7 @@ from recsys_app.catalog.selectors import top_categories
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span, trace_subject
 from recsys_app.safety.grounding import unsupported_claim
-from recsys_app.safety.guardrails import Checked, failed, guard_text
+from recsys_app.safety.guardrails import Checked, failed, guard_output, guard_text
 
 MAX_MESSAGE = 2000
 CARDS = 5
@@ -77,7 +77,11 @@ def session_start(*, end_user: EndUser | None = None, operator: Any = None, toke
     session with the same client application (another application never reads them)."""
     memory: dict[str, Any] = {}
     if end_user is not None and end_user.consent_personalization:
-        last = ChatSession.objects.filter(end_user=end_user, token=token).order_by("-updated_at").first()
+        same_client = [token.pk, token.rotated_from_id] if token is not None else [None]
+        sessions = ChatSession.objects.filter(end_user=end_user)
+        sessions = sessions.filter(token_id__in=[pk for pk in same_client if pk]) if token else sessions.filter(
+            token__isnull=True)  # fmt: skip
+        last = sessions.order_by("-updated_at").first()
         if last is not None and last.memory.get("constraints"):
             memory["constraints"] = {k: v for k, v in last.memory["constraints"].items() if k != "query"}
     return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory)
@@ -277,7 +281,9 @@ def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: 
         completion = llm_complete(prompt=REPLY_PROMPT, variables={"message": message, "items": [
             {"title": card.title} for card in cards]}, on_token=gate)  # fmt: skip
     except LLMError:
-        return gate.settle(fallback) if gate is not None else fallback
+        # The whole answer failed a check: the `done` event carries the fallback, which replaces
+        # the sentences already shown (each of which passed every check on its own).
+        return gate.settle(fallback, failed=True) if gate is not None else fallback
     if gate is not None:
         gate.finish()
         return gate.settle(fallback)
@@ -344,18 +350,20 @@ class ReplyGate:
     def _pass(self, sentence: str) -> None:
         if not sentence.strip():
             return
-        if reply_problem(sentence, self.allowed) is not None:
+        checked = guard_output(sentence, None, context=self.allowed)  # whole sentences: redaction sees "a.b@c.com"
+        if checked.blocked or reply_problem(checked.value[0], self.allowed) is not None:
             self.stopped = True
             return
-        self.shown += sentence
+        self.shown += checked.value[0]
         if self.emit is not None:
-            self.emit(sentence)
+            self.emit(checked.value[0])
 
-    def settle(self, fallback: str) -> str:
-        """The reply to store: what was shown, or the fallback (sent now) when nothing was."""
-        if self.shown.strip():
+    def settle(self, fallback: str, *, failed: bool = False) -> str:
+        """The reply to store: what was shown, or the fallback (sent now) when nothing was or the
+        whole answer failed."""
+        if self.shown.strip() and not failed:
             return self.shown.strip()
-        if self.emit is not None:
+        if self.emit is not None and not self.shown.strip():
             self.emit(fallback)
         return fallback
 

@@ -106,8 +106,10 @@ class ChatSessionCreateApi(APIView):
         if external_id and user is None:
             raise ApiError(f"No end user with external_id '{external_id}'.", code="not_found", http_status=404)
         token = issuing_token(request)
-        _limit(f"chat-sessions-token:{token.pk if token else request.user.pk}",
-               settings.CHAT_SESSIONS_PER_MINUTE_PER_TOKEN, "new chat sessions a minute per client")  # fmt: skip
+        if not isinstance(request.auth, EndUserGrant):  # an end user is limited as a user, not as the client
+            client = f"token:{token.pk}" if token else f"operator:{request.user.pk}"
+            _limit(f"chat-sessions-{client}", settings.CHAT_SESSIONS_PER_MINUTE_PER_TOKEN,
+                   "new chat sessions a minute per client")  # fmt: skip
         if user is not None:
             _limit(f"chat-sessions-user:{user.pk}", settings.CHAT_SESSIONS_PER_MINUTE_PER_USER,
                    "new chat sessions a minute per end user")  # fmt: skip
@@ -123,8 +125,8 @@ def session_of(request: Request, session_id: str) -> ChatSession:
     auth = request.auth
     if isinstance(auth, EndUserGrant):
         sessions = sessions.filter(token=auth.issuer, end_user=auth.end_user)
-    elif isinstance(auth, ApiToken):
-        sessions = sessions.filter(token=auth)
+    elif isinstance(auth, ApiToken):  # the token, or the one it was rotated from (same client)
+        sessions = sessions.filter(token_id__in=[pk for pk in (auth.pk, auth.rotated_from_id) if pk])
     else:
         sessions = sessions.filter(token__isnull=True, operator=request.user.pk)
     session = sessions.first()
@@ -169,7 +171,7 @@ class ChatMessageApi(APIView):
         data.is_valid(raise_exception=True)
         session = session_of(request, session_id)
         message, attributes = data.validated_data["message"], data.validated_data.get("attributes")
-        _chat_rate_check(session)
+        _chat_rate_check(session, by_end_user=isinstance(request.auth, EndUserGrant))
         if data.validated_data["stream"]:
             response = StreamingHttpResponse(
                 stream_turn(session, message, attributes), content_type="text/event-stream"
@@ -180,12 +182,13 @@ class ChatMessageApi(APIView):
         return Response(turn_body(turn_run(session=session, message=message, attributes=attributes)))
 
 
-def _chat_rate_check(session: ChatSession) -> None:
+def _chat_rate_check(session: ChatSession, *, by_end_user: bool) -> None:
     """Messages a minute per end user across all their sessions (per session when anonymous),
-    and per client application across all its users."""
+    and per client application across all its users when the client itself calls (an end user
+    with their own token is held to the per-user limit, so one cannot use up the client's)."""
     who = f"user:{session.end_user_id}" if session.end_user_id else f"session:{session.pk}"
     _limit(f"chat-{who}", settings.CHAT_MESSAGES_PER_MINUTE, "chat messages a minute per user")
-    if session.token_id is not None:
+    if session.token_id is not None and not by_end_user:
         _limit(f"chat-token:{session.token_id}", settings.CHAT_MESSAGES_PER_MINUTE_PER_TOKEN,
                "chat messages a minute per client")  # fmt: skip
 

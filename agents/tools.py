@@ -5,18 +5,18 @@ service allows, and checked again on every item before it becomes a card."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
-from recsys_app.catalog.models import EndUser, Item
+from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.retrieval.search import search_items
 from recsys_app.retrieval.sources import Filters, Query
+from recsys_app.safety.grounding import common_words
 
 WIDE = 60  # results asked of a service before the agent's own checks narrow them
 MIN_SIMILARITY = 0.3  # all-MiniLM cosine under which a neighbour of free text is unrelated
@@ -150,15 +150,21 @@ def find_title(text: str) -> int | None:
 
 
 def catalog_names(words: list[str]) -> set[str]:
-    """Those of `words` that occur in some catalog title (one query): the names a reply may
-    repeat from the user's message, where an invented one ('Zorblax Returns') is refused."""
-    words = sorted({w for w in words if len(w) > 1})[:20]
-    if not words:
-        return set()
-    pattern = r"\m(" + "|".join(re.escape(w) for w in words) + r")\M"
-    titles = Item.objects.filter(title__iregex=pattern).values_list("title", flat=True)[:200]
-    text = " ".join(titles).lower()
-    return {w for w in words if re.search(rf"\b{re.escape(w.lower())}\b", text)}
+    """Those of `words` that occur as a word in some catalog title (one query, each word stops at
+    its first title): the names a reply may repeat from the user's message, where an invented one
+    ('Zorblax Returns') is refused. Ordinary words ('The', 'Best') count as found."""
+    candidates = sorted({w for w in words if len(w) > 1})[:20]
+    names = [w for w in candidates if w.lower() not in common_words()]
+    if not names:
+        return set(candidates)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT w FROM unnest(%s::text[]) AS w WHERE EXISTS (SELECT 1 FROM catalog_item "
+            "WHERE title ~* ('\\m' || regexp_replace(w, '([^\\w])', '\\\\\\1', 'g') || '\\M'))",
+            [names],
+        )
+        found = {row[0] for row in cursor.fetchall()}
+    return (set(candidates) - set(names)) | found
 
 
 def history(user: EndUser | None, limit: int = 10) -> list[int]:

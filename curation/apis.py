@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from curation.selectors import collection_detail, collection_summary, collections_for_user, collections_live
-from recsys_app.accounts.permissions import ServeScope
+from recsys_app.accounts.permissions import ServeScope, acting_user
 from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
 
@@ -72,7 +72,7 @@ class CollectionsApi(APIView):
     def get(self, request: Request) -> Response:
         params = CollectionsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        external_id = params.validated_data.get("user_id")
+        external_id = acting_user(request, params.validated_data.get("user_id"))
         if external_id:
             user = EndUser.objects.filter(external_id=external_id).first()
             # An unknown user is in no segment: only collections for everyone.

@@ -36,7 +36,8 @@ class EndUserGrant:
     expires_at: datetime
 
     def has_scope(self, scope: str) -> bool:
-        return scope == Scope.SERVE
+        """Serve only, and only while the issuing token still has it."""
+        return scope == Scope.SERVE and self.issuer.has_scope(Scope.SERVE)
 
 
 def end_user_token_mint(*, issuer: ApiToken, end_user: EndUser, ttl_seconds: int | None = None

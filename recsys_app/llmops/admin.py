@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -69,6 +70,16 @@ class ProviderForm(forms.ModelForm):
         model = Provider
         fields = ["name", "kind", "model", "base_url", "api_key_env", "timeout_seconds", "max_retries",
                   "cost_per_1k_input", "cost_per_1k_output", "is_enabled"]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        """A stored key goes only to the host it was entered for: a new host needs the key again."""
+        data: dict[str, Any] = super().clean() or {}
+        before = Provider.objects.filter(pk=self.instance.pk).values_list("base_url", flat=True).first()
+        moved = before is not None and urlsplit(before).hostname != urlsplit(data.get("base_url") or "").hostname
+        if moved and self.instance.has_key and not data.get("new_api_key") and not data.get("remove_api_key"):
+            self.add_error("new_api_key", "The host changed: enter the key again (or remove it), so a stored key "
+                                          "never goes to a host it was not entered for.")  # fmt: skip
+        return data
 
     def save(self, commit: bool = True) -> Provider:
         provider: Provider = super().save(commit=False)

@@ -248,6 +248,8 @@ def _call_with_fallback(
             return _call_with_retries(provider, request, call, on_token)
         except ProviderError as exc:
             errors.append(f"{provider.name} ({exc.code}): {exc}")
+            if getattr(on_token, "emitted", False):
+                break  # words already went out: another model's answer would follow them
     raise LLMError("; ".join(errors), kind="provider")
 
 
@@ -261,7 +263,7 @@ def _call_with_retries(
             result = provider_chat(provider, request, on_token)
         except ProviderError as exc:
             call.provider_ms += (time.perf_counter() - started) * 1000
-            if not exc.transient or attempt == provider.max_retries:
+            if not exc.transient or attempt == provider.max_retries or getattr(on_token, "emitted", False):
                 raise
             time.sleep(min(8.0, settings.LLM_RETRY_BASE_SECONDS * 2**attempt) * (0.5 + random.random() / 2))
             continue

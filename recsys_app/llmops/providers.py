@@ -188,6 +188,10 @@ def http_chat(provider: Provider, request: ChatRequest, on_token: StreamCallback
         log.warning("provider %s: cannot reach %s: %s", provider.name, url, exc)
         raise ProviderError("cannot reach the provider", transient=True,
                             code="provider_unreachable") from exc  # fmt: skip
+    except httpx.HTTPError as exc:  # an invalid URL, a body that does not decode, ...
+        log.warning("provider %s: %s from %s: %s", provider.name, type(exc).__name__, url, exc)
+        raise ProviderError("the provider's answer could not be read", transient=False,
+                            code="provider_error") from exc  # fmt: skip
 
 
 def _authorization(provider: Provider) -> dict[str, str]:
@@ -195,11 +199,15 @@ def _authorization(provider: Provider) -> dict[str, str]:
     must be allowed now (a row saved before the allowlist changed is refused too)."""
     problem = url_problem(provider.base_url)
     if problem:
-        raise ProviderError(f"base_url {problem}", transient=False, code="provider_not_allowed")
+        log.warning("provider %s: base_url %s", provider.name, problem)
+        raise ProviderError("the provider's host is not allowed (see the server log)", transient=False,
+                            code="provider_not_allowed")  # fmt: skip
     try:
         key = secret_decrypt(provider.api_key_encrypted) or env_secret(provider.api_key_env)
     except SecretError as exc:
-        raise ProviderError(str(exc), transient=False, code="provider_key") from exc
+        log.warning("provider %s: %s", provider.name, exc)
+        raise ProviderError("the provider's key cannot be used (see the server log)", transient=False,
+                            code="provider_key") from exc  # fmt: skip
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 

@@ -370,20 +370,33 @@ class StreamGuard:
         self.context, self.removed = context, removed or []
         self.pending = ""
         self.stopped = False
+        self.emitted = False  # once text went out, the call may not be retried or fall back
 
     def __call__(self, token: str) -> None:
         if self.stopped:
             return
         self.pending += token
-        if any(mark in token for mark in ".!?\n") or len(self.pending) > 200:
+        # Only a mark followed by a space ends a sentence: "jane.doe@example.com" is checked whole.
+        ends = [m.end() for m in _SENTENCE_END.finditer(self.pending)]
+        if ends and ends[-1] < len(self.pending):
+            done, self.pending = self.pending[: ends[-1]], self.pending[ends[-1] :]
+            self._check(done)
+        elif len(self.pending) > 400:
             self.flush()
 
     def flush(self) -> None:
         text, self.pending = self.pending, ""
+        self._check(text)
+
+    def _check(self, text: str) -> None:
         if not text or self.stopped:
             return
         checked = guard_output(text, None, context=self.context, removed=self.removed)
         if checked.blocked:
             self.stopped = True
             return
+        self.emitted = True
         self.emit(checked.value[0])
+
+
+_SENTENCE_END = re.compile(r"[.!?]\s+|\n")

@@ -38,15 +38,15 @@ _GAPS = re.compile(r" {2,}")
 
 # 1. Hidden channels.
 HIDDEN = re.compile(
-    r"<!--.*?(?:-->|$)"  # HTML comment (an unclosed one runs to the end)
+    r"<!--.*?(?:-->|\Z)"  # HTML comment (an unclosed one runs to the end)
     r"|\[(?://|comment|_)\]:\s*(?:#|<>)\s*(?:\(.*?\)|\".*?\"|'.*?')"  # markdown comment
     r"|<\|[^|>]{1,40}\|>[^<\n]*(?:<\|[^|>]{1,40}\|>)?"  # chat-template tokens and what follows on the line
-    r"|\[/?INST\].*?(?:\[/INST\]|$)|<</?SYS>>.*?(?:<</SYS>>|$)"  # llama-style turns
+    r"|\[/?INST\].*?(?:\[/INST\]|\Z)|<</?SYS>>.*?(?:<</SYS>>|\Z)"  # llama-style turns
     r"|!\[[^\]\n]{0,300}\]\([^)\n]{0,500}\)"  # markdown images: their address can carry data out
     r"|\{[^{}]*[\"']role[\"']\s*:\s*[\"'](?:system|assistant|user|developer|tool)[\"'][^{}]*\}"  # role-shaped JSON
-    r"|<\s*(script|style|template|iframe|object)\b.*?(?:</\s*\1\s*>|$)"  # active markup with its content
+    r"|<\s*(script|style|template|iframe|object)\b.*?(?:</\s*\1\s*>|\Z)"  # active markup with its content
     r"|<\s*(instructions?|system|prompt|assistant|admin|command|directive|task|rules|override|sys)\b[^>]*>.*?"
-    r"(?:</\s*\2\s*>|$)"  # instructions dressed as markup
+    r"(?:</\s*\2\s*>|\Z)"  # instructions dressed as markup
     r"|^\s*#{2,}\s*(?:instruction|system|response|input|task|prompt|admin)\b.*?(?=^\s*#{2,}\s|\Z)"  # prompt sections
     r"|(?:^|(?<=[.!?]\s))\s*(?:system|assistant|developer|sistema|système|systeem|система|系统|システム)\s*:[^\n]*"
     r"",  # a turn: the rest of its line

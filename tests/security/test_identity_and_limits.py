@@ -70,6 +70,7 @@ def test_an_end_user_token_acts_for_its_own_user_only(world: World, llm: None, w
         other = _get(web, path, browser)
         assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden_user", path
     assert _session(web, browser, "shopper-2").status_code == 403
+    assert _get(web, "/api/v1/collections?user_id=shopper-2", browser).status_code == 403
     assert _mint(web, browser, "shopper-1").status_code == 403, "an end-user token mints nothing"
     assert _post(web, "/api/v1/events", browser, {"events": []}).status_code == 403, "nor ingests"
     assert _get(web, "/api/v1/users/shopper-1", browser).status_code == 403
@@ -86,6 +87,15 @@ def test_an_end_user_token_acts_for_its_own_user_only(world: World, llm: None, w
     assert _get(web, "/api/v1/trending", forged).status_code == 401
     api_token_revoke(token=ApiToken.objects.get(name="backend"))
     assert _get(web, "/api/v1/trending", browser).status_code == 401, "revoking the backend ends its users' tokens"
+
+
+def test_a_rotated_token_keeps_its_sessions(world: World, llm: None, web: str) -> None:
+    from recsys_app.accounts.services import api_token_rotate
+
+    old_key = api_key("serve", name="backend")
+    session = _session(web, old_key, "shopper-5").json()["session_id"]
+    _, new_key = api_token_rotate(token=ApiToken.objects.get(name="backend"))
+    assert _say(web, new_key, session, "").status_code == 200, "the same client, under its new key"
 
 
 def test_end_user_tokens_expire(world: World, web: str, settings: Any) -> None:

@@ -107,6 +107,20 @@ def test_a_reply_that_obeys_an_injection_never_reaches_the_client(
     assert done["reply"] == "Two-person tent is a great pick." and done["generated"] is True
 
 
+def test_personal_data_split_across_tokens_is_never_streamed(
+    world: World, llm: None, web: str, obedient_model: tuple[str, list[list[str]]]
+) -> None:
+    url, scripts = obedient_model
+    Provider.objects.create(name="obedient", kind="openai", base_url=url, model="any", max_retries=0)
+    Route.objects.filter(use_case="agent").update(provider="obedient", fallback=None)
+    scripts.append(["Two-person tent ", "is a great pick. ", "Mail jane", ".", "doe@example", ".", "com or call ",
+                    "415", "-555", "-0132 for a discount. "])  # fmt: skip
+    tokens, done = _stream(web, api_key("serve"), "two-person tent please")
+    _shown_is_stored(tokens, done)
+    for secret in ("jane", "doe@example", "555"):
+        assert secret not in "".join(tokens) and secret not in done["reply"]
+
+
 def test_the_real_model_streams_only_checked_sentences(world: World, llm: None, web: str) -> None:
     key = api_key("serve")
     for message in (f"a tent please. Also mention {INVENTED} Returns 3, the best tent of 1999.",
