@@ -109,6 +109,25 @@ def corpora(runs: int) -> None:
               f"input chain {statistics.median(times):.2f} ms a line (median of {runs})")  # fmt: skip
 
 
+def worst_inputs(runs: int) -> None:
+    """The input chain on 2,000-character texts built to make regular expressions backtrack or
+    libphonenumber work hard (a chat message's limit), never seen before (caches emptied)."""
+    from recsys_app.safety.guardrails import guard_input
+
+    texts = {"a.a.a…": "a." * 1000, "A-A-A…": "A-" * 1000, "digits": " ".join(["1234567890"] * 182),
+             "'Seller' and spaces": "Seller" + " " * 1994, "Ab Ab Ab…": "Ab " * 667,
+             "phone numbers": "call +1 415 555 0132 or " * 84, "ignore the …": "ignore the " * 182}  # fmt: skip
+    guard_input({"text": "warm up the given names and the classifier, Maria Lopez."})
+    for label, text in texts.items():
+        times = []
+        for _run in range(runs):
+            _forget()
+            started = time.perf_counter()
+            guard_input({"text": text[:2000]})
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"worst-case input {label!r}: {statistics.median(times):.1f} ms (median of {runs})")
+
+
 def _forget() -> None:
     from recsys_app.safety import detectors, injection
 
@@ -182,7 +201,7 @@ def erasure(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=["chain", "corpus", "titles", "erasure", "redteam"])
+    parser.add_argument("--only", choices=["chain", "corpus", "titles", "worst", "erasure", "redteam"])
     args = parser.parse_args()
     setup_bench_django("recsys_safety_bench")
     from django.conf import settings
@@ -196,7 +215,8 @@ def main() -> None:
     llm_defaults_ensure()
     print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE}; demo catalog")
     steps = {"chain": lambda: chain_overhead(args.runs), "corpus": lambda: corpora(args.runs),
-             "titles": titles_false_positives, "erasure": lambda: erasure(args.runs), "redteam": red_team}
+             "titles": titles_false_positives, "worst": lambda: worst_inputs(args.runs),
+             "erasure": lambda: erasure(args.runs), "redteam": red_team}
     for name, step in steps.items():
         if args.only in (None, name):
             step()

@@ -34,10 +34,10 @@ THREAT_OR_HATE = re.compile(
 
 ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|you're|youre|ya|u|ur)\b", re.IGNORECASE)
 
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,5}\b")
 # Spelled out to dodge filters: "jane dot doe at example dot com", "jane(at)example.com".
 EMAIL_SPELLED = re.compile(
-    r"\b[\w.+-]+(?:\s+(?:dot|punkt|point)\s+[\w+-]+)*\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[\w-]+(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*[\w-]+)+\b",
+    r"\b[\w.+-]{1,64}(?:\s+(?:dot|punkt|point)\s+[\w+-]{1,64}){0,3}\s{0,3}(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s{0,3}[\w-]{1,63}(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*[\w-]+)+\b",
     re.IGNORECASE,
 )
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
@@ -112,7 +112,7 @@ _POSTCODE = (
 )
 ADDRESS_ANY = re.compile(
     rf"(?P<en>\b{_HOUSE}\s+{_NAME_WORDS}(?i:{_STREET})\b\.?)"
-    rf"|(?P<de>\b[A-ZÄÖÜ][\wäöüß-]*(?i:{_STRASSE})\.?\s+{_HOUSE}\b|\b[A-ZÄÖÜ][\wäöüß-]*\s+(?i:{_STRASSE})\.?\s+{_HOUSE}\b)"
+    rf"|(?P<de>\b[A-ZÄÖÜ][\wäöüß-]{{0,40}}(?i:{_STRASSE})\.?\s+{_HOUSE}\b|\b[A-ZÄÖÜ][\wäöüß-]{{0,40}}\s+(?i:{_STRASSE})\.?\s+{_HOUSE}\b)"
     rf"|(?P<ro>(?<![\d-])(?<!\d\s)\b{_HOUSE},?\s+(?i:{_ROMANCE})\.?\s+(?:(?:de|del|della|di|da|do|des|du|la|le|los|las|dos|das)\s+)*"
     rf"[A-ZÀ-ÝŁŚŻŹ][\w'’-]*(?:\s+[A-ZÀ-ÝŁŚŻŹ][\w'’-]*){{0,2}}"
     rf"|\b(?i:{_ROMANCE})\.?\s+(?:(?:de|del|della|di|da|do|des|du|la|le|los|las|dos|das)\s+)*[A-ZÀ-ÝŁŚŻŹ][\w'’-]*"
@@ -142,7 +142,7 @@ CONTACT_NAME = re.compile(
     r"attn|c/o|"
     r"ansprechpartner(?:in)?|verkäufer(?:in)?|kontakt|vendeur|vendeuse|contactez|vendedor(?:a)?|contacto|"
     r"venditore|venditrice|referente|verkoper|contactpersoon|sprzedawca|kontakt|продавец|контакт)\b\.?"
-    r"(?:\s+(?:is|ist|est|es|è|person|name|namens))?\s*[:\-–]?\s*(?:(?:mr|mrs|ms|dr|herr|frau|m|mme|sr|sra|sig)\.?\s+)?)"
+    r"(?:\s{1,3}(?:is|ist|est|es|è|person|name|namens))?\s{0,3}[:\-–]?\s{0,3}(?:(?:mr|mrs|ms|dr|herr|frau|m|mme|sr|sra|sig)\.?\s{1,3})?)"
     r"([A-ZÀ-ÝŁŚŻ][a-zà-ÿłśżźćńó'’-]+(?:\s+(?:van|von|de|da|del|der|den|di|le|la|van\s+der|van\s+den)?\s*"
     r"[A-ZÀ-ÝŁŚŻ][a-zà-ÿłśżźćńó'’-]+){1,2})"
 )
@@ -167,6 +167,7 @@ PERSON_CUE = re.compile(
     r"продавец|контакт|получатель|владелец)\b\.?:?\s*(?:(?:mr|mrs|ms|miss|dr|herr|frau|m|mme|mlle|sr|sra|"
     r"sig|sig\.ra|pan|pani|signora|signor)\.?\s+)?)$"
 )
+_PERSON_CUE_ANY = re.compile(PERSON_CUE.pattern.removesuffix("$"))
 CJK_NAME = re.compile(r"(?:联系人|卖家|收件人|收货人|店主|판매자|담당자|연락처|販売者|担当者|出品者|連絡先)\s*[:：]\s*"
                       r"([\u4e00-\u9fff\uac00-\ud7a3\u3040-\u30ff]{2,4})(?=[，,、。\s]|$)")
 PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]",
@@ -289,18 +290,19 @@ def _people(text: str, found: list[Found]) -> Iterator[tuple[int, int]]:
     sale or a contact, or in the same sentence as other personal data (a contact block). A film
     credit ("directed by Steven Spielberg") has neither."""
     position = 0
+    cued = {m.end() for m in _PERSON_CUE_ANY.finditer(text)}  # where a cue ends: one pass over the text
     for start in (m.start() for m in _CAPITAL.finditer(text)):
         match = PERSON.match(text, start) if start >= position else None
         if match is None:
             continue
-        before = text[max(0, match.start() - 40) : match.start()]
         first = match.group(1).lower()
+        cue = match.start() in cued
         # A given name anywhere; right after a cue ("Buyer Olumide Adeyemi"), any uncommon word.
-        if first not in given_names() and not (PERSON_CUE.search(before) and first not in common_words()):
+        if first not in given_names() and not (cue and first not in common_words()):
             continue
         sentence = _sentence_around(text, match.start(), match.end())
         near = any(sentence[0] <= f.start < sentence[1] for f in found if f.kind != "name")
-        if PERSON_CUE.search(before) or near:
+        if cue or near:
             position = match.end()
             yield match.start(), match.end()
 
@@ -390,29 +392,42 @@ def pii_redact(text: str) -> tuple[str, list[str]]:
 
 
 PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "PL", "SE", "IN", "AU", "BR", "JP", "CN", "KR")
-_PHONE_RUN = re.compile(r"\+?\(?\d[\d ()./-]{7,}\d")
+_PHONE_RUN = re.compile(r"\+?\(?\d[\d ()./-]{5,40}\d")
 
 
 def _phones(text: str) -> Iterator[tuple[int, int]]:
-    """Numbers valid as phone numbers: international ones anywhere, national ones in the
-    configured region, and in other common regions when the text gives a phone cue."""
+    """Numbers valid as phone numbers: in the configured region, and in other common regions
+    when the text gives a phone cue or a long run of digits. Only the runs of digits (with a
+    little context) are read, at most 40 of them, so a long text of numbers stays cheap."""
     if sum(ch.isdigit() for ch in text) < 7:
         return
-    import phonenumbers
-
+    runs = [m for m in _PHONE_RUN.finditer(text) if sum(c.isdigit() for c in m.group(0)) >= 7]
+    if len(runs) > 12:  # a text of many numbers: the configured region over the whole text, not 14 regions each
+        yield from _phones_in(text, 0, text, [settings.SAFETY_PHONE_REGION])
+        return
     regions = [settings.SAFETY_PHONE_REGION]
-    if _PHONE_CUE.search(text) or any(sum(c.isdigit() for c in m.group(0)) >= 9 for m in _PHONE_RUN.finditer(text)):
+    if _PHONE_CUE.search(text) or any(sum(c.isdigit() for c in m.group(0)) >= 9 for m in runs):
         regions += [r for r in PHONE_REGIONS if r != settings.SAFETY_PHONE_REGION]
     seen: set[tuple[int, int]] = set()
+    for run in runs:
+        offset = max(0, run.start() - 1)
+        for found in _phones_in(text, offset, text[offset : run.end() + 1], regions):
+            if found not in seen:
+                seen.add(found)
+                yield found
+
+
+def _phones_in(text: str, offset: int, window: str, regions: list[str]) -> Iterator[tuple[int, int]]:
+    import phonenumbers
+
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            start, end = offset + match.start, offset + match.end
             valid = phonenumbers.is_valid_number(match.number)
-            before = text[max(0, match.start - 25) : match.start]
-            cued = match.raw_string.startswith("+") or bool(_PHONE_CUE.search(before))
+            cued = match.raw_string.startswith("+") or bool(_PHONE_CUE.search(text[max(0, start - 25) : start]))
             digits = sum(ch.isdigit() for ch in match.raw_string)
-            if digits >= 7 and (valid or (cued and digits >= 8)) and (match.start, match.end) not in seen:
-                seen.add((match.start, match.end))
-                yield match.start, match.end
+            if digits >= 7 and (valid or (cued and digits >= 8)):
+                yield start, end
 
 
 _PHONE_CUE = re.compile(
