@@ -40,6 +40,7 @@ from recsys_app.llmops.models import (
 from recsys_app.llmops.prompts import (
     PromptError,
     render,
+    schema_check,
     template_check,
     version_create,
     version_diff,
@@ -239,6 +240,22 @@ class VersionForm(forms.ModelForm):
 
     def clean_template(self) -> str:
         return self._checked("template")
+
+    def clean_variables_schema(self) -> Any:
+        return self._schema("variables_schema")
+
+    def clean_output_schema(self) -> Any:
+        return self._schema("output_schema")
+
+    def _schema(self, part: str) -> Any:
+        """A schema that is not a JSON Schema is a form error naming the field (it was a 500)."""
+        schema = self.cleaned_data.get(part)
+        if schema:
+            try:
+                schema_check(schema, part)
+            except PromptError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return schema
 
     def _checked(self, part: str) -> str:
         source = self.cleaned_data.get(part) or ""

@@ -45,7 +45,7 @@ def version_create(*, prompt: Prompt, by: Any = None, note: str = "", **fields: 
         template_check(fields.get(name, ""), part=name)
     for name in ("variables_schema", "output_schema"):
         if fields.get(name):
-            _check_schema(fields[name], name)
+            schema_check(fields[name], name)
     with transaction.atomic():
         latest = PromptVersion.objects.select_for_update().filter(prompt=prompt).order_by("-number").first()
         number = latest.number + 1 if latest else 1
@@ -209,7 +209,7 @@ def template_check(source: str, *, part: str) -> None:
         raise PromptError(f"{part}: template does not compile: {exc}") from exc
 
 
-def _check_schema(schema: Any, part: str) -> None:
+def schema_check(schema: Any, part: str) -> None:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:

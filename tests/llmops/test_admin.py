@@ -40,6 +40,12 @@ def test_new_version_from_the_console_is_a_new_number(llm: None, operator: Any) 
         "output_schema": "null", "params": "{}", "examples": "[]", "note": "",
     })  # fmt: skip
     assert too_long.status_code == 200 and "template: 20,001 characters, over the 20,000" in too_long.content.decode()
+    bad_schema = client.post(reverse("admin:llmops_promptversion_add"), {
+        "prompt": "explanation", "system": "", "template": source.template, "variables_schema": "{}",
+        "output_schema": '{"type": "nonsense"}', "params": "{}", "examples": "[]", "note": "",
+    })  # fmt: skip
+    assert bad_schema.status_code == 200 and "output_schema: not a valid JSON Schema" in bad_schema.content.decode()
+    assert PromptVersion.objects.filter(prompt_id="explanation").count() == 2, "nothing stored"
 
 
 def test_promotion_through_the_console_respects_the_gate(llm: None, operator: Any) -> None:
