@@ -77,11 +77,8 @@ def session_start(*, end_user: EndUser | None = None, operator: Any = None, toke
     session with the same client application (another application never reads them)."""
     memory: dict[str, Any] = {}
     if end_user is not None and end_user.consent_personalization:
-        same_client = [token.pk, token.rotated_from_id] if token is not None else [None]
-        sessions = ChatSession.objects.filter(end_user=end_user)
-        sessions = sessions.filter(token_id__in=[pk for pk in same_client if pk]) if token else sessions.filter(
-            token__isnull=True)  # fmt: skip
-        last = sessions.order_by("-updated_at").first()
+        same_client = {"token_id__in": token.client_ids} if token is not None else {"token__isnull": True}
+        last = ChatSession.objects.filter(end_user=end_user, **same_client).order_by("-updated_at").first()
         if last is not None and last.memory.get("constraints"):
             memory["constraints"] = {k: v for k, v in last.memory["constraints"].items() if k != "query"}
     return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory)

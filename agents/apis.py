@@ -126,7 +126,7 @@ def session_of(request: Request, session_id: str) -> ChatSession:
     if isinstance(auth, EndUserGrant):
         sessions = sessions.filter(token=auth.issuer, end_user=auth.end_user)
     elif isinstance(auth, ApiToken):  # the token, or the one it was rotated from (same client)
-        sessions = sessions.filter(token_id__in=[pk for pk in (auth.pk, auth.rotated_from_id) if pk])
+        sessions = sessions.filter(token_id__in=auth.client_ids)
     else:
         sessions = sessions.filter(token__isnull=True, operator=request.user.pk)
     session = sessions.first()

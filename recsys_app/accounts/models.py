@@ -40,6 +40,11 @@ class ApiToken(models.Model):
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
 
+    @property
+    def client_ids(self) -> list[int]:
+        """This key and the one it was rotated from: the same client application."""
+        return [pk for pk in (self.pk, self.rotated_from_id) if pk]
+
 
 class RateCounter(models.Model):
     """Hits of one key (a token, a login name, a chat user) in one fixed time window.
