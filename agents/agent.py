@@ -1,47 +1,63 @@
 """One chat turn: read the message, decide what to do, call tools, show items, reply.
 
-The small local model routes (constrained JSON: intent and slots) and phrases the reply;
-everything that decides which items are shown is deterministic and checked:
-- prices, categories and decades written in the message are parsed here and win over the
-  model's slots; a category the model names that the catalog lacks is dropped;
-- a request to ignore instructions or reveal the prompt is refused without a model call;
+What decides which items are shown is deterministic and checked on catalog facts:
+- the message is read into constraints over the catalog's own facets
+  (`understanding.read`): values to include and exclude, ranges, refinements of what was
+  shown; the small local model may propose a value only when the parser found none, and only
+  one the catalog has;
+- `topic.classify` tells a request for items from a question about the world and from a
+  request for harm, by the message's form, not by whether it contains a category word;
+- hard constraints live for one session; across sessions only soft preferences carry over
+  (with consent): they reorder, never filter, and the reply says when they were used;
+- a vague request gets a question about the facet that best splits the candidates, with
+  counts; an empty result names the constraint that emptied it and offers the closest
+  relaxation ("yes" takes it);
 - tools return item ids into the session's candidate store; cards are drawn from a tool's
-  result, re-checked against the hard constraints on catalog facts;
-- the model's reply is kept only if every name and number in it comes from the message or
-  the cards; otherwise a sentence made of the cards replaces it.
+  result, re-checked against every constraint (`tools.satisfies`);
+- the model's reply is kept only if it passes the output checks, names nothing that is not on
+  the cards or in the message, and does not repeat itself; otherwise a sentence made of the
+  cards replaces it, and the turn says which (`ChatTurn.reply_source`).
 A turn makes at most MAX_STEPS tool calls and two model calls, each with its token limit.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from agents import tools
 from agents.models import ChatSession, ChatTurn, SessionItem
-from agents.parsing import Parsed, parse_message
-from agents.tools import Card, Constraints
-from recsys_app.catalog.models import EndUser
-from recsys_app.catalog.selectors import top_categories
+from agents.topic import classify, is_affirmative
+from agents.tools import Card, Constraints, Split, Value
+from agents.understanding import Reading, Vocabulary, read, vocabulary_of
+from recsys_app.catalog.facets import facets_current
+from recsys_app.catalog.models import EndUser, Facet
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span, trace_subject
+from recsys_app.lib.local_cache import LocalCache
+from recsys_app.retrieval.sources import Range
 from recsys_app.safety.grounding import unsupported_claim
 from recsys_app.safety.guardrails import Checked, failed, guard_output, guard_text
 
 MAX_MESSAGE = 2000
 CARDS = 5
 MAX_STEPS = 3
+MAX_PREFERENCES = 12
+BOOSTED = 2  # carried preferences move at most this many items to the top
 ROUTER_PROMPT, REPLY_PROMPT = "agent_router", "agent_reply"
 INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "off_topic")  # the router's
 REFUSAL = (
     "I can only help you find items in this catalog, and my instructions stay as they are. What are you looking for?"
 )
 TOXIC = "I can't help with that message. Tell me what you'd like to watch or buy, and I'll look."
+HARMFUL = "I can't help with that. If you'd like, I can help you find something in this catalog instead."
 OFF_TOPIC = "I can only help with finding items in this catalog. What would you like to watch or buy?"
 CLARIFY = "What are you in the mood for? Tell me a genre, a price range, or a title you liked."
 NO_MATCH = (
@@ -50,10 +66,10 @@ NO_MATCH = (
 KEYWORDS = [
     ("history", re.compile(r"\b(?:my history|what (?:did|have) i (?:watch|like|buy|rate)\w*|i liked before)\b", re.I)),
     ("collections", re.compile(r"\b(?:collections?|curated|editor'?s picks?|featured)\b", re.I)),
-    ("compare", re.compile(r"\b(?:compare|versus|vs\.?|which is better|better,)\b", re.I)),
+    ("compare", re.compile(r"\b(?:compare|versus|vs\.?|which is better)\b", re.I)),
     # "like Heat", "similar to Alien": a title follows; "I'd like a comedy" is not a similarity request.
     ("similar", re.compile(r"(?i:\b(?:similar to|more like)\b)|\blike\s+(?=[A-Z0-9\"'])")),
-    ("details", re.compile(r"\b(?:tell me about|what is|details (?:of|on|about))\b", re.I)),
+    ("details", re.compile(r"\b(?:tell me about|details (?:of|on|about))\b", re.I)),
     ("recommend", re.compile(r"\b(?:recommend|suggest|surprise me|for me)\b", re.I)),
 ]
 TokenCallback = Callable[[str], None]
@@ -70,17 +86,32 @@ class Outcome:
     constraints: Constraints = field(default_factory=Constraints)
     cards: list[Card] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    source: str = "template"  # who phrased the reply: "model" or "template"
+    offer: dict[str, Any] | None = None  # a relaxation the user may accept next turn
+    note: str = ""  # said before the reply (soft preferences used)
+
+
+_vocabulary: LocalCache[Vocabulary] = LocalCache(ttl=300.0)
+
+
+def current_vocabulary() -> Vocabulary:
+    return _vocabulary.get("all", lambda: vocabulary_of(facets_current()))
 
 
 def session_start(*, end_user: EndUser | None = None, operator: Any = None, token: Any = None) -> ChatSession:
-    """A new session; a consenting user's last stated preferences carry over from their last
-    session with the same client application (another application never reads them)."""
+    """A new session. Hard constraints never carry over; a consenting user's soft preferences
+    (values they asked for or turned down before, with the same client application) do, and
+    only ever reorder results."""
     memory: dict[str, Any] = {}
     if end_user is not None and end_user.consent_personalization:
         same_client = {"token_id__in": token.client_ids} if token is not None else {"token__isnull": True}
         last = ChatSession.objects.filter(end_user=end_user, **same_client).order_by("-updated_at").first()
-        if last is not None and last.memory.get("constraints"):
-            memory["constraints"] = {k: v for k, v in last.memory["constraints"].items() if k != "query"}
+        if last is not None:
+            carried = {**last.memory.get("carried", {}), **last.memory.get("preferences", {})}
+            if carried:
+                memory["carried"] = dict(sorted(carried.items(), key=lambda kv: -abs(kv[1]))[:MAX_PREFERENCES])
+                known = {**last.memory.get("carried_values", {}), **last.memory.get("values", {})}
+                memory["carried_values"] = {label: known[label] for label in memory["carried"] if label in known}
     return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory)
 
 
@@ -104,58 +135,197 @@ def turn_run(
     with trace_subject(subject), trace_span(f"agent turn {number}", session=str(session.pk),
                                             message=message[:200]) as span:  # fmt: skip
         span.guardrails = checked.verdicts
-        outcome = _refused(checked) or _respond(session, message, number, on_token, attributes)
+        outcome = _refused(checked, message) or _respond(session, message, number, on_token, attributes,
+                                                         polite=checked.blocked is not None)  # fmt: skip
+        if outcome.note:
+            outcome.reply = f"{outcome.note} {outcome.reply}"
         span.output = outcome.reply
-        span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards]}
+        span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards],
+                       "reply_source": outcome.source}  # fmt: skip
     with transaction.atomic():
         turn = ChatTurn.objects.create(
             session=session, number=number, message=message, intent=outcome.intent,
-            constraints=outcome.constraints.as_json(), reply=outcome.reply,
+            constraints=outcome.constraints.as_json(), reply=outcome.reply, reply_source=outcome.source,
             cards=[card.public() for card in outcome.cards], steps=outcome.steps, trace=span,
             latency_ms=(time.perf_counter() - started) * 1000,
         )  # fmt: skip
-        session.memory = {**session.memory, "constraints": outcome.constraints.as_json()}
+        session.memory = _remember(session.memory, outcome)
         session.save(update_fields=["memory", "updated_at"])
     return turn
 
 
-def _refused(checked: Checked) -> Outcome | None:
-    """An attempt to override the agent, or a toxic message, is answered without any model."""
+def _remember(memory: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """The session's state after a turn: its hard constraints, what was shown, an open offer,
+    and the soft preferences this session adds (values asked for count up, refused ones down)."""
+    preferences = dict(memory.get("preferences", {}))
+    for group in outcome.constraints.include:
+        for value in group:
+            preferences[value.label] = min(3, preferences.get(value.label, 0) + 1)
+    for value in outcome.constraints.exclude:
+        preferences[value.label] = max(-3, preferences.get(value.label, 0) - 1)
+    shown = [card.external_id for card in outcome.cards] or memory.get("shown", [])
+    seen = list(dict.fromkeys([*memory.get("seen", []), *(card.external_id for card in outcome.cards)]))[-200:]
+    return {**memory, "constraints": outcome.constraints.as_json(), "shown": shown, "seen": seen,
+            "offer": outcome.offer, "preferences": dict(list(preferences.items())[-MAX_PREFERENCES:]),
+            "values": _values_json(outcome.constraints, memory.get("values", {}))}  # fmt: skip
+
+
+def _values_json(constraints: Constraints, known: dict[str, Any]) -> dict[str, Any]:
+    """Label -> terms for every value named in the session, so preferences can be checked later."""
+    values = dict(known)
+    for value in [v for group in constraints.include for v in group] + constraints.exclude:
+        values[value.label] = value.as_json()
+    return dict(list(values.items())[-50:])
+
+
+def _refused(checked: Checked, message: str) -> Outcome | None:
+    """An attempt to override the agent, or a threat or hate, is answered without any model. A
+    rude message that still asks for items is served (the insult is not repeated to any model)."""
     if failed(checked.verdicts, ("injection",)):
         return Outcome("refused", REFUSAL)
     if checked.blocked:
-        return Outcome("refused", TOXIC)
+        toxic = failed(checked.verdicts, ("toxicity",))
+        rude_only = toxic and all((v.get("score") or 0) < 1.0 for v in toxic) and checked.blocked.startswith("toxicity")
+        reading = read(message, current_vocabulary())
+        if not (rude_only and classify(message, reading) == "catalog" and reading.constrains):
+            return Outcome("refused", TOXIC)
     return None
 
 
 def _respond(
-    session: ChatSession, message: str, number: int, on_token: TokenCallback | None, attributes: dict[str, Any] | None
-) -> Outcome:
+    session: ChatSession, message: str, number: int, on_token: TokenCallback | None,
+    attributes: dict[str, Any] | None, *, polite: bool = False,
+) -> Outcome:  # fmt: skip
     if not message:
         return Outcome("clarify", CLARIFY)
-    parsed = parse_message(message, top_categories())
-    remembered = Constraints() if parsed.reset else Constraints.from_json(session.memory.get("constraints", {}))
+    vocabulary = current_vocabulary()
+    reading = read(message, vocabulary)
+    memory = session.memory
+    remembered = Constraints.from_json(memory.get("constraints", {}))
+    if memory.get("offer") and is_affirmative(message) and not reading.constrains:
+        return _serve(session, "search", Constraints.from_json(memory["offer"]), message, number, on_token,
+                      vocabulary, polite=polite)  # fmt: skip
+    kind = classify(message, reading)
+    if kind == "harmful":
+        return Outcome("refused", HARMFUL, remembered)
+    intent = _keyword_intent(message, reading)
+    if kind == "off_topic" and intent is None:
+        return Outcome("off_topic", OFF_TOPIC, remembered)
+    base = Constraints(attributes=remembered.attributes) if reading.reset else remembered
+    if not reading.constrains and not reading.refine and kind != "vague" and reading.query:
+        _propose(message, reading, vocabulary)  # the model may name a value the parser missed
+    constraints = merge(base, reading, vocabulary, shown=_shown_cards(memory))
+    if attributes is not None:
+        constraints.attributes = attributes
+    if intent is None and kind == "vague" and not constraints.stated():
+        return _clarify(constraints, vocabulary)
+    if reading.reset and not reading.constrains and intent is None:
+        return replace(_clarify(constraints, vocabulary), intent="clarify")
+    return _serve(session, intent or "search", constraints, message, number, on_token, vocabulary, reading=reading,
+                  polite=polite)  # fmt: skip
+
+
+def _keyword_intent(message: str, reading: Reading) -> str | None:
+    if reading.refine == "like":
+        return "similar"
+    for intent, pattern in KEYWORDS:
+        if pattern.search(message):
+            return intent
+    return None
+
+
+def _shown_cards(memory: dict[str, Any]) -> list[Card]:
+    shown = memory.get("shown", [])
+    if not shown:
+        return []
+    from recsys_app.catalog.models import Item
+
+    ids = dict(Item.objects.filter(external_id__in=shown).values_list("external_id", "pk"))
+    cards = tools.cards_of(list(ids.values()))
+    return [cards[ids[e]] for e in shown if e in ids and ids[e] in cards]
+
+
+def merge(base: Constraints, reading: Reading, vocabulary: Vocabulary, *, shown: list[Card]) -> Constraints:
+    """This turn's constraints: the session's, updated by what the message states. New values
+    replace the old ones unless the message adds ("also", "too") or only excludes; an excluded
+    value leaves the includes; a range on a facet already bounded narrows it when it adds the
+    other side, else replaces it; refinements bound by what was shown."""
+    include = [[Value(label.text, label.terms) for label in group] for group in reading.include]
+    exclude = [Value(label.text, label.terms) for label in reading.exclude]
+    merged = Constraints(
+        query=reading.query or (base.query if not reading.constrains else None),
+        include=[*base.include, *include] if (reading.also or not include) else include,
+        exclude=list(dict.fromkeys([*base.exclude, *exclude])),
+        ranges=_merge_ranges(base.ranges, reading.ranges),
+        attributes=base.attributes,
+        rejected=list(base.rejected),
+    )
+    named = {v.label for group in merged.include for v in group}
+    merged.exclude = [v for v in merged.exclude if v.label not in {x.label for group in include for x in group}]
+    merged.include = [[v for v in group if v.label not in {x.label for x in exclude}] for group in merged.include]
+    merged.include = [group for group in merged.include if group]
+    del named
+    return _refine(merged, reading, vocabulary, shown)
+
+
+def _merge_ranges(old: list[Range], new: list[Range]) -> list[Range]:
+    ranges = {r.facet: r for r in old}
+    for bounds in new:
+        before = ranges.get(bounds.facet)
+        one_sided = (bounds.low is None) != (bounds.high is None)
+        if before is not None and one_sided and ((bounds.low is None) != (before.high is None) or
+                                                 (before.low is None) != (before.high is None)):  # fmt: skip
+            bounds = Range(bounds.facet,
+                           bounds.low if bounds.low is not None else before.low,
+                           bounds.high if bounds.high is not None else before.high,
+                           bounds.low_inclusive if bounds.low is not None else before.low_inclusive,
+                           bounds.high_inclusive if bounds.high is not None else before.high_inclusive)  # fmt: skip
+        ranges[bounds.facet] = bounds
+    return list(ranges.values())
+
+
+def _refine(constraints: Constraints, reading: Reading, vocabulary: Vocabulary, shown: list[Card]) -> Constraints:
+    """'cheaper', 'older', 'newer' bound the facet by the cards shown last; 'not the first one'
+    rejects that card; 'something else' rejects everything shown."""
+    refine = reading.refine
+    if refine is None or not shown:
+        return constraints
+    if refine == "reject":
+        index = (reading.ordinal or 1) - 1 if (reading.ordinal or 1) > 0 else len(shown) - 1
+        if 0 <= index < len(shown):
+            constraints.rejected = list(dict.fromkeys([*constraints.rejected, shown[index].external_id]))
+    elif refine == "else":
+        constraints.rejected = list(dict.fromkeys([*constraints.rejected, *(c.external_id for c in shown)]))
+    elif refine in ("cheaper", "pricier"):
+        _bound_by_shown(constraints, "price", shown, lower=refine == "cheaper")
+    elif refine in ("older", "newer") and vocabulary.year_facet:
+        _bound_by_shown(constraints, vocabulary.year_facet, shown, lower=refine == "older")
+    return constraints
+
+
+def _bound_by_shown(constraints: Constraints, facet: str, shown: list[Card], *, lower: bool) -> None:
+    values = [v for v in (tools.number_of(card, facet) for card in shown) if v is not None]
+    if not values:
+        return
+    others = [r for r in constraints.ranges if r.facet != facet]
+    current = next((r for r in constraints.ranges if r.facet == facet), Range(facet))
+    if lower:
+        bounds = Range(facet, current.low, min(values), current.low_inclusive, False)
+    else:
+        bounds = Range(facet, max(values), current.high, False, current.high_inclusive)
+    constraints.ranges = [*others, bounds]
+
+
+def _propose(message: str, reading: Reading, vocabulary: Vocabulary) -> None:
+    """The model's reading of a message the parser found no value in: a value it names counts
+    only if the catalog has it."""
     routed = _route(message)
-    intent = _intent(routed, parsed, message)
-    constraints = _constraints(remembered, routed, parsed, message, intent)
-    constraints.attributes = attributes if attributes is not None else remembered.attributes
-    if intent == "off_topic":
-        return Outcome(intent, OFF_TOPIC, remembered)
-    if intent == "clarify" or (intent == "search" and not _stated(constraints)):
-        return Outcome("clarify", CLARIFY, constraints)
-    steps: list[dict[str, Any]] = []
-    ids = _call_tools(intent, constraints, message, session, steps)
-    _store(session, steps, number)
-    if intent == "search" and not ids and not _filtered(constraints):
-        return Outcome("no_match", NO_MATCH, constraints, [], steps)
-    explicit = intent in ("details", "compare", "history")
-    found = tools.cards_of(ids)
-    cards = [found[i] for i in ids if i in found and (explicit or tools.satisfies(found[i], constraints))][:CARDS]
-    return Outcome(intent, _reply(message, cards, constraints, on_token), constraints, cards, steps)
+    label = vocabulary.find(str((routed or {}).get("category") or "").lower().strip())
+    if label is not None:
+        reading.include.append([label])
 
 
 def _route(message: str) -> dict[str, Any] | None:
-    """The model's reading of the message (intent and slots), or None when it gave none."""
     try:
         answer = llm_complete(prompt=ROUTER_PROMPT, variables={"message": message}).parsed
     except LLMError:
@@ -163,51 +333,133 @@ def _route(message: str) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) and answer.get("intent") in INTENTS else None
 
 
-def _intent(routed: dict[str, Any] | None, parsed: Parsed, message: str) -> str:
-    """Explicit words decide first; then the model; then what the message states."""
-    for intent, pattern in KEYWORDS:
-        if pattern.search(message):
-            return intent
-    stated = bool(parsed.categories or parsed.price_max or parsed.price_min or parsed.decade)
-    short = len(message.split()) < 3  # "hmm", "ok": too little to call off-topic
-    model = routed["intent"] if routed is not None else None
-    if model in ("similar", "details", "compare"):
-        model = "search"  # these need the words above; without them the small model guessed
-    if model is not None and not (model in ("off_topic", "clarify") and (stated or short)):
-        return str(model)
-    return "search" if stated or not short else "clarify"
+# --- Clarifying and relaxing ----------------------------------------------------------------
 
 
-def _constraints(
-    remembered: Constraints, routed: dict[str, Any] | None, parsed: Parsed, message: str, intent: str
-) -> Constraints:
-    """This turn's constraints: what the message states, else the model's slots (if real),
-    else what the session remembered."""
-    known = {name.lower(): name for name in top_categories()}
-    model_category = known.get(str((routed or {}).get("category") or "").lower())
-    category = parsed.categories[0] if parsed.categories else model_category or remembered.category
-    query = str((routed or {}).get("query") or "").strip() or message
-    return Constraints(
-        query=query[:200] if intent in ("search", "similar", "details", "compare") else remembered.query,
-        category=category,
-        price_min=parsed.price_min if parsed.price_min is not None else remembered.price_min,
-        price_max=parsed.price_max if parsed.price_max is not None else remembered.price_max,
-        decade=parsed.decade or remembered.decade,
-    )
+def _clarify(constraints: Constraints, vocabulary: Vocabulary) -> Outcome:
+    """A question about the facet that best splits what matches so far, with its top values and
+    their counts."""
+    split = best_split(constraints)
+    if split is None:
+        return Outcome("clarify", CLARIFY, constraints)
+    offered = ", ".join(f"{value} ({count:,})" for value, count in split.values[:4])
+    name = {"category": "category", "tag": "kind"}.get(split.source, split.facet)
+    extra = " You can also give a year or a range." if vocabulary.year_facet else ""
+    if "price" in vocabulary.numbers:
+        extra = " You can also give a price range."
+    return Outcome("clarify", f"Which {name} would you like? The most common are {offered}.{extra}", constraints)
 
 
-def _filtered(constraints: Constraints) -> bool:
-    return bool(constraints.category or constraints.price_max or constraints.price_min or constraints.decade
-                or constraints.attributes)  # fmt: skip
+def best_split(constraints: Constraints) -> Split | None:
+    facets = [(f.name, f.source) for f in facets_current() if f.value_type == Facet.ValueType.TEXT]
+    splits = tools.facet_splits(constraints, facets)
+    return max(splits, key=_evenness, default=None)
 
 
-def _stated(constraints: Constraints) -> bool:
-    return any(value is not None for value in vars(constraints).values())
+def _evenness(split: Split) -> float:
+    """How well the facet divides the items: entropy of its top values, times the share of
+    items they cover."""
+    counts = [n for _, n in split.values[:6]]
+    whole = sum(counts)
+    entropy = -sum(n / whole * math.log(n / whole) for n in counts if n)
+    return entropy * min(1.0, whole / max(split.total, 1))
+
+
+def _relaxation(constraints: Constraints) -> tuple[str, Constraints | None, int]:
+    """The constraint whose removal brings back the most items: (what it was, the relaxed
+    constraints, how many items then match)."""
+    options: list[tuple[str, Constraints]] = []
+    for i, group in enumerate(constraints.include):
+        rest = [g for j, g in enumerate(constraints.include) if j != i]
+        options.append((" or ".join(v.label for v in group), replace(constraints, include=rest)))
+    for i, value in enumerate(constraints.exclude):
+        rest_x = [v for j, v in enumerate(constraints.exclude) if j != i]
+        options.append((f"not {value.label}", replace(constraints, exclude=rest_x)))
+    for i, bounds in enumerate(constraints.ranges):
+        rest_r = [r for j, r in enumerate(constraints.ranges) if j != i]
+        options.append((tools.range_text(bounds), replace(constraints, ranges=rest_r)))
+    if constraints.attributes:
+        options.append(("the filters you set", replace(constraints, attributes=None)))
+    best: tuple[str, Constraints | None, int] = ("", None, 0)
+    for what, relaxed in options:
+        found = tools.count(replace(relaxed, query=None))
+        if found > best[2]:
+            best = (what, relaxed, found)
+    return best
+
+
+def _empty(constraints: Constraints, steps: list[dict[str, Any]]) -> Outcome:
+    what, relaxed, found = _relaxation(constraints)
+    wanted = constraints.describe() or "that"
+    if relaxed is None or not found:
+        return Outcome("no_match", f"I couldn't find anything matching {wanted} in this catalog. {CLARIFY}",
+                       constraints, [], steps)  # fmt: skip
+    reply = (f"Nothing in the catalog matches all of {wanted}. The constraint that empties the list is "
+             f"'{what}': without it there are {found:,} items. Shall I show those?")  # fmt: skip
+    return Outcome("no_match", reply, constraints, [], steps, offer=relaxed.as_json())
+
+
+# --- Serving --------------------------------------------------------------------------------
+
+
+def _serve(
+    session: ChatSession, intent: str, constraints: Constraints, message: str, number: int,
+    on_token: TokenCallback | None, vocabulary: Vocabulary, *, reading: Reading | None = None, polite: bool = False,
+) -> Outcome:  # fmt: skip
+    steps: list[dict[str, Any]] = []
+    shown = _shown_cards(session.memory)
+    ids = _call_tools(intent, constraints, message, session, steps, reading, shown)
+    _store(session, steps, number)
+    explicit = intent in ("details", "compare", "history")
+    found = tools.cards_of(ids)
+    fresh = set(session.memory.get("shown", [])) if reading is not None and reading.refine == "else" else set()
+    cards = [found[i] for i in ids if i in found and found[i].external_id not in fresh
+             and (explicit or tools.satisfies(found[i], constraints))]  # fmt: skip
+    if not cards:
+        if intent in ("search", "recommend", "similar") and constraints.stated():
+            return _empty(constraints, steps)
+        if intent == "search":
+            return Outcome("no_match", NO_MATCH, constraints, [], steps)
+    cards, note = _prefer(cards, session.memory, constraints)
+    cards = cards[:CARDS]
+    if polite or not cards:
+        return Outcome(intent, template_reply(cards, constraints), constraints, cards, steps, note=note)
+    reply, source = _reply(message, cards, constraints, on_token, note)
+    return Outcome(intent, reply, constraints, cards, steps, source=source, note=note)
+
+
+def _prefer(cards: list[Card], memory: dict[str, Any], constraints: Constraints) -> tuple[list[Card], str]:
+    """Soft preferences carried from earlier sessions reorder the cards (never filter them);
+    the note says which were used."""
+    carried: dict[str, int] = memory.get("carried", {})
+    values = {label: Value.from_json(v) for label, v in memory.get("values", {}).items()}
+    values.update({label: Value.from_json(v) for label, v in memory.get("carried_values", {}).items()})
+    stated = {v.label for group in constraints.include for v in group} | {v.label for v in constraints.exclude}
+    usable = {label: weight for label, weight in carried.items() if label not in stated and label in values}
+    if not usable or not cards:
+        return cards, ""
+
+    def score(card: Card) -> int:
+        return sum(w for label, w in usable.items() if any(tools.has_term(card, t) for t in values[label].terms))
+
+    # A bias, not a filter: at most BOOSTED liked items move to the top, disliked ones to the end.
+    liked = [c for c in cards if score(c) > 0][:BOOSTED]
+    rest = [c for c in cards if c not in liked]
+    ordered = liked + [c for c in rest if score(c) >= 0] + [c for c in rest if score(c) < 0]
+    used = sorted({label for card in ordered[:CARDS] for label, w in usable.items() if w > 0
+                   and any(tools.has_term(card, t) for t in values[label].terms)} |
+                  {label for card in cards[:CARDS] for label, w in usable.items() if w < 0
+                   and any(tools.has_term(card, t) for t in values[label].terms)})  # fmt: skip
+    if ordered[:CARDS] == cards[:CARDS] or not used:
+        return cards, ""
+    return ordered, (f"(From your earlier conversations I leaned toward {', '.join(used)}; that only changes the "
+                     "order, not what matches.)")  # fmt: skip
 
 
 def _call_tools(
-    intent: str, constraints: Constraints, message: str, session: ChatSession, steps: list[dict[str, Any]]
-) -> list[int]:
+    intent: str, constraints: Constraints, message: str, session: ChatSession, steps: list[dict[str, Any]],
+    reading: Reading | None, shown: list[Card],
+) -> list[int]:  # fmt: skip
     user = session.end_user
 
     def call(name: str, run: Callable[[], list[int]], **arguments: Any) -> list[int]:
@@ -219,27 +471,34 @@ def _call_tools(
         steps.append({"tool": name, "arguments": {k: str(v) for k, v in arguments.items()}, "items": ids[:50]})
         return ids
 
+    described = constraints.as_json()
+    if intent == "similar" and reading is not None and reading.refine == "like" and shown:
+        index = (reading.ordinal or 1) - 1 if (reading.ordinal or 1) > 0 else len(shown) - 1
+        seed = shown[min(max(index, 0), len(shown) - 1)]
+        liked = replace(constraints, rejected=list(dict.fromkeys([*constraints.rejected, seed.external_id])))
+        ids = call("similar", lambda: tools.similar(seed.external_id, user, liked), item=seed.external_id)
+        return ids or call("browse", lambda: tools.browse(liked), **liked.as_json())
     if intent == "recommend":
-        return call("recommend", lambda: tools.recommend(user, constraints), **constraints.as_json())
+        return call("recommend", lambda: tools.recommend(user, constraints), **described)
     if intent == "history":
         return call("history", lambda: tools.history(user), user=user.external_id if user else None)
     if intent == "collections":
         return call("collections", tools.collections)
     if intent in ("similar", "details", "compare"):
         return _about_titles(intent, constraints, message, user, call)
-    ids = call("search", lambda: tools.search(constraints), **constraints.as_json())
-    if not [i for i in ids if i] and constraints.query and constraints.category:
-        wider = Constraints(
-            None, constraints.category, constraints.price_min, constraints.price_max, constraints.decade
-        )
-        ids = call("search", lambda: tools.search(wider), **wider.as_json())
+    ids: list[int] = []
+    if constraints.query:
+        ids = call("search", lambda: tools.search(constraints), **described)
+    if len([i for i in ids if i]) < CARDS and constraints.stated():
+        # The values and ranges alone (the free words may be chatter): the most popular items.
+        more = call("browse", lambda: tools.browse(replace(constraints, query=None)), **described)
+        ids = list(dict.fromkeys([*ids, *more]))
     return ids
 
 
 def _about_titles(intent: str, constraints: Constraints, message: str, user: EndUser | None, call: Any) -> list[int]:
     """Items the message names ('like Heat', 'compare Heat or Casino'), found by search."""
-    text = constraints.query or message
-    parts = re.split(r"\s+(?:or|vs\.?|versus|and)\s+|,", text) if intent == "compare" else [text]
+    parts = re.split(r"\s+(?:or|vs\.?|versus|and)\s+|,", message) if intent == "compare" else [message]
     named = [item for part in parts[:2] if (item := call("find_title", lambda p=part: _one(p), text=part))]
     seeds = [ids[0] for ids in named]
     if intent != "similar" or not seeds:
@@ -262,16 +521,16 @@ def _store(session: ChatSession, steps: list[dict[str, Any]], number: int) -> No
     SessionItem.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: TokenCallback | None) -> str:
-    """The model's reply if it holds up, else a sentence made of the cards. Streamed, it passes
-    through a `ReplyGate`: the client sees a sentence only once it passed every check, and the
-    stored reply is exactly what the client saw."""
+def _reply(
+    message: str, cards: list[Card], constraints: Constraints, on_token: TokenCallback | None, note: str
+) -> tuple[str, str]:
+    """The model's reply if it holds up, else a sentence made of the cards; and who phrased it.
+    Streamed, it passes through a `ReplyGate`: the client sees a sentence only once it passed
+    every check, and the stored reply is exactly what the client saw."""
     fallback = template_reply(cards, constraints)
-    if not cards:
-        if on_token:
-            on_token(fallback)
-        return fallback
-    stated = _message_facts(f"{message} {constraints.as_json()}")  # the query repeats the message
+    if on_token is not None and note:
+        on_token(note + " ")
+    stated = _message_facts(f"{message} {constraints.describe()}")
     allowed = " ".join([stated, *(c.title for c in cards), *(c.category for c in cards)])
     gate = ReplyGate(on_token, allowed) if on_token is not None else None
     try:
@@ -280,12 +539,15 @@ def _reply(message: str, cards: list[Card], constraints: Constraints, on_token: 
     except LLMError:
         # The whole answer failed a check: the `done` event carries the fallback, which replaces
         # the sentences already shown (each of which passed every check on its own).
-        return gate.settle(fallback, failed=True) if gate is not None else fallback
+        return (gate.settle(fallback, failed=True) if gate is not None else fallback), "template"
     if gate is not None:
         gate.finish()
-        return gate.settle(fallback)
+        text = gate.settle(fallback)
+        return text, "template" if text == fallback else "model"
     text = completion.text.strip()
-    return text if text and reply_problem(text, allowed) is None else fallback
+    if text and reply_problem(text, allowed) is None:
+        return text, "model"
+    return fallback, "template"
 
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w'-]+")
@@ -317,8 +579,28 @@ def reply_problem(text: str, allowed: str) -> str | None:
     that neither the message nor the cards hold (an invented title, a made-up price)."""
     if echoes_prompt(text):
         return "repeats the prompt's scaffolding"
+    if degenerate(text):
+        return "repeats itself"
     claim = unsupported_claim(text, allowed)
     return f"names '{claim}', which is not on the cards" if claim else None
+
+
+_WORD = re.compile(r"[\w']+")
+
+
+def degenerate(text: str) -> bool:
+    """A reply that loops or stutters ("a cat that was a cat that was a cat"): a phrase of three
+    words said three times, or of four words twice, a word said four times in a row of twelve,
+    or too few distinct words for its length."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    for size, most in ((3, 2), (4, 1)):
+        grams = [tuple(words[i:i + size]) for i in range(len(words) - size + 1)]
+        if any(grams.count(g) > most for g in set(grams)):
+            return True
+    if any(max(words[i:i + 12].count(w) for w in set(words[i:i + 12])) >= 4 for i in range(max(1, len(words) - 11))
+           if words[i:i + 12]):  # fmt: skip
+        return True
+    return len(words) >= 16 and len(set(words)) / len(words) < 0.45
 
 
 class ReplyGate:
@@ -366,12 +648,16 @@ class ReplyGate:
 
 
 def template_reply(cards: list[Card], constraints: Constraints) -> str:
-    what = " ".join(part for part in [constraints.category or "", "items"] if part)
-    if constraints.price_max is not None:
-        what += f" up to {constraints.price_max}"
-    if constraints.decade:
-        what += f" from the {constraints.decade}s"
+    what = constraints.describe()
     if not cards:
-        return f"I couldn't find {what} in the catalog. Try another category or a wider price range."
-    titles = "; ".join(card.title for card in cards)
-    return f"Here {'is' if len(cards) == 1 else 'are'} {len(cards)} {what}: {titles}."
+        return f"I couldn't find {what or 'that'} in the catalog. Try another value or a wider range."
+    titles = "; ".join(_card_line(card) for card in cards)
+    matching = f" matching {what}" if what else ""
+    return f"Here {'is' if len(cards) == 1 else 'are'} {len(cards)}{matching}: {titles}."
+
+
+def _card_line(card: Card) -> str:
+    facts = [str(card.year)] if card.year and str(card.year) not in card.title else []
+    if card.price is not None:
+        facts.append(f"{card.price} {card.currency}".strip())
+    return f"{card.title} ({', '.join(facts)})" if facts else card.title

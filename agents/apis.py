@@ -66,6 +66,7 @@ class CardOut(BaseModel):
     year: int | None
     price: str | None
     currency: str
+    tags: list[str] = Field(default_factory=list)
 
 
 class TurnOut(BaseModel):
@@ -155,8 +156,8 @@ def _provenance(turn: ChatTurn) -> dict[str, Any] | None:
     """The reply call under the turn's trace, if its words are the ones shown."""
     call = (Trace.objects.filter(root_id=turn.trace_id, name=REPLY_PROMPT, kind=Trace.Kind.LLM, status="ok")
             .select_related("prompt_version").first()) if turn.trace_id else None  # fmt: skip
-    # A streamed reply may be the model's first sentences only (the rest failed a check).
-    if call is None or not turn.reply.strip() or not call.output.strip().startswith(turn.reply.strip()):
+    # The turn records who phrased the reply (a streamed one may be the model's first sentences).
+    if call is None or turn.reply_source != "model":
         return None
     version = call.prompt_version.number if call.prompt_version else None
     return {"model": call.model, "prompt": REPLY_PROMPT, "prompt_version": version}

@@ -49,6 +49,9 @@ class ChatTurn(models.Model):
     intent = models.CharField(max_length=32, blank=True)
     constraints = models.JSONField(default=dict, blank=True)
     reply = models.TextField(blank=True)
+    reply_source = models.CharField(
+        max_length=16, default="template", help_text="Who phrased the reply: 'model' (checked) or 'template'."
+    )
     cards = models.JSONField(default=list, blank=True, help_text="Items shown, each from a tool result.")
     steps = models.JSONField(default=list, blank=True, help_text="Tool calls: name, arguments, item ids returned.")
     trace = models.ForeignKey("llmops.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

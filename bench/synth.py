@@ -1,8 +1,9 @@
 """Synthetic e-commerce catalog for scale benchmarks: N items, M users, K interactions.
 
 Popularity follows a power law (Zipf over items, and over users for activity), items fall
-into a two-level category tree with prices drawn per category, and titles/descriptions are
-built from a category vocabulary so text models have something to work with.
+into a two-level category tree with prices drawn per category, each item has a colour, a brand
+and (shoes, outdoor gear) a size as attributes, and titles/descriptions are built from a
+category vocabulary so text models have something to work with.
 
     python bench/synth.py --items 100000 --users 10000 --interactions 1000000 --out bench/out/synth
 """
@@ -10,6 +11,7 @@ built from a category vocabulary so text models have something to work with.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -26,6 +28,9 @@ CATEGORIES = {
 }
 ADJECTIVES = ["compact", "lightweight", "classic", "premium", "durable", "eco", "pro", "vintage", "smart", "soft"]
 COLOURS = ["black", "white", "red", "blue", "green", "grey", "orange", "navy", "olive", "sand"]
+BRANDS = ["Nordwell", "Kestrel", "Alpenk", "Brightside", "Marlowe", "Tidewater", "Quillon", "Ferro", "Lumo", "Oakhurst"]
+# Sizes where a department has them: letters for clothing-like goods, numbers for shoes.
+SIZES = {"Shoes": [str(n) for n in range(36, 47)], "Outdoor": ["S", "M", "L", "XL"]}
 EVENT_TYPES = np.array(["view", "click", "like", "add_to_cart", "purchase", "share", "skip", "dislike"])
 EVENT_P = np.array([0.55, 0.2, 0.07, 0.06, 0.04, 0.01, 0.05, 0.02])
 
@@ -40,6 +45,13 @@ def make_items(n: int, creators: int, rng: np.random.Generator) -> pd.DataFrame:
     subs = np.array([s for _, s in leaves])[leaf]
     titles = pd.Series(adjective).str.capitalize() + " " + colour + " " + pd.Series(subs).str.lower()
     ids = np.arange(1, n + 1)
+    tops = [t for t, _ in leaves]
+    brand = rng.choice(BRANDS, n)
+    sizes = [rng.choice(SIZES[tops[i]]) if tops[i] in SIZES else None for i in leaf]
+    attributes = [
+        {"color": str(c), "brand": str(b), **({"size": str(z)} if z is not None else {})}
+        for c, b, z in zip(colour, brand, sizes, strict=True)
+    ]
     return pd.DataFrame(
         {
             "external_id": [f"sku-{i}" for i in ids],
@@ -50,6 +62,7 @@ def make_items(n: int, creators: int, rng: np.random.Generator) -> pd.DataFrame:
             "price": base_price,
             "currency": "EUR",
             "creator_id": [f"seller-{c}" for c in rng.integers(1, creators + 1, n)],
+            "attributes": attributes,
         }
     )
 
@@ -100,7 +113,9 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.csv" for name in ("creators", "items", "users", "interactions")}
     make_creators(creators, rng).to_csv(paths["creators"], index=False)
-    make_items(items, creators, rng).to_csv(paths["items"], index=False)
+    catalog = make_items(items, creators, rng)
+    catalog["attributes"] = catalog["attributes"].map(json.dumps)
+    catalog.to_csv(paths["items"], index=False)
     make_users(users).to_csv(paths["users"], index=False)
     make_interactions(interactions, items, users, rng).to_csv(paths["interactions"], index=False)
     return paths

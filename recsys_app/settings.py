@@ -338,6 +338,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 CELERY_BEAT_SCHEDULE = {
     "task-runs-prune": {"task": "recsys_app.ops.tasks.task_runs_prune", "schedule": 24 * 3600.0},
+    "facets-refresh": {
+        "task": "recsys_app.catalog.tasks.facets_refresh_task",
+        "schedule": env_int("FACETS_REFRESH_SECONDS", 600, minimum=10) * 1.0,
+    },
     "item-embeddings-refresh": {
         "task": "recsys_app.retrieval.tasks.item_embeddings_refresh_task",
         "schedule": env_int("EMBEDDING_REFRESH_SECONDS", 60, minimum=5) * 1.0,

@@ -214,3 +214,39 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source} ({self.status})"
+
+
+class Facet(models.Model):
+    """One dimension of the catalog the agent (and anyone filtering) can ask about, discovered
+    from the items themselves by `facets.facets_refresh`: the category levels, the tags, the
+    price, and every attribute key with its value type.
+
+    A text facet keeps its values with their item counts (the most frequent `facets.MAX_VALUES`);
+    a number facet keeps its range. Identifiers (an attribute with a distinct value on nearly
+    every item) are not facets.
+    """
+
+    class Source(models.TextChoices):
+        CATEGORY = "category"
+        TAG = "tag"
+        PRICE = "price"
+        ATTRIBUTE = "attribute"
+
+    class ValueType(models.TextChoices):
+        TEXT = "text"
+        NUMBER = "number"
+
+    name = models.CharField(max_length=64, unique=True, help_text="'category', 'tag', 'price' or the attribute key.")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    value_type = models.CharField(max_length=8, choices=ValueType.choices)
+    values = models.JSONField(default=dict, blank=True, help_text="Text facets: value -> number of items.")
+    minimum = models.FloatField(null=True, blank=True)
+    maximum = models.FloatField(null=True, blank=True)
+    items = models.PositiveIntegerField(default=0, help_text="Available items with a value for this facet.")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -14,3 +14,13 @@ def import_file_task(kind: str, path: str, fmt: str | None = None) -> dict[str, 
     """Import a file already on shared storage; safe to retry, it resumes from its offset."""
     run = import_file(ImportRequest(path=Path(path), kind=kind, fmt=fmt))
     return {"import_run": run.pk, "status": run.status, "stored": run.rows_stored, "rejected": run.rows_rejected}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
+def facets_refresh_task() -> dict[str, Any]:
+    """Beat runs this every 10 minutes: the agent's facet vocabulary follows the catalog."""
+    from dataclasses import asdict
+
+    from recsys_app.catalog.facets import facets_refresh
+
+    return asdict(facets_refresh())

@@ -27,6 +27,33 @@ class Filters:
     kind: str | None = None
     created_after: datetime | None = None  # freshness: items added since
     attributes: str | None = None  # JSON object the item's attributes must contain, e.g. '{"color": "red"}'
+    # Facet conditions (the agent's): every group needs one of its terms, no item has an
+    # excluded term, every range holds. None, not empty, when unused: serving reads "any
+    # filter set" as "not None".
+    include: tuple[tuple[Term, ...], ...] | None = None
+    exclude: tuple[Term, ...] | None = None
+    ranges: tuple[Range, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Term:
+    """One facet value: `source` is 'category' (any level of the path), 'tag' or 'attribute'
+    (then `facet` is the key)."""
+
+    source: str
+    facet: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds on a number facet ('price' or a number attribute); None is open."""
+
+    facet: str
+    low: Decimal | None = None
+    high: Decimal | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
 
 
 @dataclass
@@ -69,11 +96,46 @@ def item_conditions(query: Query, alias: str = "i") -> tuple[str, list[Any]]:
     if f.attributes is not None:
         sql.append(f"{alias}.attributes @> %s::jsonb")
         params.append(f.attributes)
+    for group in f.include or ():
+        parts = [term_condition(term, alias, params) for term in group]
+        sql.append("(" + " OR ".join(parts) + ")")
+    for term in f.exclude or ():
+        sql.append(f"NOT {term_condition(term, alias, params)}")
+    for bounds in f.ranges or ():
+        sql.extend(range_conditions(bounds, alias, params))
     excluded = set(query.exclude) | ({query.seed_item_id} if query.seed_item_id else set())
     if excluded:
         sql.append(f"{alias}.id <> ALL(%s)")
         params.append(sorted(excluded))
     return " AND ".join(sql), params
+
+
+def term_condition(term: Term, alias: str, params: list[Any]) -> str:
+    """SQL true when the item has the term (never NULL, so NOT excludes cleanly)."""
+    if term.source == "category":
+        params.append(term.value)
+        return f"coalesce(%s = ANY(string_to_array({alias}.category_path, '/')), false)"
+    if term.source == "tag":
+        params.append([term.value])
+        return f"({alias}.tags @> %s::varchar[])"
+    params.extend([term.facet, term.value])
+    return f"({alias}.attributes @> jsonb_build_object(%s::text, %s::text))"
+
+
+def range_conditions(bounds: Range, alias: str, params: list[Any]) -> list[str]:
+    if bounds.facet == "price":
+        column = f"{alias}.price"
+    else:
+        column = f"(CASE WHEN jsonb_typeof({alias}.attributes->%s) = 'number' THEN ({alias}.attributes->>%s)::numeric END)"
+    sql = []
+    for value, operator in ((bounds.low, ">=" if bounds.low_inclusive else ">"),
+                            (bounds.high, "<=" if bounds.high_inclusive else "<")):  # fmt: skip
+        if value is not None:
+            if bounds.facet != "price":
+                params.extend([bounds.facet, bounds.facet])
+            sql.append(f"{column} {operator} %s")
+            params.append(value)
+    return sql
 
 
 class CandidateSource(ABC):
