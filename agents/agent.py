@@ -27,21 +27,20 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from agents import tools
 from agents.models import ChatSession, ChatTurn, SessionItem
-from agents.topic import classify, is_affirmative
 from agents.tools import Card, Constraints, Split, Value
+from agents.topic import classify, is_affirmative
 from agents.understanding import Reading, Vocabulary, read, vocabulary_of
 from recsys_app.catalog.facets import facets_current
 from recsys_app.catalog.models import EndUser, Facet
+from recsys_app.lib.local_cache import LocalCache
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_span, trace_subject
-from recsys_app.lib.local_cache import LocalCache
 from recsys_app.retrieval.sources import Range
 from recsys_app.safety.grounding import unsupported_claim
 from recsys_app.safety.guardrails import Checked, failed, guard_output, guard_text
@@ -594,7 +593,7 @@ def degenerate(text: str) -> bool:
     or too few distinct words for its length."""
     words = [w.lower() for w in _WORD.findall(text)]
     for size, most in ((3, 2), (4, 1)):
-        grams = [tuple(words[i:i + size]) for i in range(len(words) - size + 1)]
+        grams = [tuple(words[i : i + size]) for i in range(len(words) - size + 1)]
         if any(grams.count(g) > most for g in set(grams)):
             return True
     if any(max(words[i:i + 12].count(w) for w in set(words[i:i + 12])) >= 4 for i in range(max(1, len(words) - 11))
@@ -618,7 +617,7 @@ class ReplyGate:
             return
         self.pending += text
         while not self.stopped and (match := _SENTENCE.match(self.pending)) and match.end() < len(self.pending):
-            self.pending = self.pending[match.end():]
+            self.pending = self.pending[match.end() :]
             self._pass(match.group(0))
 
     def finish(self) -> None:

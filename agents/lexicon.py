@@ -16,6 +16,7 @@ NEGATION = [
     "none of", "skip", "skip the", "minus", "never", "nor", "hate", "dont want", "don't want", "do not want",
     "dont like", "don't like", "do not like", "dont need", "no more", "avoid", "rather not", "other than",
     "not into", "tired of", "sick of", "instead of", "leave out", "apart from", "besides", "aside from",
+    "rien", "nada", "nichts",
     # es
     "sin", "nada de", "excepto", "menos", "salvo", "ni", "odio", "no quiero", "no me gusta", "no me gustan",
     "evita", "fuera de", "quitando",
@@ -26,6 +27,9 @@ NEGATION = [
     "ohne", "kein", "keine", "keinen", "keiner", "keines", "nicht", "ausser", "bloss nicht", "bitte nicht",
     "hasse", "statt", "anstatt", "nur nicht",
 ]  # fmt: skip
+
+# After a value, turning it down: "action raus", "horror fuera".
+POST_NEGATION = ["raus", "weg", "fuera", "dehors", "out", "nope", "nein"]
 
 # Words that end a clause, and so a negation's scope.
 CLAUSE_END = [
@@ -123,13 +127,14 @@ DECADE_WORDS = {
     "siebziger": 70, "achtziger": 80, "neunziger": 90, "nuller": 0, "zwanzigern": 20, "dreissigern": 30,
     "vierzigern": 40, "funfzigern": 50, "fuenfzigern": 50, "sechzigern": 60, "siebzigern": 70,
     "achtzigern": 80, "neunzigern": 90, "nullern": 0,
+    "zehner": 10, "zehnern": 10, "zehnerjahre": 10, "zehnerjahren": 10, "tens": 10, "twenty-tens": 10,
 }  # fmt: skip
 # Before a decade word or number: "the nineties", "los noventa", "les années 90", "den 90ern".
 DECADE_LEAD = ["the", "los", "las", "anos", "los anos", "les annees", "annees", "les", "den", "die", "der",
                "in the", "en los", "dans les", "in den", "early", "late", "mid", "the early", "the late"]  # fmt: skip
 
 RECENT = [
-    "recent", "recently released", "latest", "newest", "new releases", "new release", "brand new", "modern",
+    "recent", "fresh", "nothing old", "not old", "recently released", "latest", "newest", "new releases", "new release", "brand new", "modern",
     "current", "this year", "last few years", "reciente", "recientes", "ultimas", "ultimos", "nuevas", "nuevos",
     "estrenos", "actuales", "recents", "recentes", "recente", "derniers", "dernieres", "nouveautes", "nouveaux",
     "nouvelles", "actuels", "neu", "neue", "neuen", "neuer", "neuste", "neueste", "neuesten", "aktuell",
@@ -138,9 +143,10 @@ RECENT = [
 RECENT_YEARS = 5  # "recent" is the catalog's last five years
 
 # Refinements of what was shown.
-CHEAPER = ["cheaper", "less expensive", "lower price", "lower priced", "more affordable", "budget", "mas barato",
-           "mas baratos", "mas barata", "mas baratas", "mas economico", "mas economicos", "moins cher",
-           "moins chers", "moins chere", "moins cheres", "billiger", "guenstiger", "gunstiger", "preiswerter"]  # fmt: skip
+CHEAPER = ["cheaper", "less expensive", "lower price", "lower priced", "more affordable", "budget",
+           "mas barato", "mas baratos", "mas barata", "mas baratas", "mas economico", "mas economicos", "moins cher",
+           "moins chers", "moins chere", "moins cheres", "billiger", "guenstiger", "gunstiger",
+           "preiswerter"]  # fmt: skip
 PRICIER = ["pricier", "more expensive", "higher end", "fancier", "premium", "mas caro", "mas caros", "plus cher",
            "plus chers", "teurer", "hochwertiger"]  # fmt: skip
 OLDER = ["older", "earlier", "classic", "classics", "older ones", "mas antiguo", "mas antiguos", "mas antigua",
@@ -156,7 +162,8 @@ ELSE = ["something else", "anything else", "something different", "different one
         "otras", "otros", "otra", "otro", "diferente", "diferentes", "distinto", "distintos", "algo mas",
         "autre chose", "d'autres", "autres", "autre", "different", "differents", "differentes", "etwas anderes",
         "was anderes", "andere", "anderen", "anderes", "weitere", "noch mehr"]  # fmt: skip
-REJECT = ["not", "no", "drop", "remove", "skip", "without", "seen", "already seen", "watched", "saw", "hate",
+REJECT = ["not", "no", "drop", "remove", "skip", "ditch", "scrap", "lose", "cross off", "get rid of", "streich",
+          "streiche", "streicht", "elimina", "descarta", "quita", "supprime", "vire", "retire", "enleve", "raus", "without", "seen", "already seen", "watched", "saw", "hate",
           "dislike", "dont like", "don't like", "not that", "not this", "except", "ni", "quita", "quitar", "sin",
           "excepto", "ya vi", "ya he visto", "visto", "no me gusta", "pas", "sans", "sauf", "enleve", "enlever",
           "retire", "deja vu", "vu", "nicht", "ohne", "kein", "keine", "ausser", "weg", "entfern", "gesehen",
@@ -170,7 +177,7 @@ ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
     "last": -1, "primero": 1, "primera": 1, "primer": 1, "segundo": 2, "segunda": 2, "tercero": 3, "tercera": 3,
     "tercer": 3, "cuarto": 4, "cuarta": 4, "quinto": 5, "quinta": 5, "ultimo": -1, "ultima": -1, "premier": 1,
-    "premiere": 1, "deuxieme": 2, "second": 2, "seconde": 2, "troisieme": 3, "quatrieme": 4, "cinquieme": 5,
+    "premiere": 1, "deuxieme": 2, "seconde": 2, "troisieme": 3, "quatrieme": 4, "cinquieme": 5,
     "dernier": -1, "derniere": -1, "erste": 1, "ersten": 1, "erster": 1, "erstes": 1, "zweite": 2, "zweiten": 2,
     "zweiter": 2, "zweites": 2, "dritte": 3, "dritten": 3, "dritter": 3, "vierte": 4, "vierten": 4, "funfte": 5,
     "letzte": -1, "letzten": -1, "letzter": -1, "#1": 1, "#2": 2, "#3": 3, "number one": 1, "number two": 2,
@@ -199,8 +206,10 @@ ITEM_NOUNS = [
 ]  # fmt: skip
 
 # Words that carry no facet or search meaning in a request.
-STOPWORDS = set(
-    """people person guys folks someone somebody a an the and or of to for in on at by with from about as is are was were be been am i me my we you your
+_STOPWORDS = """people person guys folks someone somebody guess think probably mood feel feeling fancy
+    bien t as tu avez sympa truc hast du hat habt gutes gut schon mal vielleicht denke glaube ahi eso tal vez
+    creo pense je pense recs rec
+    a an the and or of to for in on at by with from about as is are was were be been am i me my we you your
     it its this that these those some any please pls plz thanks thank want wanna need looking look find show give
     get got have has had do does did can could would should will shall may might must like love just really very
     so too also more most much many good great nice best top cool fun watch watching see buy buying get tonight
@@ -215,8 +224,8 @@ STOPWORDS = set(
     quelque chose film films bon bons bonne bonnes svp merci s'il vous plait
     der die das den dem des ein eine einen einem und oder mit fur fuer ich will mochte moechte suche zeig zeige
     mir gib empfiehl etwas was bitte danke gute guten guter gutes film filme
-    """.split()
-)
+    """
+STOPWORDS = set(_STOPWORDS.split())
 
 # Common words for values catalogs often have, mapped to the value's usual English name. Used
 # only when the catalog has that value (or one sharing its stem).
@@ -227,9 +236,9 @@ SYNONYMS = {
     "cartoons": "animation", "animated": "animation", "anime": "animation", "kids": "children", "kid": "children",
     "family": "children", "childrens": "children", "romantic": "romance", "love story": "romance",
     "love stories": "romance", "romcom": "romance", "rom-com": "romance", "science fiction": "sci-fi",
-    "scifi": "sci-fi", "sci fi": "sci-fi", "sf": "sci-fi", "space": "sci-fi", "detective": "crime",
+    "scifi": "sci-fi", "sci fi": "sci-fi", "ci-fi": "sci-fi", "cifi": "sci-fi", "ciencia-ficcion": "sci-fi", "sf": "sci-fi", "space": "sci-fi", "detective": "crime",
     "gangster": "crime", "heist": "crime", "cowboy": "western", "cowboys": "western", "wartime": "war",
-    "noir": "film-noir", "documentaries": "documentary", "docs": "documentary", "doc": "documentary",
+    "documentaries": "documentary", "docs": "documentary", "doc": "documentary",
     "docu": "documentary", "suspense": "thriller", "suspenseful": "thriller", "whodunit": "mystery",
     "musicals": "musical", "magic": "fantasy", "epic": "adventure",
     # genres, es
@@ -243,8 +252,8 @@ SYNONYMS = {
     "documentales": "documentary", "accion": "action", "fantasia": "fantasy", "fantastica": "fantasy",
     "suspenso": "thriller", "drama": "drama", "dramas": "drama", "musicales": "musical",
     # genres, fr
-    "comedie": "comedy", "comedies": "comedy", "drole": "comedy", "droles": "comedy", "horreur": "horror",
-    "epouvante": "horror", "dessin anime": "animation", "dessins animes": "animation", "anime": "animation",
+    "comedie": "comedy", "drole": "comedy", "droles": "comedy", "horreur": "horror",
+    "epouvante": "horror", "dessin anime": "animation", "dessins animes": "animation",
     "animes": "animation", "enfants": "children", "enfant": "children", "jeunesse": "children",
     "romantique": "romance", "romantiques": "romance", "science-fiction": "sci-fi", "policier": "crime",
     "policiers": "crime", "polar": "crime", "polars": "crime", "guerre": "war", "aventure": "adventure",

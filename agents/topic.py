@@ -27,7 +27,7 @@ _HARM_OBJECT = (
     r"poisons?|drogues?|waffen?|gewehre?|pistolen?|bomben?|sprengstoffe?|sprengsatz|gifte?|drogen)"
 )
 _MAKE = (
-    r"(?:make|making|build|building|assemble|craft|create|cook|cooking|synthesi[sz]e|brew|produce|3d[- ]print|"
+    r"(?:make|making|build|building|assemble|craft|create|write|code|program|develop|cook|cooking|synthesi[sz]e|brew|produce|3d[- ]print|"
     r"print|get|buy|obtain|acquire|hide|smuggle|use|fabricar|hacer|construir|preparar|cocinar|conseguir|comprar|"
     r"fabriquer|faire|construire|preparer|obtenir|acheter|bauen|baue|herstellen|herstelle|basteln|bastle|machen|"
     r"mache|kochen|koche|besorgen|kaufen)"
@@ -57,21 +57,25 @@ _HOW = (
 )
 _SELF_HARM = (
     r"(?:kill myself|end my life|hurt myself|cut myself|suicide|want to die|wanna die|take my own life|"
-    r"quitarme la vida|suicidarme|matarme|me suicider|me tuer|mourir|mich umbringen|mich toten|selbstmord|"
+    r"quitarme la vida|suicidarme|matarme|hacerme dano|me faire du mal|mir weh tun|how many pills|overdose|"
+    r"sobredosis|cuantas pastillas|me suicider|me tuer|mich umbringen|mich toten|selbstmord|"
     r"suizid|sterben will)"
 )
 HARM = [
+    re.compile(rf"^(?:please\s+|can you\s+|could you\s+)?{_MAKE}\b.{{0,30}}\b{_HARM_OBJECT}\b"),
     re.compile(rf"\b{_HOW}\b.{{0,40}}\b{_MAKE}\b.{{0,30}}\b{_HARM_OBJECT}\b"),
     re.compile(rf"\b{_HOW}\b.{{0,30}}\b{_HURT}\b.{{0,25}}\b{_VICTIM}"),
-    re.compile(rf"\b(?:i|we|je|ich|yo)\b.{{0,20}}\b(?:want|going|gonna|will|plan|voy|quiero|vais|veux|vais|will|"
-               rf"werde)\b.{{0,10}}\b{_HURT}\b.{{0,25}}\b{_VICTIM}"),
+    re.compile(
+        rf"\b(?:i|we|je|ich|yo)\b.{{0,20}}\b(?:want|going|gonna|will|plan|voy|quiero|vais|veux|vais|will|"
+        rf"werde)\b.{{0,10}}\b{_HURT}\b.{{0,25}}\b{_VICTIM}"
+    ),
     re.compile(rf"\b{_HOW}\b.{{0,40}}\b{_HACK}"),
     re.compile(rf"\b{_HACK}\b.{{0,20}}\b(?:of|de|von)\b.{{0,20}}\b(?:my|someone|somebody|alguien|quelqu'?un|jemand)"),
     re.compile(rf"\b{_SELF_HARM}\b"),
 ]
 
 QUESTION_START = re.compile(
-    r"^(?:what|whats|what's|who|whos|who's|when|where|why|how|which|whose|is|are|was|were|can|could|do|does|did|"
+    r"^(?:what|whats|what s|who|whos|who s|when|where|why|how|which|whose|is|are|was|were|can|could|do|does|did|"
     r"will|would|should|shall|que|quien|quienes|cuando|donde|por que|porque|como|cual|cuales|cuanto|cuantos|"
     r"qui|quand|ou|pourquoi|comment|quel|quelle|quels|quelles|combien|est-ce|was|wer|wann|wo|warum|wieso|"
     r"weshalb|wie|welche|welcher|welches|wieviel|ist|sind|kann|kannst|gibt es)\b"
@@ -85,7 +89,8 @@ WORLD_TASK = re.compile(
 )
 ASKING_FOR_ITEMS = re.compile(
     r"\b(?:recommend|recommendation|suggest|suggestion|watch|see|buy|shop|find me|show me|give me|got any|"
-    r"have any|do you have|any good|what's good|what is good|in the mood|looking for|i want|i need|i'd like|"
+    r"have any|do you have|any good|what s good|what is good|recs?|choose|decide|elegir|escoger|choisir|"
+    r"aussuchen|wahlen|entscheiden|in the mood|looking for|i want|i need|i'd like|"
     r"id like|i would like|looking to|pick|choose|best|top|good|great|favorite|favourite|recomienda|recomiendame|"
     r"sugiere|ver|comprar|busco|quiero|dame|muestrame|tienes|hay|recommande|conseille|regarder|acheter|cherche|"
     r"je veux|donne|montre|vous avez|avez-vous|empfiehl|empfehlen|schauen|sehen|kaufen|suche|ich will|"
@@ -109,10 +114,9 @@ def classify(message: str, reading: Reading) -> str:
     facts = bool(strong or reading.ranges or reading.refine or reading.reset)
     question = bool(QUESTION_START.search(text)) or bool(WORLD_TASK.search(text)) or text.endswith("?")
     if question and not asks and not reading.refine and not reading.reset:
-        # A question about the world: a value in it counts only if it stands as what is asked
-        # for ("horror?", "any westerns?"), not inside a longer question about something else.
-        bare = strong and not reading.query
-        return "catalog" if bare else "off_topic"
+        # A question about the world: a value in it counts only where it is what is asked for
+        # ("any westerns?"), not as a modifier of something else (those are `reading.weak`).
+        return "catalog" if strong or reading.ranges else "off_topic"
     if facts:
         return "catalog"
     if reading.query and not asks:

@@ -41,8 +41,10 @@ def fold(text: str) -> str:
     """Lowercase, accents removed, apostrophes and dashes made plain, spaces collapsed."""
     text = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = re.sub(r"[’‘`´]", "'", text)
-    text = re.sub(r"[‐‑‒–—]", "-", text)
+    text = re.sub("[\u2019\u2018`\u00b4]", "'", text)
+    text = re.sub(r"n't\b", "nt", text).replace("'", " ")  # "don't" -> "dont"; "d'antérieur" -> "d anterieur"
+    text = re.sub(r"(?<=[a-z])\s*/\s*(?=[a-z])", " or ", text)  # "Film-Noir/IMAX"
+    text = re.sub("[\u2010\u2011\u2012\u2013\u2014]", "-", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -123,7 +125,7 @@ def vocabulary_of(facets: Iterable[Facet]) -> Vocabulary:
         for form in (key, squash(key), key.replace("-", " ")):
             labels.setdefault(form, label)
         stems.setdefault(singular(key), label)
-    year = next((name for name, (low, high) in numbers.items() if name != "price" and YEAR_LOW <= low
+    year = next((name for name, (low, high) in numbers.items() if name != "price" and low >= YEAR_LOW
                  and high <= YEAR_HIGH and float(low).is_integer()), None)  # fmt: skip
     embeddable = [label for label in made.values() if len(label.text) >= 3 and not squash(label.text).isdigit()]
     by_facet = {name: [made[k] for k in keys] for name, keys in by_facet_keys.items()}
@@ -200,7 +202,8 @@ RECENT = re.compile(rf"{_B}(?:{_phrases(lexicon.RECENT)}){_E}")
 RESET = re.compile(rf"{_B}(?:{_phrases(lexicon.RESET)}){_E}")
 PRICE_CONTEXT = re.compile(rf"{_B}(?:{_phrases(lexicon.PRICE_WORDS)}){_E}|[$€£]")
 ORDINAL = re.compile(rf"{_B}(?:the\s+|el\s+|la\s+|le\s+|den\s+|der\s+|die\s+|das\s+)?(?P<o>"
-                     rf"{_phrases(lexicon.ORDINALS)})(?:\s+(?:one|uno|una|un|film|movie|item|pick|suggestion))?{_E}")  # fmt: skip
+                     rf"{_phrases(lexicon.ORDINALS)})(?:\s+(?:one|uno|una|un|film|movie|item|pick|suggestion))?"
+                     rf"{_E}")  # fmt: skip
 REJECT_CUE = re.compile(rf"{_B}(?:{_phrases(lexicon.REJECT)}){_E}")
 LIKE_CUE = re.compile(rf"{_B}(?:{_phrases(lexicon.LIKE)}){_E}")
 CHANGES = [(name, re.compile(rf"{_B}(?:{_phrases(words)}){_E}(?!\s+(?:than|que|als|to|a)\b)")) for name, words in (
@@ -223,7 +226,7 @@ class _Text:
         self.value = fold(message)
 
     def take(self, match: re.Match[str]) -> None:
-        self.value = self.value[: match.start()] + HOLE.center(match.end() - match.start()) + self.value[match.end():]
+        self.value = self.value[: match.start()] + HOLE.center(match.end() - match.start()) + self.value[match.end() :]
 
 
 def read(message: str, vocabulary: Vocabulary) -> Reading:
@@ -267,7 +270,7 @@ def _facet_for(number: Decimal, currency: bool, span: tuple[int, int], text: str
     """Which number facet a number in the message bounds: the price when money is mentioned, the
     year-like facet for a plausible year, else the facet named just before it, else the one
     number facet whose range holds it."""
-    before = text[max(0, span[0] - 30): span[0]]
+    before = text[max(0, span[0] - 30) : span[0]]
     named = [name for folded, name in vocabulary.facet_names.items() if name in vocabulary.numbers
              and re.search(rf"\b{re.escape(folded)}\b", before)]  # fmt: skip
     if currency and "price" in vocabulary.numbers:
@@ -277,7 +280,7 @@ def _facet_for(number: Decimal, currency: bool, span: tuple[int, int], text: str
     whole = number == number.to_integral_value()
     if vocabulary.year_facet and whole and YEAR_LOW <= number <= YEAR_HIGH:
         return vocabulary.year_facet
-    near_money = PRICE_CONTEXT.search(text[max(0, span[0] - 40): span[1] + 20])
+    near_money = PRICE_CONTEXT.search(text[max(0, span[0] - 40) : span[1] + 20])
     if "price" in vocabulary.numbers and (near_money or not vocabulary.year_facet):
         return "price"
     holding = [name for name, (low, high) in vocabulary.numbers.items() if low <= float(number) <= high]
@@ -294,7 +297,7 @@ def _ranges(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
     for match in list(BETWEEN.finditer(text.value)) + list(DASH_RANGE.finditer(text.value)):
         if HOLE.strip() in match.group(0):
             continue
-        low, high = _amount(match.group(2) if match.re is BETWEEN else match.group(2)), _amount(match.group("n2"))
+        low, high = _amount(match.group(2)), _amount(match.group("n2"))
         currency = any(match.group(g) for g in ("c1", "c3", "c4") if g in match.re.groupindex)
         if low is None or high is None:
             continue
@@ -351,7 +354,7 @@ def _years(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
         if YEAR_LOW <= value <= YEAR_HIGH and not PRICE_CONTEXT.search(text.value):
             reading.ranges.append(Range(year, low=value, high=value))
             text.take(match)
-    low, high = vocabulary.numbers[year]
+    high = vocabulary.numbers[year][1]
     for match in list(RECENT.finditer(text.value)):
         reading.ranges.append(Range(year, low=Decimal(int(high) - lexicon.RECENT_YEARS)))
         text.take(match)
@@ -364,8 +367,8 @@ def _years(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
 def _refinements(text: _Text, reading: Reading) -> None:
     ordinal = ORDINAL.search(text.value)
     if ordinal is not None:
-        before = text.value[max(0, ordinal.start() - 40): ordinal.start()]
-        after = text.value[ordinal.end(): ordinal.end() + 30]
+        before = text.value[max(0, ordinal.start() - 40) : ordinal.start()]
+        after = text.value[ordinal.end() : ordinal.end() + 30]
         like = LIKE_CUE.search(before)
         reject = REJECT_CUE.search(before) or REJECT_CUE.search(after)
         if like and not (reject and reject.start() > like.start()):
@@ -409,7 +412,7 @@ def _lookup(phrase: str, tokens: list[str], start: int, vocabulary: Vocabulary) 
     short = label is not None and (len(squash(label.text)) <= 2 or squash(label.text).isdigit())
     if short:  # "M", "42": only after the facet's name ("size M", "talla 42")
         assert label is not None
-        before = tokens[max(0, start - 2): start]
+        before = tokens[max(0, start - 2) : start]
         names = {w for term in label.terms for w in FACET_NAME_WORDS.get(term.facet, [term.facet])}
         return label if names & set(before) else None
     if label is not None:
@@ -527,18 +530,26 @@ BOUNDARY = {",", ".", ";", ":", "!", "?", "(", ")"}
 
 def _negate(tokens: list[str], matches: list[Match]) -> None:
     """Marks values inside a negation's scope: from the cue to the clause's end, through
-    conjunctions, articles and other values ("no horror or thriller")."""
+    conjunctions, articles and other values ("no horror or thriller"); and a value followed by
+    a word that turns it down ("action raus", "horror fuera")."""
     glue = {fold(w) for w in lexicon.SCOPE_GLUE} | _nouns() | {"\u00a6"}
     ends = {fold(w) for w in lexicon.CLAUSE_END}
     starts = {m.start: m for m in matches}
+    after = {fold(w) for w in lexicon.POST_NEGATION}
+    for match in matches:
+        following = [t for t in tokens[match.end: match.end + 3] if t not in ("bitte", "please", "por", "favor")]
+        if following and following[0] in after:
+            match.negated = True
     i = 0
     while i < len(tokens):
-        cue = next((c for c in _negation_cues() if tuple(tokens[i:i + len(c)]) == c), None)
+        cue = next((c for c in _negation_cues() if tuple(tokens[i : i + len(c)]) == c), None)
         if cue is None or i in starts:
             i += 1
             continue
         j = i + len(cue)
-        while j < len(tokens) and tokens[j] not in BOUNDARY and tokens[j] not in ends and tokens[j] not in REQUEST_VERBS:
+        while (
+            j < len(tokens) and tokens[j] not in BOUNDARY and tokens[j] not in ends and tokens[j] not in REQUEST_VERBS
+        ):
             match = starts.get(j)
             if match is not None:
                 match.negated = True
@@ -558,7 +569,7 @@ def _group(tokens: list[str], matches: list[Match], reading: Reading) -> None:
             if match.label not in reading.exclude:
                 reading.exclude.append(match.label)
             continue
-        between = set(tokens[previous.end: match.start]) if previous is not None else set()
+        between = set(tokens[previous.end : match.start]) if previous is not None else set()
         either = bool(between & or_words) or (previous is not None and _same_single_facet(previous.label, match.label))
         if reading.include and either and previous is not None:
             reading.include[-1].append(match.label)
@@ -584,4 +595,5 @@ def _modifier(tokens: list[str], match: Match, vocabulary: Vocabulary) -> bool:
     if following in _function_words():
         return False
     return (following.isalpha() and following not in lexicon.STOPWORDS and following not in _nouns()
-            and vocabulary.find(following) is None and following not in {fold(w) for w in lexicon.SCOPE_GLUE})  # fmt: skip
+            and vocabulary.find(following) is None
+            and following not in {fold(w) for w in lexicon.SCOPE_GLUE})  # fmt: skip

@@ -126,7 +126,9 @@ def range_conditions(bounds: Range, alias: str, params: list[Any]) -> list[str]:
     if bounds.facet == "price":
         column = f"{alias}.price"
     else:
-        column = f"(CASE WHEN jsonb_typeof({alias}.attributes->%s) = 'number' THEN ({alias}.attributes->>%s)::numeric END)"
+        column = (
+            f"(CASE WHEN jsonb_typeof({alias}.attributes->%s) = 'number' THEN ({alias}.attributes->>%s)::numeric END)"
+        )
     sql = []
     for value, operator in ((bounds.low, ">=" if bounds.low_inclusive else ">"),
                             (bounds.high, "<=" if bounds.high_inclusive else "<")):  # fmt: skip

@@ -15,6 +15,7 @@ from recsys_app.catalog.models import EndUser, Interaction, Item
 from recsys_app.llmops.models import Trace
 from tests.world import World
 
+
 def _values(turn: object, key: str = "include") -> list[list[str]]:
     constraints = turn.constraints  # type: ignore[attr-defined]
     return [[v["label"] for v in group] for group in constraints.get(key, [])]
