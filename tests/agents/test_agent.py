@@ -67,7 +67,7 @@ def test_preferences_carry_over_to_a_new_session_only_with_consent(world: World,
     assert _values(turn) == [] and _bounds(turn, "price") == (None, 30), "the carried value is not a filter"
     shown = _shown(turn)
     assert shown and any(not i.category_path.startswith("Outdoor") for i in shown), "it never filters"
-    assert shown[0].category_path.startswith("Outdoor") and "earlier conversations" in turn.reply
+    assert turn.cards[0]["category"].startswith("Outdoor") and "earlier conversations" in turn.reply
     assert "Outdoor" in turn.reply.split(")")[0], "the reply says which preference it used"
     private = EndUser.objects.get(external_id="private")
     turn_run(session=session_start(end_user=private), message="outdoor gear under 40")

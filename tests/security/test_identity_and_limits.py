@@ -42,7 +42,7 @@ def _mint(base: str, key: str, user: str, **extra: Any) -> requests.Response:
 def test_a_chat_session_belongs_to_the_token_that_opened_it(world: World, llm: None, web: str) -> None:
     app_a, app_b = api_key("serve", name="app-a"), api_key("serve", name="app-b")
     session = _session(web, app_a, "shopper-0").json()["session_id"]
-    first = _say(web, app_a, session, "comedies under 20 euros please")
+    first = _say(web, app_a, session, "outdoor things under 20 euros please")
     assert first.status_code == 200 and first.json()["constraints"]
 
     # The attack: another client's token replays the session id and asks for the user's history.
@@ -53,7 +53,8 @@ def test_a_chat_session_belongs_to_the_token_that_opened_it(world: World, llm: N
     own = _session(web, app_b, "shopper-0")
     assert own.status_code == 201 and own.json()["memory"] == {}
     again = _session(web, app_a, "shopper-0")
-    assert again.json()["memory"].get("constraints"), "the same client keeps the user's preferences"
+    assert again.json()["memory"].get("carried"), "the same client keeps the user's soft preferences"
+    assert "constraints" not in again.json()["memory"], "hard constraints never leave their session"
 
 
 def test_an_end_user_token_acts_for_its_own_user_only(world: World, llm: None, web: str) -> None:
