@@ -475,8 +475,8 @@ def _call_tools(
         index = (reading.ordinal or 1) - 1 if (reading.ordinal or 1) > 0 else len(shown) - 1
         seed = shown[min(max(index, 0), len(shown) - 1)]
         liked = replace(constraints, rejected=list(dict.fromkeys([*constraints.rejected, seed.external_id])))
-        ids = call("similar", lambda: tools.similar(seed.external_id, user, liked), item=seed.external_id)
-        return ids or call("browse", lambda: tools.browse(liked), **liked.as_json())
+        near = call("similar", lambda: tools.similar(seed.external_id, user, liked), item=seed.external_id)
+        return near or call("browse", lambda: tools.browse(liked), **liked.as_json())
     if intent == "recommend":
         return call("recommend", lambda: tools.recommend(user, constraints), **described)
     if intent == "history":

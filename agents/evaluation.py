@@ -130,7 +130,9 @@ def _grounding(turn: ChatTurn) -> float:
 def agent_evaluate(*, by: Any = None) -> EvalRun:
     """Run every scripted conversation; store the run and one result per conversation."""
     dataset = conversations_dataset()
-    cases = [(case, case.variables["turns"], case.reference or {}, {}) for case in dataset.cases.all()]
+    cases: list[tuple[EvalCase, list[str], dict[str, Any], dict[str, str]]] = [
+        (case, case.variables["turns"], case.reference or {}, {}) for case in dataset.cases.all()
+    ]
     return _evaluate(dataset, cases, by=by)
 
 
@@ -145,7 +147,7 @@ def generated_evaluate(*, catalog: str, count: int = 300, seed: int = 17, noun: 
         defaults={"description": f"Conversations generated from the facets of the {catalog} catalog."},
     )  # fmt: skip
     dataset.cases.all().delete()
-    cases = []
+    cases: list[tuple[EvalCase, list[str], dict[str, Any], dict[str, str]]] = []
     for spec in specs:
         case = EvalCase.objects.create(dataset=dataset, variables={"turns": spec.turns}, reference=spec.expect,
                                        source=f"generated:{spec.template}")  # fmt: skip

@@ -134,7 +134,8 @@ DECADE_LEAD = ["the", "los", "las", "anos", "los anos", "les annees", "annees", 
                "in the", "en los", "dans les", "in den", "early", "late", "mid", "the early", "the late"]  # fmt: skip
 
 RECENT = [
-    "recent", "fresh", "nothing old", "not old", "recently released", "latest", "newest", "new releases", "new release", "brand new", "modern",
+    "recent", "fresh", "nothing old", "not old", "recently released", "latest", "newest", "new releases",
+    "new release", "brand new", "modern",
     "current", "this year", "last few years", "reciente", "recientes", "ultimas", "ultimos", "nuevas", "nuevos",
     "estrenos", "actuales", "recents", "recentes", "recente", "derniers", "dernieres", "nouveautes", "nouveaux",
     "nouvelles", "actuels", "neu", "neue", "neuen", "neuer", "neuste", "neueste", "neuesten", "aktuell",
@@ -152,7 +153,8 @@ PRICIER = ["pricier", "more expensive", "higher end", "fancier", "premium", "mas
 OLDER = ["older", "earlier", "classic", "classics", "older ones", "mas antiguo", "mas antiguos", "mas antigua",
          "mas antiguas", "mas viejo", "mas viejos", "mas vieja", "mas viejas", "clasicos", "plus ancien",
          "plus anciens", "plus ancienne", "plus anciennes", "plus vieux", "plus vieille", "plus vieilles",
-         "classiques", "alter", "altere", "alteren", "aelter", "aeltere", "klassiker", "fruher", "fruhere"]  # fmt: skip
+         "classiques", "alter", "altere", "alteren", "aelter", "aeltere", "klassiker", "fruher",
+         "fruhere"]  # fmt: skip
 NEWER = ["newer", "more recent", "more modern", "later ones", "mas reciente", "mas recientes", "mas nuevo",
          "mas nuevos", "mas nueva", "mas nuevas", "mas moderno", "mas modernas", "plus recent", "plus recents",
          "plus recente", "plus recentes", "plus moderne", "plus modernes", "plus nouveau", "neuer", "neuere",
@@ -163,7 +165,8 @@ ELSE = ["something else", "anything else", "something different", "different one
         "autre chose", "d'autres", "autres", "autre", "different", "differents", "differentes", "etwas anderes",
         "was anderes", "andere", "anderen", "anderes", "weitere", "noch mehr"]  # fmt: skip
 REJECT = ["not", "no", "drop", "remove", "skip", "ditch", "scrap", "lose", "cross off", "get rid of", "streich",
-          "streiche", "streicht", "elimina", "descarta", "quita", "supprime", "vire", "retire", "enleve", "raus", "without", "seen", "already seen", "watched", "saw", "hate",
+          "streiche", "streicht", "elimina", "descarta", "quita", "supprime", "vire", "retire", "enleve",
+          "raus", "without", "seen", "already seen", "watched", "saw", "hate",
           "dislike", "dont like", "don't like", "not that", "not this", "except", "ni", "quita", "quitar", "sin",
           "excepto", "ya vi", "ya he visto", "visto", "no me gusta", "pas", "sans", "sauf", "enleve", "enlever",
           "retire", "deja vu", "vu", "nicht", "ohne", "kein", "keine", "ausser", "weg", "entfern", "gesehen",
@@ -236,7 +239,8 @@ SYNONYMS = {
     "cartoons": "animation", "animated": "animation", "anime": "animation", "kids": "children", "kid": "children",
     "family": "children", "childrens": "children", "romantic": "romance", "love story": "romance",
     "love stories": "romance", "romcom": "romance", "rom-com": "romance", "science fiction": "sci-fi",
-    "scifi": "sci-fi", "sci fi": "sci-fi", "ci-fi": "sci-fi", "cifi": "sci-fi", "ciencia-ficcion": "sci-fi", "sf": "sci-fi", "space": "sci-fi", "detective": "crime",
+    "scifi": "sci-fi", "sci fi": "sci-fi", "ci-fi": "sci-fi", "cifi": "sci-fi", "ciencia-ficcion": "sci-fi",
+    "sf": "sci-fi", "space": "sci-fi", "detective": "crime",
     "gangster": "crime", "heist": "crime", "cowboy": "western", "cowboys": "western", "wartime": "war",
     "documentaries": "documentary", "docs": "documentary", "doc": "documentary",
     "docu": "documentary", "suspense": "thriller", "suspenseful": "thriller", "whodunit": "mystery",

@@ -331,11 +331,12 @@ def facet_splits(constraints: Constraints, facets: list[tuple[str, str]]) -> lis
         cursor.execute(f"SELECT count(*) FROM catalog_item i WHERE {where}", params)
         total = int(cursor.fetchone()[0])
         for name, source in facets:
+            extra: list[str] = []
             if source == "category":
-                expression, extra = f"split_part(i.category_path, '/', {depth})", []
+                expression = f"split_part(i.category_path, '/', {depth})"
                 sql = f"SELECT {expression} v, count(*) FROM catalog_item i WHERE {where} GROUP BY v"
             elif source == "tag":
-                sql, extra = f"SELECT v, count(*) FROM catalog_item i, unnest(i.tags) v WHERE {where} GROUP BY v", []
+                sql = f"SELECT v, count(*) FROM catalog_item i, unnest(i.tags) v WHERE {where} GROUP BY v"
             else:
                 sql = f"SELECT i.attributes->>%s v, count(*) FROM catalog_item i WHERE {where} GROUP BY v"
                 extra = [name]

@@ -27,7 +27,8 @@ _HARM_OBJECT = (
     r"poisons?|drogues?|waffen?|gewehre?|pistolen?|bomben?|sprengstoffe?|sprengsatz|gifte?|drogen)"
 )
 _MAKE = (
-    r"(?:make|making|build|building|assemble|craft|create|write|code|program|develop|cook|cooking|synthesi[sz]e|brew|produce|3d[- ]print|"
+    r"(?:make|making|build|building|assemble|craft|create|write|code|program|develop|"
+    r"cook|cooking|synthesi[sz]e|brew|produce|3d[- ]print|"
     r"print|get|buy|obtain|acquire|hide|smuggle|use|fabricar|hacer|construir|preparar|cocinar|conseguir|comprar|"
     r"fabriquer|faire|construire|preparer|obtenir|acheter|bauen|baue|herstellen|herstelle|basteln|bastle|machen|"
     r"mache|kochen|koche|besorgen|kaufen)"

@@ -536,10 +536,10 @@ def _negate(tokens: list[str], matches: list[Match]) -> None:
     ends = {fold(w) for w in lexicon.CLAUSE_END}
     starts = {m.start: m for m in matches}
     after = {fold(w) for w in lexicon.POST_NEGATION}
-    for match in matches:
-        following = [t for t in tokens[match.end: match.end + 3] if t not in ("bitte", "please", "por", "favor")]
+    for found in matches:
+        following = [t for t in tokens[found.end : found.end + 3] if t not in ("bitte", "please", "por", "favor")]
         if following and following[0] in after:
-            match.negated = True
+            found.negated = True
     i = 0
     while i < len(tokens):
         cue = next((c for c in _negation_cues() if tuple(tokens[i : i + len(c)]) == c), None)
