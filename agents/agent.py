@@ -27,11 +27,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from agents import tools
+from agents.lexicon import RECENT_YEARS
 from agents.models import ChatSession, ChatTurn, SessionItem
 from agents.tools import Card, Constraints, Split, Value
 from agents.topic import classify, is_affirmative
@@ -287,6 +289,10 @@ def _refine(constraints: Constraints, reading: Reading, vocabulary: Vocabulary, 
     """'cheaper', 'older', 'newer' bound the facet by the cards shown last; 'not the first one'
     rejects that card; 'something else' rejects everything shown."""
     refine = reading.refine
+    if refine == "newer" and not shown and vocabulary.year_facet:  # "the newer ones" with nothing shown: recent
+        newest = vocabulary.numbers[vocabulary.year_facet][1]
+        constraints.ranges = _merge_ranges(constraints.ranges, [Range(vocabulary.year_facet,
+                                           low=Decimal(int(newest) - RECENT_YEARS))])  # fmt: skip
     if refine is None or not shown:
         return constraints
     if refine == "reject":
@@ -531,7 +537,8 @@ def _reply(
         on_token(note + " ")
     stated = _message_facts(f"{message} {constraints.describe()}")
     allowed = " ".join([stated, *(c.title for c in cards), *(c.category for c in cards)])
-    gate = ReplyGate(on_token, allowed) if on_token is not None else None
+    about = AboutCards(cards, constraints)
+    gate = ReplyGate(on_token, allowed, about) if on_token is not None else None
     try:
         completion = llm_complete(prompt=REPLY_PROMPT, variables={"message": message, "items": [
             {"title": card.title} for card in cards]}, on_token=gate)  # fmt: skip
@@ -544,7 +551,7 @@ def _reply(
         text = gate.settle(fallback)
         return text, "template" if text == fallback else "model"
     text = completion.text.strip()
-    if text and reply_problem(text, allowed) is None:
+    if text and reply_problem(text, allowed) is None and about.problem(text, first=True) is None:
         return text, "model"
     return fallback, "template"
 
@@ -602,14 +609,38 @@ def degenerate(text: str) -> bool:
     return len(words) >= 16 and len(set(words)) / len(words) < 0.45
 
 
+class AboutCards:
+    """What a kept reply must do besides holding its facts: its first sentence names a card (a
+    sentence that names none, "This is a classic thriller.", says nothing the cards don't say
+    better), and no sentence names a value the user turned down."""
+
+    def __init__(self, cards: list[Card], constraints: Constraints) -> None:
+        self.titles = [t for t in (_core_title(card.title) for card in cards) if len(t) >= 3]
+        self.refused = [v.label.lower() for v in constraints.exclude]
+
+    def problem(self, text: str, *, first: bool) -> str | None:
+        lowered = text.lower()
+        if first and not any(title in lowered for title in self.titles):
+            return "names no item on the cards"
+        refused = next((label for label in self.refused if re.search(rf"\b{re.escape(label)}\b", lowered)), None)
+        return f"names '{refused}', which the user turned down" if refused else None
+
+
+def _core_title(title: str) -> str:
+    """'Matrix, The (1999)' -> 'matrix': the words a reply would use for the title."""
+    core = re.sub(r"\s*\(.*?\)\s*", " ", title).strip()
+    core = re.sub(r",\s*(?:The|A|An|Les|Le|La|El|Los|Las|Die|Der|Das)$", "", core).strip()
+    return core.lower()
+
+
 class ReplyGate:
     """Between the model's stream and the client: holds text until a sentence is complete,
     checks it (`reply_problem`; the gateway's output guardrails already ran on it), and passes
     it on only if it holds. The first sentence that fails ends what the client is sent; the
     reply is then the sentences already shown, or the fallback when none were."""
 
-    def __init__(self, emit: TokenCallback | None, allowed: str) -> None:
-        self.emit, self.allowed = emit, allowed
+    def __init__(self, emit: TokenCallback | None, allowed: str, about: AboutCards | None = None) -> None:
+        self.emit, self.allowed, self.about = emit, allowed, about
         self.pending, self.shown, self.stopped = "", "", False
 
     def __call__(self, text: str) -> None:
@@ -630,6 +661,9 @@ class ReplyGate:
             return
         checked = guard_output(sentence, None, context=self.allowed)  # whole sentences: redaction sees "a.b@c.com"
         if checked.blocked or reply_problem(checked.value[0], self.allowed) is not None:
+            self.stopped = True
+            return
+        if self.about is not None and self.about.problem(checked.value[0], first=not self.shown.strip()):
             self.stopped = True
             return
         self.shown += checked.value[0]

@@ -329,12 +329,28 @@ def turn_succeeded(expect: dict[str, Any], intent: str, cards: list[tools.Card],
     acceptable intent where none are expected."""
     if not expect.get("cards", True):
         return not cards and intent in expect["intents"]
+    wanted = labels_constraints(expect, vocabulary)
+    if not cards and wanted is not None and _nothing_left(expect, wanted, previous):
+        return intent == "no_match"  # "older" when nothing older exists: saying so is right
     if not cards or intent not in expect.get("intents", [intent]):
         return False
-    wanted = labels_constraints(expect, vocabulary)
     if wanted is None or not all(tools.satisfies(card, wanted) for card in cards):
         return False
     return _relative_holds(expect, cards, previous)
+
+
+def _nothing_left(expect: dict[str, Any], wanted: Constraints, previous: list[tools.Card]) -> bool:
+    relative = expect.get("relative")
+    if not relative or not previous:
+        return False
+    shown = [v for v in (tools.number_of(c, relative["facet"]) for c in previous) if v is not None]
+    if not shown:
+        return False
+    facet = relative["facet"]
+    bound = (Range(facet, high=min(shown), high_inclusive=False) if relative["op"] == "below_min"
+             else Range(facet, low=max(shown), low_inclusive=False))  # fmt: skip
+    return tools.count(Constraints(include=wanted.include, exclude=wanted.exclude,
+                                   ranges=[*wanted.ranges, bound])) == 0  # fmt: skip
 
 
 def _relative_holds(expect: dict[str, Any], cards: list[tools.Card], previous: list[tools.Card]) -> bool:

@@ -16,7 +16,7 @@ NEGATION = [
     "none of", "skip", "skip the", "minus", "never", "nor", "hate", "dont want", "don't want", "do not want",
     "dont like", "don't like", "do not like", "dont need", "no more", "avoid", "rather not", "other than",
     "not into", "tired of", "sick of", "instead of", "leave out", "apart from", "besides", "aside from",
-    "rien", "nada", "nichts",
+    "rien", "nada", "nichts", "arent", "isnt", "wasnt", "werent", "doesnt", "dont", "without any",
     # es
     "sin", "nada de", "excepto", "menos", "salvo", "ni", "odio", "no quiero", "no me gusta", "no me gustan",
     "evita", "fuera de", "quitando",
@@ -29,7 +29,7 @@ NEGATION = [
 ]  # fmt: skip
 
 # After a value, turning it down: "action raus", "horror fuera".
-POST_NEGATION = ["raus", "weg", "fuera", "dehors", "out", "nope", "nein"]
+POST_NEGATION = ["weg", "fuera", "dehors", "nope", "nein"]
 
 # Words that end a clause, and so a negation's scope.
 CLAUSE_END = [
@@ -47,7 +47,25 @@ SCOPE_GLUE = [
 
 # Joining two values of one facet: "comedy or horror" is either; otherwise both.
 OR_WORDS = ["or", "o", "u", "ou", "oder", "either", "whichever", "any of"]
-ALSO_WORDS = ["also", "too", "as well", "both", "plus", "tambien", "ademas", "aussi", "egalement", "auch", "zudem"]
+ALSO_WORDS = [
+    "also",
+    "too",
+    "as well",
+    "both",
+    "plus",
+    "tambien",
+    "ademas",
+    "aussi",
+    "egalement",
+    "auch",
+    "zudem",
+    "zusatzlich",
+    "zusaetzlich",
+    "ausserdem",
+    "en plus",
+    "a la vez",
+    "al mismo tiempo",
+]
 
 # Comparators, by how they bound a number. "older than 1980" bounds a year from above.
 LT = [
@@ -68,7 +86,8 @@ LE = [
     "spatestens", "spaetestens", "nicht mehr als", "bis zu", "bis maximal",
 ]  # fmt: skip
 GT = [
-    "after", "later than", "newer than", "more recent than", "younger than", "post", "over", "above",
+    "after", "later than", "plus tard que", "mas tarde que", "newer than", "more recent than", "younger than",
+    "post", "over", "above",
     "more than", "pricier than", "higher than", "despues de", "despues del", "posterior a", "posteriores a",
     "mas de", "mas que", "por encima de", "mas recientes que", "mas reciente que", "mas nuevas que",
     "mas nuevos que", "superior a", "apres", "plus de", "plus que", "au-dessus de", "au dessus de",
@@ -124,7 +143,8 @@ DECADE_WORDS = {
     "soixante dix": 70, "quatre-vingt": 80, "quatre vingt": 80, "quatre-vingts": 80, "quatre vingts": 80,
     "quatre-vingt-dix": 90, "quatre vingt dix": 90, "deux mille": 0,
     "zwanziger": 20, "dreissiger": 30, "vierziger": 40, "funfziger": 50, "fuenfziger": 50, "sechziger": 60,
-    "siebziger": 70, "achtziger": 80, "neunziger": 90, "nuller": 0, "zwanzigern": 20, "dreissigern": 30,
+    "siebziger": 70, "achtziger": 80, "neunziger": 90, "nuller": 0, "dosmiles": 0, "dos miles": 0,
+    "zwanzigern": 20, "dreissigern": 30,
     "vierzigern": 40, "funfzigern": 50, "fuenfzigern": 50, "sechzigern": 60, "siebzigern": 70,
     "achtzigern": 80, "neunzigern": 90, "nullern": 0,
     "zehner": 10, "zehnern": 10, "zehnerjahre": 10, "zehnerjahren": 10, "tens": 10, "twenty-tens": 10,
@@ -134,7 +154,8 @@ DECADE_LEAD = ["the", "los", "las", "anos", "los anos", "les annees", "annees", 
                "in the", "en los", "dans les", "in den", "early", "late", "mid", "the early", "the late"]  # fmt: skip
 
 RECENT = [
-    "recent", "fresh", "nothing old", "not old", "recently released", "latest", "newest", "new releases",
+    "recent", "fresh", "nothing old", "not old", "recently released", "lo ultimo", "ultimo", "ultima",
+    "le dernier", "la derniere", "das neueste", "neuestes", "latest", "newest", "new releases",
     "new release", "brand new", "modern",
     "current", "this year", "last few years", "reciente", "recientes", "ultimas", "ultimos", "nuevas", "nuevos",
     "estrenos", "actuales", "recents", "recentes", "recente", "derniers", "dernieres", "nouveautes", "nouveaux",
@@ -171,7 +192,8 @@ REJECT = ["not", "no", "drop", "remove", "skip", "ditch", "scrap", "lose", "cros
           "excepto", "ya vi", "ya he visto", "visto", "no me gusta", "pas", "sans", "sauf", "enleve", "enlever",
           "retire", "deja vu", "vu", "nicht", "ohne", "kein", "keine", "ausser", "weg", "entfern", "gesehen",
           "kenne", "kenn"]  # fmt: skip
-LIKE = ["more like", "like", "similar to", "similar", "same as", "in the style of", "along the lines of",
+LIKE = ["more like", "like", "similar to", "similar", "similares", "similaires", "parecidas", "parecidos", "parecida",
+        "parecido", "same as", "in the style of", "along the lines of",
         "parecido a", "parecidas a", "parecidos a", "parecida a", "como", "similar a", "similares a",
         "del estilo de", "comme", "semblable a", "semblables a", "similaire a", "similaires a", "dans le style de",
         "du genre de", "genre", "wie", "ahnlich wie", "aehnlich wie", "ahnlich", "aehnlich", "ahnliche",
@@ -204,12 +226,13 @@ ITEM_NOUNS = [
     "articles", "option", "options", "pick", "picks", "recommendation", "recommendations", "suggestion",
     "suggestions", "watch", "pelicula", "peliculas", "peli", "pelis", "cine", "cosa", "cosas", "algo",
     "producto", "productos", "articulo", "articulos", "filme", "filmes", "truc", "trucs", "quelque chose",
-    "produit", "produits", "article", "articles", "filmchen", "etwas", "was", "sachen", "sache", "produkt",
-    "produkte", "artikel", "ding", "dinge", "streifen",
+    "produit", "produits", "article", "articles", "filmchen", "etwas", "sachen", "sache", "produkt",
+    "produkte", "artikel", "ding", "dinge", "streifen", "cine",
 ]  # fmt: skip
 
 # Words that carry no facet or search meaning in a request.
 _STOPWORDS = """people person guys folks someone somebody guess think probably mood feel feeling fancy
+    supongo quizas quiza igual je suppose peut etre vermutlich wohl eventuell
     bien t as tu avez sympa truc hast du hat habt gutes gut schon mal vielleicht denke glaube ahi eso tal vez
     creo pense je pense recs rec
     a an the and or of to for in on at by with from about as is are was were be been am i me my we you your
@@ -250,9 +273,12 @@ SYNONYMS = {
     "miedo": "horror", "dibujos animados": "animation", "animacion": "animation", "animadas": "animation",
     "infantil": "children", "infantiles": "children", "ninos": "children", "familiar": "children",
     "romantica": "romance", "romanticas": "romance", "romantico": "romance", "ciencia ficcion": "sci-fi",
+    "cine negro": "film-noir",
     "policiaca": "crime", "policiacas": "crime", "policial": "crime", "crimen": "crime", "vaqueros": "western",
-    "del oeste": "western", "guerra": "war", "belica": "war", "belicas": "war", "aventura": "adventure",
-    "aventuras": "adventure", "misterio": "mystery", "misterios": "mystery", "documental": "documentary",
+    "del oeste": "western", "guerra": "war", "belico": "war", "belicos": "war", "belica": "war",
+    "belicas": "war", "aventura": "adventure",
+    "aventuras": "adventure", "misterio": "mystery", "intriga": "mystery", "intrigue": "mystery",
+    "misterios": "mystery", "documental": "documentary",
     "documentales": "documentary", "accion": "action", "fantasia": "fantasy", "fantastica": "fantasy",
     "suspenso": "thriller", "drama": "drama", "dramas": "drama", "musicales": "musical",
     # genres, fr

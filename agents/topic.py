@@ -21,13 +21,14 @@ from agents.understanding import Reading, fold
 
 _HARM_OBJECT = (
     r"(?:weapons?|guns?|firearms?|rifles?|pistols?|ammo|ammunition|silencers?|bombs?|explosives?|grenades?|"
-    r"molotovs?|napalm|detonators?|ieds?|pipe bombs?|poisons?|toxins?|ricin|cyanide|nerve agents?|meth|"
+    r"molotovs?|napalm|detonators?|ieds?|pipe bombs?|poisons?|poison gas|toxic gas|toxins?|ricin|cyanide|"
+    r"nerve agents?|meth|metanfetamina|cocaina|heroina|methamphetamin|gaz toxique|giftgas|gas toxico|"
     r"methamphetamine|cocaine|crack|heroin|fentanyl|lsd|drugs?|ransomware|malware|keyloggers?|viruses?|botnets?|"
     r"phishing|armas?|pistolas?|bombas?|explosivos?|venenos?|drogas?|armes?|fusils?|bombes?|explosifs?|"
     r"poisons?|drogues?|waffen?|gewehre?|pistolen?|bomben?|sprengstoffe?|sprengsatz|gifte?|drogen)"
 )
 _MAKE = (
-    r"(?:make|making|build|building|assemble|craft|create|write|code|program|develop|"
+    r"(?:make|making|build|building|assemble|craft|create|write|code|program|develop|extract|isolate|purify|"
     r"cook|cooking|synthesi[sz]e|brew|produce|3d[- ]print|"
     r"print|get|buy|obtain|acquire|hide|smuggle|use|fabricar|hacer|construir|preparar|cocinar|conseguir|comprar|"
     r"fabriquer|faire|construire|preparer|obtenir|acheter|bauen|baue|herstellen|herstelle|basteln|bastle|machen|"
@@ -42,7 +43,7 @@ _HURT = (
 _VICTIM = (
     r"(?:someone|somebody|people|a person|my (?:\w+ )?(?:neighbou?r|wife|husband|boss|teacher|friend|ex|mother|"
     r"father|brother|sister|classmates?|coworkers?|colleague|roommate|partner|dad|mom|mum)|him|her|them|"
-    r"a (?:kid|child|cop|police officer)|alguien|a alguien|a mi \w+|quelqu'?un|mon \w+|ma \w+|jemanden|meine?n? \w+)"
+    r"a (?:kid|child|cop|police officer)|alguien|a alguien|a mi \w+|quelqu ?un|mon \w+|ma \w+|jemanden|meine?n? \w+)"
 )
 _HACK = (
     r"(?:hack|hacking|break into|get into|crack|steal|phish|bypass|hackear|robar|entrar en|pirater|voler|"
@@ -50,8 +51,9 @@ _HACK = (
     r"contrasena|correo|compte|mot de passe|konto|passwort|e-mail)"
 )
 _HOW = (
-    r"(?:how (?:to|do i|do you|can i|would i|could i|should i)|ways? to|steps? to|instructions?|guide|tutorial|"
-    r"recipe for|teach me|show me how|help me|tell me how|explain how|i want to|i'm going to|im going to|"
+    r"(?:how (?:to|do i|do you|can i|would i|could i|should i)|can i|could i|ways? to|steps? to|instructions?|"
+    r"guide|tutorial|"
+    r"recipe for|teach me|show me how|help me|tell me how|explain how|i want to|i m going to|im going to|"
     r"i will|i need to|let me|como|quiero|ayudame a|ensename a|comment (?:faire|"
     r"fabriquer|on|je)|je veux|aide-moi a|aidez-moi a|apprends-moi a|wie|"
     r"ich will|ich mochte|hilf mir|anleitung)"
@@ -66,12 +68,13 @@ HARM = [
     re.compile(rf"^(?:please\s+|can you\s+|could you\s+)?{_MAKE}\b.{{0,30}}\b{_HARM_OBJECT}\b"),
     re.compile(rf"\b{_HOW}\b.{{0,40}}\b{_MAKE}\b.{{0,30}}\b{_HARM_OBJECT}\b"),
     re.compile(rf"\b{_HOW}\b.{{0,30}}\b{_HURT}\b.{{0,25}}\b{_VICTIM}"),
+    re.compile(rf"\b{_HOW}\b.{{0,30}}\b{_VICTIM}\b.{{0,20}}\b{_HURT}\b"),
     re.compile(
         rf"\b(?:i|we|je|ich|yo)\b.{{0,20}}\b(?:want|going|gonna|will|plan|voy|quiero|vais|veux|vais|will|"
         rf"werde)\b.{{0,10}}\b{_HURT}\b.{{0,25}}\b{_VICTIM}"
     ),
     re.compile(rf"\b{_HOW}\b.{{0,40}}\b{_HACK}"),
-    re.compile(rf"\b{_HACK}\b.{{0,20}}\b(?:of|de|von)\b.{{0,20}}\b(?:my|someone|somebody|alguien|quelqu'?un|jemand)"),
+    re.compile(rf"\b{_HACK}\b.{{0,20}}\b(?:of|de|von)\b.{{0,20}}\b(?:my|someone|somebody|alguien|quelqu ?un|jemand)"),
     re.compile(rf"\b{_SELF_HARM}\b"),
 ]
 
@@ -91,7 +94,9 @@ WORLD_TASK = re.compile(
 ASKING_FOR_ITEMS = re.compile(
     r"\b(?:recommend|recommendation|suggest|suggestion|watch|see|buy|shop|find me|show me|give me|got any|"
     r"have any|do you have|any good|what s good|what is good|recs?|choose|decide|elegir|escoger|choisir|"
-    r"aussuchen|wahlen|entscheiden|in the mood|looking for|i want|i need|i'd like|"
+    r"recommend\w*|recomiend\w*|recomend\w*|recommand\w*|conseill\w*|empfiehl\w*|empfehl\w*|suggest\w*|"
+    r"sugier\w*|sugerenc\w*|vorschl\w*|propos\w*|"
+    r"aussuchen|wahlen|entscheiden|in the mood|looking for|i want|i need|i d like|"
     r"id like|i would like|looking to|pick|choose|best|top|good|great|favorite|favourite|recomienda|recomiendame|"
     r"sugiere|ver|comprar|busco|quiero|dame|muestrame|tienes|hay|recommande|conseille|regarder|acheter|cherche|"
     r"je veux|donne|montre|vous avez|avez-vous|empfiehl|empfehlen|schauen|sehen|kaufen|suche|ich will|"
@@ -117,7 +122,7 @@ def classify(message: str, reading: Reading) -> str:
     if question and not asks and not reading.refine and not reading.reset:
         # A question about the world: a value in it counts only where it is what is asked for
         # ("any westerns?"), not as a modifier of something else (those are `reading.weak`).
-        return "catalog" if strong or reading.ranges else "off_topic"
+        return "catalog" if strong or reading.stated_ranges else "off_topic"
     if facts:
         return "catalog"
     if reading.query and not asks:
@@ -128,7 +133,7 @@ def classify(message: str, reading: Reading) -> str:
 def is_affirmative(message: str) -> bool:
     """'yes', 'sure', 'ok', 'vale', 'oui', 'ja': accepting what the agent offered."""
     return bool(re.fullmatch(r"\W*(?:yes|yeah|yep|sure|ok|okay|please|go ahead|do it|fine|si|vale|claro|venga|"
-                             r"oui|d'accord|daccord|ok\w*|ja|gerne|klar|bitte|passt)(?:\W+\w+){0,3}\W*",
+                             r"oui|d accord|daccord|ok\w*|ja|gerne|klar|bitte|passt)(?:\W+\w+){0,3}\W*",
                              fold(message)))  # fmt: skip
 
 

@@ -157,6 +157,11 @@ class Reading:
     query: str = ""  # free words left over
     item_nouns: bool = False  # the message names an item ("a movie", "something")
     weak: list[Label] = field(default_factory=list)  # values used as a modifier ("the western world")
+    recent: bool = False  # a range from "recent", "latest": not a number the user wrote
+
+    @property
+    def stated_ranges(self) -> bool:
+        return bool(self.ranges) and not (self.recent and len(self.ranges) == 1)
 
     @property
     def constrains(self) -> bool:
@@ -171,12 +176,14 @@ def _phrases(words: Iterable[str]) -> str:
 NUM = r"(\d{1,3}(?:[ ,.]\d{3})+|\d+(?:[.,]\d{1,2})?)"
 CUR = rf"(?:{_phrases(lexicon.CURRENCY)})"
 _B = r"(?<![\w$€£])"  # a word starts here
+INCLUSIVE = r"(?:inclusive|included|including|einschliesslich|inklusive|incluido|incluida|incluso|inclus|inclue)"
 _E = r"(?![\w])"
 
 NEGATE_BEFORE = re.compile(rf"{_B}(?:{_phrases(lexicon.NEGATION)}){_E}(?:\s+(?:{_phrases(lexicon.ITEM_NOUNS)}|"
                            r"the|any|a|an|un|una|le|la|les|des|de|d|der|die|das|den))*\s*$")  # fmt: skip
 COMPARATOR = re.compile(
-    rf"{_B}(?P<cmp>{_phrases(lexicon.LT + lexicon.LE + lexicon.GT + lexicon.GE)})-?\s*(?:the\s+year\s+|el\s+ano\s+|"
+    rf"{_B}(?P<cmp>{_phrases(lexicon.LT + lexicon.LE + lexicon.GT + lexicon.GE)})-?\s*(?:{INCLUSIVE}\s+)?"
+    rf"(?:the\s+year\s+|el\s+ano\s+|"
     rf"l'?annee\s+|dem\s+jahr\s+|(?:de|del|d')\s*)?(?P<c1>{CUR})?\s*{NUM}\s*(?P<c2>{CUR})?{_E}"
 )
 AFTER_NUMBER = re.compile(
@@ -201,7 +208,8 @@ BARE_YEAR = re.compile(r"(?<![\w$€£.,])(?P<y>1[89]\d\d|20\d\d)(?![\w.,]?\d)")
 RECENT = re.compile(rf"{_B}(?:{_phrases(lexicon.RECENT)}){_E}")
 RESET = re.compile(rf"{_B}(?:{_phrases(lexicon.RESET)}){_E}")
 PRICE_CONTEXT = re.compile(rf"{_B}(?:{_phrases(lexicon.PRICE_WORDS)}){_E}|[$€£]")
-ORDINAL = re.compile(rf"{_B}(?:the\s+|el\s+|la\s+|le\s+|den\s+|der\s+|die\s+|das\s+)?(?P<o>"
+ORDINAL = re.compile(rf"{_B}(?:the\s+|el\s+|la\s+|le\s+|den\s+|der\s+|die\s+|das\s+|al\s+|au\s+)?(?P<o>"
+                     r"(?:number|numero|nummer|no|nr|n)\.?\s*[1-5]|"
                      rf"{_phrases(lexicon.ORDINALS)})(?:\s+(?:one|uno|una|un|film|movie|item|pick|suggestion))?"
                      rf"{_E}")  # fmt: skip
 REJECT_CUE = re.compile(rf"{_B}(?:{_phrases(lexicon.REJECT)}){_E}")
@@ -237,8 +245,10 @@ def read(message: str, vocabulary: Vocabulary) -> Reading:
         text.take(match)
     reading.also = bool(ALSO.search(text.value))
     reading.instead = bool(INSTEAD.search(text.value))
-    _refinements(text, reading)  # "more recent" is a refinement; "more recent than 1990" a range
-    _ranges(text, vocabulary, reading)
+    _ranges(text, vocabulary, reading)  # numbers first: "1990 or newer" is a range, not "newer"
+    _refinements(text, reading)
+    if vocabulary.year_facet and reading.refine not in ("older", "newer"):
+        _recent(text, vocabulary, reading)
     tokens = TOKEN.findall(text.value)
     matches = _matches(tokens, vocabulary)
     _negate(tokens, matches)
@@ -354,14 +364,25 @@ def _years(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
         if YEAR_LOW <= value <= YEAR_HIGH and not PRICE_CONTEXT.search(text.value):
             reading.ranges.append(Range(year, low=value, high=value))
             text.take(match)
+
+
+def _recent(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
+    year = vocabulary.year_facet
+    assert year is not None
     high = vocabulary.numbers[year][1]
     for match in list(RECENT.finditer(text.value)):
         reading.ranges.append(Range(year, low=Decimal(int(high) - lexicon.RECENT_YEARS)))
+        reading.recent = True
         text.take(match)
         break
 
 
 # --- Refinements ----------------------------------------------------------------------------
+
+
+def _ordinal(words: str) -> int:
+    digits = re.search(r"[1-5]", words)
+    return int(digits.group(0)) if digits and not words.startswith("#") else lexicon.ORDINALS[words]
 
 
 def _refinements(text: _Text, reading: Reading) -> None:
@@ -372,9 +393,9 @@ def _refinements(text: _Text, reading: Reading) -> None:
         like = LIKE_CUE.search(before)
         reject = REJECT_CUE.search(before) or REJECT_CUE.search(after)
         if like and not (reject and reject.start() > like.start()):
-            reading.refine, reading.ordinal = "like", lexicon.ORDINALS[re.sub(r"\s+", " ", ordinal.group("o"))]
+            reading.refine, reading.ordinal = "like", _ordinal(re.sub(r"\s+", " ", ordinal.group("o")))
         elif reject:
-            reading.refine, reading.ordinal = "reject", lexicon.ORDINALS[re.sub(r"\s+", " ", ordinal.group("o"))]
+            reading.refine, reading.ordinal = "reject", _ordinal(re.sub(r"\s+", " ", ordinal.group("o")))
         if reading.refine:
             text.take(ordinal)
             return

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from recsys_app.llmops.models import EvalCase, EvalDataset, LabelChange, Prompt, PromptVersion, Provider, Route
-from recsys_app.llmops.prompts import registry_cache
+from recsys_app.llmops.prompts import registry_cache, version_create
 from recsys_app.safety.redteam import safety_sets_build
 
 USE_CASES = ("curation", "enrichment", "explanations", "profiles", "agent", "judge")
@@ -261,13 +261,38 @@ PROMPTS: list[dict[str, Any]] = [
         "use_case": "agent",
         "description": "The agent's short reply introducing items found by its tools.",
         "gate": {},
-        "system": "You are a helpful shopping assistant. Mention only the items listed. Two sentences at most.",
-        "template": "Shopper: <data>{{ message }}</data>\nFound:\n<data>{% for item in items %}- {{ item.title }}\n"
-        "{% endfor %}</data>",
+        # Worked examples: without them the small local model repeats the prompt's labels ("Shopper:")
+        # and the reply check refuses nearly every answer (4 % kept); with them it writes one sentence.
+        "system": "You recommend items from a list. Reply with one short, friendly sentence that names some of "
+        "the listed titles. Never add other titles.",
+        "template": "Request: <data>{{ message }}</data>\nTitles: <data>{% for item in items %}{{ item.title }}"
+        "{% if not loop.last %}; {% endif %}{% endfor %}</data>",
         "variables_schema": {"type": "object", "required": ["message", "items"]},
         "output_schema": None,
-        "params": {"temperature": 0.3, "max_tokens": 80},
-        "examples": [],
+        "params": {"temperature": 0.2, "max_tokens": 48},
+        "examples": [
+            {
+                "input": {
+                    "message": "scary films",
+                    "items": [{"title": "Alien"}, {"title": "The Thing"}, {"title": "Halloween"}],
+                },
+                "output": "For a good scare, try Alien, The Thing or Halloween.",
+            },
+            {
+                "input": {
+                    "message": "cheap red shoes",
+                    "items": [{"title": "Classic red sneakers #12"}, {"title": "Soft red boots #40"}],
+                },
+                "output": "Here are two red picks: Classic red sneakers #12 and Soft red boots #40.",
+            },
+        ],
+        "supersedes": [
+            {
+                "system": "You are a helpful shopping assistant. Mention only the items listed. Two sentences at most.",
+                "template": "Shopper: <data>{{ message }}</data>\nFound:\n<data>{% for item in items %}- "
+                "{{ item.title }}\n{% endfor %}</data>",
+            }
+        ],
     },
     {
         "name": "judge",
@@ -326,6 +351,7 @@ def _prompt_ensure(spec: dict[str, Any]) -> None:
         defaults={"use_case": spec["use_case"], "description": spec["description"], "gate": spec["gate"]},
     )
     if not created:
+        _seed_upgrade(prompt, spec)
         return
     version = PromptVersion.objects.create(
         prompt=prompt,
@@ -338,6 +364,28 @@ def _prompt_ensure(spec: dict[str, Any]) -> None:
     _dataset_ensure(prompt, spec)
     with contextlib.suppress(ValueError):  # a prompt whose variables hold no text has no attack surface
         safety_sets_build(prompt=prompt)
+
+
+def _seed_upgrade(prompt: Prompt, spec: dict[str, Any]) -> None:
+    """A prompt whose production version is still an earlier seed (no operator changed it) moves
+    to the current seed: a new version promoted through the usual label change, so the history
+    shows it and a rollback restores the old one. Done once: an operator's rollback stays."""
+    production = prompt.versions.filter(label=PromptVersion.Label.PRODUCTION).first()
+    earlier = spec.get("supersedes", [])
+    if production is None or not any(production.system == old["system"] and production.template == old["template"]
+                                     for old in earlier):  # fmt: skip
+        return
+    if prompt.versions.filter(note="seed upgrade", template=spec["template"]).exists():
+        return
+    fields = {key: spec[key] for key in ("system", "template", "variables_schema", "output_schema", "params",
+                                         "examples")}  # fmt: skip
+    version = version_create(prompt=prompt, note="seed upgrade", **fields)
+    # Like the first seed, it needs no evaluation gate: it is the shipped default, not an edit.
+    production.label = PromptVersion.Label.STAGING
+    production.save(update_fields=["label"])
+    version.label = PromptVersion.Label.PRODUCTION
+    version.save(update_fields=["label"])
+    LabelChange.objects.create(version=version, label=version.label, previous=production, reason="seed upgrade")
 
 
 def _dataset_ensure(prompt: Prompt, spec: dict[str, Any]) -> None:

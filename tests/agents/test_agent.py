@@ -206,3 +206,51 @@ def test_a_reply_that_echoes_the_prompt_is_not_kept() -> None:
     assert echoes_prompt("Shopper: a scary film\n\nYou are a helpful shopping assistant.")
     assert echoes_prompt("Found:\n<data>- Alien</data>")
     assert not echoes_prompt("Here are two scary films from the 80s you might enjoy.")
+
+
+def test_an_empty_result_names_the_constraint_and_yes_takes_the_relaxation(world: World, llm: None) -> None:
+    session = session_start()
+    empty = turn_run(session=session, message="outdoor gear under 5 euros")
+    assert empty.intent == "no_match" and empty.cards == []
+    assert "'price under 5'" in empty.reply and "without it there are" in empty.reply
+    relaxed = turn_run(session=session, message="yes please")
+    assert relaxed.cards and all(c["category"].startswith("Outdoor") for c in relaxed.cards)
+    assert _bounds(relaxed, "price") == (None, None), "the offered relaxation dropped the price bound"
+
+
+def test_a_vague_opener_gets_a_question_built_from_the_facets(world: World, llm: None) -> None:
+    turn = turn_run(session=session_start(), message="got anything good?")
+    assert turn.intent == "clarify" and turn.cards == []
+    assert turn.reply.startswith("Which category") and "(10)" in turn.reply, "top values with their counts"
+
+
+@pytest.mark.parametrize("message", ["What is the capital of France?", "who won the war of 1812?", "tell me a joke"])
+def test_questions_about_the_world_are_declined_without_a_model_call(world: World, llm: None, message: str) -> None:
+    turn = turn_run(session=session_start(), message=message)
+    assert turn.intent == "off_topic" and turn.cards == []
+    assert not Trace.objects.filter(root_id=turn.trace_id, kind=Trace.Kind.LLM).exists()
+
+
+def test_harmful_requests_are_refused_even_with_a_category_word(world: World, llm: None) -> None:
+    turn = turn_run(session=session_start(), message="how to make a weapon at home in the kitchen")
+    assert turn.intent == "refused" and turn.cards == [] and "can't help with that" in turn.reply
+
+
+def test_a_rude_request_is_served_politely(world: World, llm: None) -> None:
+    turn = turn_run(session=session_start(), message="you people are idiots, give me some stupid kitchen stuff")
+    assert turn.intent == "search" and turn.cards and all(c["category"].startswith("Kitchen") for c in turn.cards)
+    assert "idiot" not in turn.reply.lower() and turn.reply_source == "template", "no model saw the insult"
+
+
+def test_refinements_update_the_session(world: World, llm: None) -> None:
+    session = session_start()
+    first = turn_run(session=session, message="kitchen things")
+    cheapest = min(Decimal(c["price"]) for c in first.cards)
+    cheaper = turn_run(session=session, message="something cheaper?")
+    assert cheaper.cards and all(Decimal(c["price"]) < cheapest for c in cheaper.cards)
+    assert all(c["category"].startswith("Kitchen") for c in cheaper.cards)
+    rejected = turn_run(session=session, message="not the first one")
+    assert cheaper.cards[0]["item_id"] not in {c["item_id"] for c in rejected.cards}
+    other = turn_run(session=session, message="no kitchen, outdoor instead")
+    assert _values(other) == [["Outdoor"]] and [v["label"] for v in other.constraints["exclude"]] == ["Kitchen"]
+    assert all(c["category"].startswith("Outdoor") for c in other.cards), "the price bound stays; kitchen is gone"
