@@ -90,6 +90,7 @@ class Outcome:
     source: str = "template"  # who phrased the reply: "model" or "template"
     offer: dict[str, Any] | None = None  # a relaxation the user may accept next turn
     note: str = ""  # said before the reply (soft preferences used)
+    follow: str = ""  # said after it (a question that would narrow a mixed result)
 
 
 _vocabulary: LocalCache[Vocabulary] = LocalCache(ttl=300.0)
@@ -138,8 +139,9 @@ def turn_run(
         span.guardrails = checked.verdicts
         outcome = _refused(checked, message) or _respond(session, message, number, on_token, attributes,
                                                          polite=checked.blocked is not None)  # fmt: skip
-        if outcome.note:
-            outcome.reply = f"{outcome.note} {outcome.reply}"
+        outcome.reply = " ".join(part for part in (outcome.note, outcome.reply, outcome.follow) if part)
+        if outcome.source == "model" and (outcome.note or outcome.follow):
+            outcome.source = "mixed"  # the model's sentence between catalog-made ones
         span.output = outcome.reply
         span.parsed = {"intent": outcome.intent, "cards": [card.external_id for card in outcome.cards],
                        "reply_source": outcome.source}  # fmt: skip
@@ -425,12 +427,39 @@ def _serve(
             return _empty(constraints, steps)
         if intent == "search":
             return Outcome("no_match", NO_MATCH, constraints, [], steps)
+    follow = _narrowing(cards, constraints) if intent == "search" else ""
     cards, note = _prefer(cards, session.memory, constraints)
     cards = cards[:CARDS]
     if polite or not cards:
-        return Outcome(intent, template_reply(cards, constraints), constraints, cards, steps, note=note)
+        return Outcome(intent, template_reply(cards, constraints), constraints, cards, steps, note=note, follow=follow)
     reply, source = _reply(message, cards, constraints, on_token, note)
-    return Outcome(intent, reply, constraints, cards, steps, source=source, note=note)
+    if on_token is not None and follow:
+        on_token(" " + follow)
+    return Outcome(intent, reply, constraints, cards, steps, source=source, note=note, follow=follow)
+
+
+def _narrowing(candidates: list[Card], constraints: Constraints) -> str:
+    """A question for a mixed result of a request that named no value ("something with
+    dinosaurs"): the facet that splits the candidates best, with its top values and counts."""
+    if constraints.include or len(candidates) < 10:
+        return ""
+    counts: dict[str, dict[str, int]] = {}
+    for card in candidates:
+        facets = [("category", card.category.split("/")[0])] + [("kind", tag) for tag in card.tags]
+        facets += [(key, str(value)) for key, value in card.attributes.items() if isinstance(value, str)]
+        for name, value in facets:
+            bucket = counts.setdefault(name, {})
+            bucket[value] = bucket.get(value, 0) + 1
+    splits = [Split(name, "", sorted(values.items(), key=lambda kv: -kv[1])[:6], len(candidates))
+              for name, values in counts.items() if len(values) >= 3]  # fmt: skip
+    best = max(splits, key=_evenness, default=None)
+    if best is None or best.values[0][1] > 0.6 * len(candidates):
+        return ""
+    offered = ", ".join(f"{value} ({count})" for value, count in best.values[:3])
+    return (
+        f"These are mixed; by {best.facet}, the {len(candidates)} matches include {offered}. Name one to "
+        "narrow it down."
+    )
 
 
 def _prefer(cards: list[Card], memory: dict[str, Any], constraints: Constraints) -> tuple[list[Card], str]:

@@ -81,10 +81,14 @@ class TurnOut(BaseModel):
     constraints: dict[str, Any]
     trace_id: int | None
     generated: bool = Field(
-        description="True when the reply's words are the model's; false for fixed or "
-        "catalog-made sentences (refusals, questions, a replaced reply)."
+        description="True when the reply's words are the model's, or (reply_source 'mixed') its sentence "
+        "between catalog-made ones; false for fixed or catalog-made sentences (refusals, questions, a "
+        "replaced reply)."
     )
     provenance: dict[str, Any] | None = Field(description="With a generated reply: model, prompt, prompt_version.")
+    reply_source: str = Field(
+        description="'model', 'mixed' (the model's sentence with catalog-made ones) or 'template'."
+    )
     degraded: list[str] = Field(
         default_factory=list,
         description="Model calls of this turn that gave no answer, with why (e.g. 'agent_reply: budget: use case "
@@ -142,6 +146,7 @@ def turn_body(turn: ChatTurn) -> dict[str, Any]:
         "session_id": str(turn.session_id), "turn": turn.number, "intent": turn.intent, "reply": turn.reply,
         "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id,
         "generated": provenance is not None, "provenance": provenance, "degraded": _degraded(turn),
+        "reply_source": turn.reply_source,
     }  # fmt: skip
 
 
@@ -157,7 +162,7 @@ def _provenance(turn: ChatTurn) -> dict[str, Any] | None:
     call = (Trace.objects.filter(root_id=turn.trace_id, name=REPLY_PROMPT, kind=Trace.Kind.LLM, status="ok")
             .select_related("prompt_version").first()) if turn.trace_id else None  # fmt: skip
     # The turn records who phrased the reply (a streamed one may be the model's first sentences).
-    if call is None or turn.reply_source != "model":
+    if call is None or turn.reply_source not in ("model", "mixed"):
         return None
     version = call.prompt_version.number if call.prompt_version else None
     return {"model": call.model, "prompt": REPLY_PROMPT, "prompt_version": version}

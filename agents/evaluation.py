@@ -97,7 +97,7 @@ def conversation_run(turns: list[str], expect: dict[str, Any], *, vocabulary: Vo
                                   "constraints": turn.constraints})  # fmt: skip
         if turn.cards:
             result.replies += 1
-            result.model_replies += turn.reply_source == "model"
+            result.model_replies += turn.reply_source in ("model", "mixed")
         ok = turn_succeeded(expect, turn.intent, cards, previous, vocabulary)
         if number == 1 and expect.get("first_turn") and len(turns) > 1:
             ok = turn.intent in expect["first_turn"] and not cards

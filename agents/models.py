@@ -50,7 +50,10 @@ class ChatTurn(models.Model):
     constraints = models.JSONField(default=dict, blank=True)
     reply = models.TextField(blank=True)
     reply_source = models.CharField(
-        max_length=16, default="template", help_text="Who phrased the reply: 'model' (checked) or 'template'."
+        max_length=16,
+        default="template",
+        help_text="Who phrased the reply: 'model' (checked), 'mixed' (the model's sentence with catalog-made ones) "
+        "or 'template'.",
     )
     cards = models.JSONField(default=list, blank=True, help_text="Items shown, each from a tool result.")
     steps = models.JSONField(default=list, blank=True, help_text="Tool calls: name, arguments, item ids returned.")

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='chatturn',
             name='reply_source',
-            field=models.CharField(default='template', help_text="Who phrased the reply: 'model' (checked) or 'template'.", max_length=16),
+            field=models.CharField(default='template', help_text="Who phrased the reply: 'model' (checked), 'mixed' (the model's sentence with catalog-made ones) or 'template'.", max_length=16),
         ),
     ]

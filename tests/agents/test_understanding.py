@@ -155,3 +155,18 @@ def test_degenerate_replies_are_caught() -> None:
     assert degenerate("a film about a cat that was a cat that was a cat that was a cat")
     assert degenerate("great great great great movie")
     assert not degenerate("Here are two scary films from the 80s you might enjoy: Alien and The Thing.")
+
+
+def test_a_mixed_result_of_a_free_text_request_gets_a_narrowing_question() -> None:
+    from agents.agent import _narrowing
+    from agents.tools import Card, Constraints, Value
+
+    def card(n: int, genre: str) -> Card:
+        return Card(n, f"m{n}", f"Movie {n}", genre, 1990, None, "", {}, (genre,))
+
+    mixed = [card(n, ["Drama", "Comedy", "Horror"][n % 3]) for n in range(12)]
+    question = _narrowing(mixed, Constraints(query="dinosaurs"))
+    assert "Drama (4)" in question and "Comedy (4)" in question and "narrow it down" in question
+    assert _narrowing([card(n, "Drama") for n in range(12)], Constraints(query="x")) == "", "not mixed"
+    named = Constraints(include=[[Value("Drama", ())]])
+    assert _narrowing(mixed, named) == "", "a request that named a value is not asked again"
