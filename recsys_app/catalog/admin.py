@@ -6,7 +6,16 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from recsys_app.catalog.models import Creator, EndUser, ImportRun, Impression, Interaction, InteractionType, Item
+from recsys_app.catalog.models import (
+    Creator,
+    EndUser,
+    Facet,
+    ImportRun,
+    Impression,
+    Interaction,
+    InteractionType,
+    Item,
+)
 from recsys_app.lib.paginator import EstimatedCountPaginator
 
 
@@ -116,4 +125,37 @@ class ImportRunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ImportRun._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(Facet)
+class FacetAdmin(admin.ModelAdmin):
+    """What the agent's parser knows the catalog by: discovered from the items, never edited."""
+
+    list_display = ["name", "source", "value_type", "items", "range_or_values", "refreshed_at"]
+    list_filter = ["source", "value_type"]
+    readonly_fields = [f.name for f in Facet._meta.fields]
+    actions = ["refresh"]
+
+    @admin.display(description="range / top values")
+    def range_or_values(self, facet: Facet) -> str:
+        if facet.value_type == Facet.ValueType.NUMBER:
+            return f"{facet.minimum:g} to {facet.maximum:g}"
+        top = list(facet.values.items())[:6]
+        return ", ".join(f"{value} ({count:,})" for value, count in top)
+
+    @admin.action(description="Rediscover every facet now", permissions=["refresh"])
+    def refresh(self, request: HttpRequest, queryset: QuerySet[Facet]) -> None:
+        from recsys_app.catalog.facets import facets_refresh
+
+        stats = facets_refresh()
+        self.message_user(request, f"{stats.facets} facets, {stats.values} values, in {stats.seconds:.2f} s.")
+
+    def has_refresh_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("catalog.change_item"))  # operators, who edit the catalog
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Facet | None = None) -> bool:
         return False

@@ -49,3 +49,25 @@ def test_a_refresh_follows_the_catalog_and_the_first_read_discovers() -> None:
     facets = {f.name: f for f in facets_current()}
     assert "tag" not in facets, "no available item has a tag any more"
     assert facets["color"].values == {"blue": 10, "black": 10}
+
+
+@pytest.mark.django_db
+def test_the_console_lists_facets_and_an_operator_can_rediscover_them(cast: dict[str, object]) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    assert not items_upsert(rows=_rows(30)).errors
+    facets_refresh()
+    url = reverse("admin:catalog_facet_changelist")
+    viewer, operator = Client(), Client()
+    viewer.force_login(cast["viewer"])  # type: ignore[arg-type]
+    operator.force_login(cast["operator"])  # type: ignore[arg-type]
+    page = viewer.get(url).content.decode()
+    assert "red (10)" in page and "5.5 to 34.5" in page and "Rediscover every facet now" not in page
+    Item.objects.filter(external_id="sku-1").update(is_available=False)
+    pick = [Facet.objects.first().pk]  # type: ignore[union-attr]
+    viewer.post(url, {"action": "refresh", "_selected_action": pick})
+    assert Facet.objects.get(name="category").values["Running"] == 15, "a viewer cannot run it"
+    done = operator.post(url, {"action": "refresh", "_selected_action": pick}, follow=True).content.decode()
+    assert "5 facets" in done
+    assert Facet.objects.get(name="category").values["Running"] == 14, "rediscovered from the catalog as it is"
