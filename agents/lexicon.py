@@ -29,7 +29,28 @@ NEGATION = [
 ]  # fmt: skip
 
 # After a value, turning it down: "action raus", "horror fuera".
-POST_NEGATION = ["weg", "fuera", "dehors", "nope", "nein"]
+POST_NEGATION = ["weg", "fuera", "dehors", "nope", "nein", "raus"]
+# "raus" turns a value down ("Action raus") unless it ends a separable verb ("such mir ... raus").
+SEPARABLE = ["such", "suche", "sucht", "sucht mir", "heraus", "raussuchen", "schau", "schaut", "hol", "holt"]
+# Stems of asking verbs in four languages: the request itself, never something to search for.
+REQUEST_STEMS = (
+    "recommend",
+    "recomiend",
+    "recomend",
+    "recommand",
+    "empfiehl",
+    "empfehl",
+    "suggest",
+    "sugier",
+    "suger",
+    "conseill",
+    "propon",
+    "propos",
+    "vorschl",
+    "zeig",
+    "muestr",
+    "montr",
+)
 
 # Words that end a clause, and so a negation's scope.
 CLAUSE_END = [

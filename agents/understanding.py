@@ -258,7 +258,8 @@ def read(message: str, vocabulary: Vocabulary) -> Reading:
     reading.item_nouns = any(t in nouns for t in tokens)
     reading.weak = [m.label for m in matches if m.near or _modifier(tokens, m, vocabulary)]
     leftover = [t for i, t in enumerate(tokens) if i not in used and t.isalnum() and t not in lexicon.STOPWORDS
-                and t not in nouns and t not in _function_words() and len(t) > 1 and not t.isdigit()]  # fmt: skip
+                and t not in nouns and t not in _function_words() and len(t) > 1 and not t.isdigit()
+                and not t.startswith(lexicon.REQUEST_STEMS)]  # fmt: skip
     reading.query = " ".join(leftover)[:200]
     return reading
 
@@ -450,7 +451,14 @@ def _lookup(phrase: str, tokens: list[str], start: int, vocabulary: Vocabulary) 
 @lru_cache(maxsize=1)
 def _function_words() -> frozenset[str]:
     """Negation and clause words: never free text to search for."""
-    words = [*lexicon.NEGATION, *lexicon.CLAUSE_END, *lexicon.OR_WORDS, *lexicon.ALSO_WORDS, *lexicon.INSTEAD]
+    words = [
+        *lexicon.NEGATION,
+        *lexicon.CLAUSE_END,
+        *lexicon.OR_WORDS,
+        *lexicon.ALSO_WORDS,
+        *lexicon.INSTEAD,
+        *lexicon.POST_NEGATION,
+    ]
     return frozenset(w for phrase in words for w in fold(phrase).replace("'", " ").split())
 
 
@@ -557,6 +565,8 @@ def _negate(tokens: list[str], matches: list[Match]) -> None:
     ends = {fold(w) for w in lexicon.CLAUSE_END}
     starts = {m.start: m for m in matches}
     after = {fold(w) for w in lexicon.POST_NEGATION}
+    if set(tokens) & {fold(w) for w in lexicon.SEPARABLE}:
+        after.discard("raus")
     for found in matches:
         following = [t for t in tokens[found.end : found.end + 3] if t not in ("bitte", "please", "por", "favor")]
         if following and following[0] in after:
