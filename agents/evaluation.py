@@ -12,9 +12,11 @@ Per conversation:
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agents.agent import ROUTER_PROMPT, current_vocabulary, session_start, turn_run
@@ -152,6 +154,30 @@ def generated_evaluate(*, catalog: str, count: int = 300, seed: int = 17, noun: 
         case = EvalCase.objects.create(dataset=dataset, variables={"turns": spec.turns}, reference=spec.expect,
                                        source=f"generated:{spec.template}")  # fmt: skip
         cases.append((case, spec.turns, spec.expect, {"kind": spec.kind, "lang": spec.lang, "split": spec.split}))
+    return _evaluate(dataset, cases, by=by)
+
+
+def file_evaluate(*, path: Path, name: str, by: Any = None) -> EvalRun:
+    """Conversations written by someone else, one JSON object a line (`turns`, `expect`, and
+    optionally `kind`, `lang`), scored like the generated ones and stored as their own run."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append(([str(t) for t in row["turns"]], dict(row["expect"]), row))
+        except (ValueError, KeyError, TypeError) as exc:  # nothing is written before every line reads
+            raise ValueError(f"{path.name}, line {number}: {exc}") from exc
+    dataset, _ = EvalDataset.objects.get_or_create(
+        prompt_id=ROUTER_PROMPT, name=name, defaults={"description": f"Conversations from {path.name}."}
+    )
+    dataset.cases.all().delete()
+    cases: list[tuple[EvalCase, list[str], dict[str, Any], dict[str, str]]] = []
+    for turns, expect, row in rows:
+        case = EvalCase.objects.create(dataset=dataset, variables={"turns": turns}, reference=expect,
+                                       source=f"file:{path.name}")  # fmt: skip
+        cases.append((case, turns, expect, {key: str(row[key]) for key in ("kind", "lang") if key in row}))
     return _evaluate(dataset, cases, by=by)
 
 

@@ -5,6 +5,7 @@ scripted set; turn latency p50/p95; the share of replies the model phrased. The 
 is emptied first so every model call is made; every run is stored as an evaluation run.
 
     python bench/agent_bench.py [--catalog movielens|synth|both] [--count 300] [--runs 1]
+    python bench/agent_bench.py --outside tests/data/agent/outside_conversations.jsonl
 
 MovieLens runs on the curation bench's database (the demo catalog); the synthetic shop
 (`bench/synth.py`: categories, colours, sizes, brands, prices) on `recsys_agent_synth`.
@@ -55,6 +56,21 @@ def _synth() -> None:
     item_stats_refresh()
 
 
+def run_outside(path: Path) -> None:
+    """Conversations written outside the team (MovieLens), scored the same way; never tuned on."""
+    _movielens()
+    from agents.evaluation import file_evaluate
+    from recsys_app.catalog.facets import facets_refresh
+    from recsys_app.llmops.models import CacheEntry
+
+    facets_refresh()
+    CacheEntry.objects.all().delete()
+    run = file_evaluate(path=path, name="outside-movielens")
+    print(f"outside conversations ({path}): {run.cases} in {run.seconds:.0f} s (eval run {run.pk})")
+    for key, value in run.scores.items():
+        print(f"  {key}: {value}")
+
+
 def run_catalog(name: str, count: int, runs: int, scripted: bool) -> None:
     (_movielens if name == "movielens" else _synth)()
     from django.conf import settings
@@ -88,7 +104,11 @@ def main() -> None:
     parser.add_argument("--catalog", choices=["movielens", "synth", "both"], default="both")
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--outside", type=Path, help="also score this file of conversations written outside")
     args = parser.parse_args()
+    if args.outside is not None:
+        run_outside(args.outside)
+        return
     if args.catalog == "both":  # one process per catalog: each has its own database
         for name in ("movielens", "synth"):
             command = [sys.executable, __file__, "--catalog", name, "--count", str(args.count), "--runs",
