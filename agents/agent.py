@@ -220,7 +220,11 @@ def _respond(
     constraints = merge(base, reading, vocabulary, shown=_shown_cards(memory))
     if attributes is not None:
         constraints.attributes = attributes
-    if intent is None and kind == "vague" and not constraints.stated():
+    personal = session.end_user is not None and session.end_user.consent_personalization
+    if not constraints.stated() and (
+        (intent is None and kind == "vague") or (intent == "recommend" and not personal and not reading.query)
+    ):
+        # Nothing to go on (and, for "what do you recommend?", no history to go on either): ask.
         return _clarify(constraints, vocabulary)
     if reading.reset and not reading.constrains and intent is None:
         return replace(_clarify(constraints, vocabulary), intent="clarify")
@@ -425,6 +429,10 @@ def _serve(
     if not cards:
         if intent in ("search", "recommend", "similar") and constraints.stated():
             return _empty(constraints, steps)
+        if intent == "search" and constraints.query:
+            # Free words that match nothing ("not sure what I want tbh"): a question helps more.
+            asked = _clarify(constraints, current_vocabulary())
+            return replace(asked, reply=f"I found nothing for that. {asked.reply}", steps=steps)
         if intent == "search":
             return Outcome("no_match", NO_MATCH, constraints, [], steps)
     follow = _narrowing(cards, constraints) if intent == "search" else ""

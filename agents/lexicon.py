@@ -16,7 +16,9 @@ NEGATION = [
     "none of", "skip", "skip the", "minus", "never", "nor", "hate", "dont want", "don't want", "do not want",
     "dont like", "don't like", "do not like", "dont need", "no more", "avoid", "rather not", "other than",
     "not into", "tired of", "sick of", "instead of", "leave out", "apart from", "besides", "aside from",
-    "rien", "nada", "nichts", "arent", "isnt", "wasnt", "werent", "doesnt", "dont", "without any",
+    "rien", "nada", "nichts", "take out", "remove", "drop", "get rid of", "exclude", "quita", "quitar", "saca",
+    "elimina", "enleve", "enlever", "retire", "supprime", "entferne", "streich", "arent", "isnt", "wasnt",
+    "werent", "doesnt", "dont", "without any",
     # es
     "sin", "nada de", "excepto", "menos", "salvo", "ni", "odio", "no quiero", "no me gusta", "no me gustan",
     "evita", "fuera de", "quitando",
@@ -67,7 +69,7 @@ SCOPE_GLUE = [
 ]  # fmt: skip
 
 # Joining two values of one facet: "comedy or horror" is either; otherwise both.
-OR_WORDS = ["or", "o", "u", "ou", "oder", "either", "whichever", "any of"]
+OR_WORDS = ["or", "o", "u", "ou", "oder", "either", "whichever", "any of", "soit", "entweder", "ya sea", "bien"]
 ALSO_WORDS = [
     "also",
     "too",
@@ -101,7 +103,9 @@ LT = [
 ]  # fmt: skip
 LE = [
     "until", "till", "up to", "upto", "at most", "max", "maximum", "no more than", "not more than",
-    "no later than", "not after", "nothing after", "within", "budget of", "budget", "hasta", "como maximo",
+    "no later than", "not after", "nothing after", "within", "budget of", "budget", "presupuesto de",
+    "budget de", "budget von", "no pase de", "que no pase de", "sin pasar de", "ne depasse pas",
+    "ne depassant pas", "hasta", "como maximo",
     "maximo", "a lo sumo", "no mas de", "no mas que", "jusqu'a", "jusqu a", "jusque", "au plus tard",
     "au maximum", "maximum", "pas plus de", "au plus", "bis", "hochstens", "hoechstens", "maximal",
     "spatestens", "spaetestens", "nicht mehr als", "bis zu", "bis maximal",
@@ -126,13 +130,15 @@ GE = [
 # Said after the number: "1990 or later", "50 or less".
 AFTER_GE = [
     "or later", "or newer", "or after", "or more recent", "onwards", "onward", "on", "and later", "and newer",
-    "and up", "and above", "or more", "or above", "+", "o posterior", "o posteriores", "o mas reciente",
+    "and up", "and above", "para arriba", "en adelante", "et plus", "und mehr", "minimum", "minimo",
+    "mindestens", "or more", "or above", "+", "o posterior", "o posteriores", "o mas reciente",
     "o mas recientes", "en adelante", "o mas", "y posteriores", "ou plus recent", "ou plus recents", "ou apres",
     "et plus", "ou plus", "et apres", "oder spater", "oder spaeter", "oder neuer", "und neuer", "und spater",
     "oder mehr", "und mehr", "aufwarts",
 ]  # fmt: skip
 AFTER_LE = [
-    "or earlier", "or before", "or older", "or less", "or under", "or below", "and earlier", "and older",
+    "maximum", "maximo", "maximal", "max.", "tops", "at the most", "at most", "o menos", "como maximo", "au plus",
+    "hochstens", "or earlier", "or before", "or older", "or less", "or under", "or below", "and earlier", "and older",
     "and under", "and below", "max", "at most", "o anterior", "o anteriores", "o antes", "o menos",
     "y anteriores", "ou avant", "ou plus ancien", "ou moins", "et moins", "oder fruher", "oder frueher",
     "oder alter", "oder weniger", "und alter", "und weniger",
@@ -145,7 +151,7 @@ EXACT_YEAR = ["in", "from", "en", "de", "del", "en", "von", "aus", "im", "year",
 # Number words: amounts and currencies. A number next to one of these is a price.
 CURRENCY = [
     "$", "€", "£", "eur", "euro", "euros", "usd", "dollar", "dollars", "bucks", "pounds", "gbp", "quid",
-    "dolares", "dollars", "pesos", "euro", "franken", "chf",
+    "dolares", "dollars", "pesos", "euro", "franken", "chf", "pavos", "pelas", "balles", "ocken",
 ]  # fmt: skip
 PRICE_WORDS = [
     "price", "priced", "cost", "costs", "costing", "cheap", "cheaper", "budget", "spend", "pay", "expensive",
@@ -186,16 +192,17 @@ RECENT = [
 RECENT_YEARS = 5  # "recent" is the catalog's last five years
 
 # Refinements of what was shown.
-CHEAPER = ["cheaper", "less expensive", "lower price", "lower priced", "more affordable", "budget",
+CHEAPER = ["cheaper", "less expensive", "less pricey", "less costly", "not as expensive", "not so expensive",
+           "lower price", "lower priced", "more affordable", "budget",
            "mas barato", "mas baratos", "mas barata", "mas baratas", "mas economico", "mas economicos", "moins cher",
            "moins chers", "moins chere", "moins cheres", "billiger", "guenstiger", "gunstiger",
            "preiswerter"]  # fmt: skip
-PRICIER = ["pricier", "more expensive", "higher end", "fancier", "premium", "mas caro", "mas caros", "plus cher",
+PRICIER = ["pricier", "more expensive", "higher end", "fancier", "mas caro", "mas caros", "plus cher",
            "plus chers", "teurer", "hochwertiger"]  # fmt: skip
-OLDER = ["older", "earlier", "classic", "classics", "older ones", "mas antiguo", "mas antiguos", "mas antigua",
-         "mas antiguas", "mas viejo", "mas viejos", "mas vieja", "mas viejas", "clasicos", "plus ancien",
+OLDER = ["older", "earlier", "older ones", "mas antiguo", "mas antiguos", "mas antigua",
+         "mas antiguas", "mas viejo", "mas viejos", "mas vieja", "mas viejas", "plus ancien",
          "plus anciens", "plus ancienne", "plus anciennes", "plus vieux", "plus vieille", "plus vieilles",
-         "classiques", "alter", "altere", "alteren", "aelter", "aeltere", "klassiker", "fruher",
+         "alter", "altere", "alteren", "aelter", "aeltere", "fruher",
          "fruhere"]  # fmt: skip
 NEWER = ["newer", "more recent", "more modern", "later ones", "mas reciente", "mas recientes", "mas nuevo",
          "mas nuevos", "mas nueva", "mas nuevas", "mas moderno", "mas modernas", "plus recent", "plus recents",
@@ -253,6 +260,7 @@ ITEM_NOUNS = [
 
 # Words that carry no facet or search meaning in a request.
 _STOPWORDS = """people person guys folks someone somebody guess think probably mood feel feeling fancy
+    sure tbh idk dunno unsure options opciones ver quisiera mostrar voir choses dinge range gamme rango
     supongo quizas quiza igual je suppose peut etre vermutlich wohl eventuell
     bien t as tu avez sympa truc hast du hat habt gutes gut schon mal vielleicht denke glaube ahi eso tal vez
     creo pense je pense recs rec
@@ -366,7 +374,8 @@ SYNONYMS = {
     "randonnee": "hiking", "wandern": "hiking", "wanderschuhe": "hiking", "correr": "running",
     "laufen": "running", "laufschuhe": "running", "electronica": "electronics", "electronique": "electronics",
     "elektronik": "electronics", "ficcion": "fiction", "novela": "fiction", "novelas": "fiction",
-    "roman": "fiction", "romans": "fiction", "viajes": "travel", "viaje": "travel", "voyage": "travel",
+    "roman": "fiction", "romans": "fiction", "romane": "fiction", "romanen": "fiction", "viajes": "travel",
+    "viaje": "travel", "voyage": "travel",
     "reise": "travel", "reisen": "travel", "ciencia": "science", "wissenschaft": "science",
     "almacenamiento": "storage", "rangement": "storage", "aufbewahrung": "storage", "ollas": "cookware",
     "sartenes": "cookware", "casseroles": "cookware", "kochgeschirr": "cookware", "tiendas": "tents",

@@ -36,7 +36,8 @@ _MAKE = (
 )
 _HURT = (
     r"(?:kill|murder|hurt|harm|injure|poison|stab|shoot|strangle|attack|beat up|torture|kidnap|abduct|rob|"
-    r"stalk|blackmail|matar|asesinar|herir|lastimar|envenenar|apunalar|disparar|secuestrar|tuer|assassiner|"
+    r"stalk|blackmail|spike|drug|sedate|knock out|matar|asesinar|herir|lastimar|envenenar|apunalar|disparar|"
+    r"secuestrar|tuer|assassiner|"
     r"blesser|empoisonner|poignarder|tirer sur|enlever|toten|umbringen|ermorden|verletzen|vergiften|erstechen|"
     r"erschiessen|entfuhren)"
 )
@@ -48,20 +49,22 @@ _VICTIM = (
 _HACK = (
     r"(?:hack|hacking|break into|get into|crack|steal|phish|bypass|hackear|robar|entrar en|pirater|voler|"
     r"hacken|stehlen|knacken|einbrechen)\s+(?:\w+\s+){0,3}(?:account|password|email|phone|wifi|bank|cuenta|"
-    r"contrasena|correo|compte|mot de passe|konto|passwort|e-mail)"
+    r"contrasena|correo|compte|mot de passe|konto|passwort|e-mail|credit cards?|card numbers?|identity|"
+    r"tarjetas?|carte bancaire|kreditkarten?)"
 )
 _HOW = (
     r"(?:how (?:to|do i|do you|can i|would i|could i|should i)|can i|could i|ways? to|steps? to|instructions?|"
     r"guide|tutorial|"
     r"recipe for|teach me|show me how|help me|tell me how|explain how|i want to|i m going to|im going to|"
-    r"i will|i need to|let me|como|quiero|ayudame a|ensename a|comment (?:faire|"
+    r"i will|i need to|let me|como|quiero|ayudame a|ensename a|comment|comment (?:faire|"
     r"fabriquer|on|je)|je veux|aide-moi a|aidez-moi a|apprends-moi a|wie|"
     r"ich will|ich mochte|hilf mir|anleitung)"
 )
 _SELF_HARM = (
     r"(?:kill myself|end my life|hurt myself|cut myself|suicide|want to die|wanna die|take my own life|"
     r"quitarme la vida|suicidarme|matarme|hacerme dano|me faire du mal|mir weh tun|how many pills|overdose|"
-    r"sobredosis|cuantas pastillas|me suicider|me tuer|mich umbringen|mich toten|selbstmord|"
+    r"sobredosis|cuantas pastillas|lethal dose|end it all|i want to end it|me suicider|me tuer|mich umbringen|"
+    r"mich toten|selbstmord|"
     r"suizid|sterben will)"
 )
 HARM = [
@@ -76,6 +79,11 @@ HARM = [
     re.compile(rf"\b{_HOW}\b.{{0,40}}\b{_HACK}"),
     re.compile(rf"\b{_HACK}\b.{{0,20}}\b(?:of|de|von)\b.{{0,20}}\b(?:my|someone|somebody|alguien|quelqu ?un|jemand)"),
     re.compile(rf"\b{_SELF_HARM}\b"),
+    re.compile(
+        r"\b(?:put|slip|mix|add)\b.{0,40}\b(?:in|into)\b.{0,30}\b(?:drink|juice|food|coffee|tea|bottle)\b"
+        r".{0,40}\b(?:knock|pass out|unconscious|sleep|drug|poison|sick)"
+    ),
+    re.compile(rf"\b(?:spike|drug|sedate)\b.{{0,20}}\b{_VICTIM}"),
 ]
 
 QUESTION_START = re.compile(
@@ -92,14 +100,14 @@ WORLD_TASK = re.compile(
     r"berechne|ubersetze|lose|hilf mir (?:bei|mit))\b"
 )
 ASKING_FOR_ITEMS = re.compile(
-    r"\b(?:recommend|recommendation|suggest|suggestion|watch|see|buy|shop|find me|show me|give me|got any|"
+    r"\b(?:recommend|recommendation|suggest|suggestion|watch|buy|shop|find me|show me|give me|got any|"
     r"have any|do you have|any good|what s good|what is good|recs?|choose|decide|elegir|escoger|choisir|"
     r"recommend\w*|recomiend\w*|recomend\w*|recommand\w*|conseill\w*|empfiehl\w*|empfehl\w*|suggest\w*|"
     r"sugier\w*|sugerenc\w*|vorschl\w*|propos\w*|"
     r"aussuchen|wahlen|entscheiden|in the mood|looking for|i want|i need|i d like|"
     r"id like|i would like|looking to|pick|choose|best|top|good|great|favorite|favourite|recomienda|recomiendame|"
-    r"sugiere|ver|comprar|busco|quiero|dame|muestrame|tienes|hay|recommande|conseille|regarder|acheter|cherche|"
-    r"je veux|donne|montre|vous avez|avez-vous|empfiehl|empfehlen|schauen|sehen|kaufen|suche|ich will|"
+    r"sugiere|comprar|busco|quiero|dame|muestrame|tienes|hay|recommande|conseille|regarder|acheter|cherche|"
+    r"je veux|donne|montre|vous avez|avez-vous|empfiehl|empfehlen|schauen|kaufen|suche|ich will|"
     r"ich mochte|zeig|gib mir|habt ihr|hast du)\b"
 )
 
@@ -117,12 +125,16 @@ def classify(message: str, reading: Reading) -> str:
     strong = [label for group in reading.include for label in group if label not in reading.weak]
     strong += [label for label in reading.exclude if label not in reading.weak]
     asks = bool(ASKING_FOR_ITEMS.search(text)) or reading.item_nouns
-    facts = bool(strong or reading.ranges or reading.refine or reading.reset)
+    # Outside a question every value counts, even one followed by other words ("horror with zombies").
+    facts = bool(reading.include or reading.exclude or reading.ranges or reading.refine or reading.reset)
     question = bool(QUESTION_START.search(text)) or bool(WORLD_TASK.search(text)) or text.endswith("?")
     if question and not asks and not reading.refine and not reading.reset:
         # A question about the world: a value in it counts only where it is what is asked for
-        # ("any westerns?"), not as a modifier of something else (those are `reading.weak`).
-        return "catalog" if strong or reading.stated_ranges else "off_topic"
+        # ("any westerns?"), not as a modifier of something else (those are `reading.weak`), and
+        # not when the question is mostly about other things ("my knees hurt after running,
+        # should I see a doctor?").
+        about_else = len(reading.query.split()) >= 3 and len(reading.query.split()) > 2 * len(strong)
+        return "catalog" if (strong or reading.stated_ranges) and not about_else else "off_topic"
     if facts:
         return "catalog"
     if reading.query and not asks:

@@ -31,6 +31,7 @@ import numpy as np
 from agents import lexicon
 from recsys_app.catalog.models import Facet
 from recsys_app.retrieval.sources import Range, Term
+from recsys_app.safety.grounding import common_words
 
 EMBED_MIN, EMBED_MARGIN = 0.55, 0.05  # all-MiniLM cosine a word needs to a value, and its lead over the next
 YEAR_LOW, YEAR_HIGH = 1800, 2100
@@ -127,7 +128,9 @@ def vocabulary_of(facets: Iterable[Facet]) -> Vocabulary:
         stems.setdefault(singular(key), label)
     year = next((name for name, (low, high) in numbers.items() if name != "price" and low >= YEAR_LOW
                  and high <= YEAR_HIGH and float(low).is_integer()), None)  # fmt: skip
-    embeddable = [label for label in made.values() if len(label.text) >= 3 and not squash(label.text).isdigit()]
+    english = common_words()
+    embeddable = [label for label in made.values() if len(label.text) >= 3 and not squash(label.text).isdigit()
+                  and all(word in english for word in re.findall(r"[a-z]+", fold(label.text)))]  # fmt: skip
     by_facet = {name: [made[k] for k in keys] for name, keys in by_facet_keys.items()}
     return Vocabulary(labels, stems, names, numbers, by_facet, year, embeddable)
 
@@ -246,7 +249,7 @@ def read(message: str, vocabulary: Vocabulary) -> Reading:
     reading.also = bool(ALSO.search(text.value))
     reading.instead = bool(INSTEAD.search(text.value))
     _ranges(text, vocabulary, reading)  # numbers first: "1990 or newer" is a range, not "newer"
-    _refinements(text, reading)
+    _refinements(text, reading, vocabulary)
     if vocabulary.year_facet and reading.refine not in ("older", "newer"):
         _recent(text, vocabulary, reading)
     tokens = TOKEN.findall(text.value)
@@ -313,8 +316,7 @@ def _ranges(text: _Text, vocabulary: Vocabulary, reading: Reading) -> None:
         if low is None or high is None:
             continue
         facet = _facet_for(high, currency, match.span(), text.value, vocabulary)
-        if facet is None or (match.re is DASH_RANGE and not currency and facet == "price"
-                             and not PRICE_CONTEXT.search(text.value)):  # fmt: skip
+        if facet is None:
             continue
         low, high = min(low, high), max(low, high)
         reading.ranges.append(Range(facet, low=low, high=high))
@@ -386,12 +388,12 @@ def _ordinal(words: str) -> int:
     return int(digits.group(0)) if digits and not words.startswith("#") else lexicon.ORDINALS[words]
 
 
-def _refinements(text: _Text, reading: Reading) -> None:
+def _refinements(text: _Text, reading: Reading, vocabulary: Vocabulary) -> None:
     ordinal = ORDINAL.search(text.value)
     if ordinal is not None:
         before = text.value[max(0, ordinal.start() - 40) : ordinal.start()]
         after = text.value[ordinal.end() : ordinal.end() + 30]
-        like = LIKE_CUE.search(before)
+        like = LIKE_CUE.search(before) or LIKE_CUE.search(after)
         reject = REJECT_CUE.search(before) or REJECT_CUE.search(after)
         if like and not (reject and reject.start() > like.start()):
             reading.refine, reading.ordinal = "like", _ordinal(re.sub(r"\s+", " ", ordinal.group("o")))
@@ -402,7 +404,7 @@ def _refinements(text: _Text, reading: Reading) -> None:
             return
     for name, pattern in CHANGES:
         match = pattern.search(text.value)
-        if match is not None:
+        if match is not None and vocabulary.find(match.group(0).strip()) is None:  # "classic" may be a value
             reading.refine = name
             text.take(match)
             return
@@ -428,10 +430,10 @@ def _matches(tokens: list[str], vocabulary: Vocabulary) -> list[Match]:
 
 
 def _lookup(phrase: str, tokens: list[str], start: int, vocabulary: Vocabulary) -> Label | None:
-    if phrase in lexicon.STOPWORDS or phrase in _nouns():
-        return None
     label = vocabulary.find(phrase)
     short = label is not None and (len(squash(label.text)) <= 2 or squash(label.text).isdigit())
+    if not short and (phrase in lexicon.STOPWORDS or phrase in _nouns()):
+        return None
     if short:  # "M", "42": only after the facet's name ("size M", "talla 42")
         assert label is not None
         before = tokens[max(0, start - 2) : start]
@@ -505,9 +507,11 @@ def _nearest(tokens: list[str], taken: set[int], vocabulary: Vocabulary) -> list
     """Words no spelling matched, placed by embedding similarity to the catalog's values."""
     if not vocabulary.embeddable:
         return []
-    nouns = _nouns()
+    nouns, english = _nouns(), common_words()
+    # Only ordinary English words, the embedding model's own language: "quisiera" is not near
+    # the brand "Quillon" in meaning, only in spelling.
     spans = [(i, i + 1) for i, t in enumerate(tokens) if i not in taken and t.isalpha() and len(t) >= 3
-             and t not in lexicon.STOPWORDS and t not in nouns]  # fmt: skip
+             and t not in lexicon.STOPWORDS and t not in nouns and t in english]  # fmt: skip
     if not spans:
         return []
     labels, matrix = _label_vectors(tuple(vocabulary.embeddable))
@@ -571,10 +575,16 @@ def _negate(tokens: list[str], matches: list[Match]) -> None:
         following = [t for t in tokens[found.end : found.end + 3] if t not in ("bitte", "please", "por", "favor")]
         if following and following[0] in after:
             found.negated = True
+        # German puts "nicht" at the clause's end: "sand mag ich überhaupt nicht".
+        clause = _clause(tokens, found.end)
+        if "nicht" in clause[:5] and not any(t in starts for t in range(found.end, found.end + len(clause))):
+            found.negated = True
+    question = "?" in tokens
     i = 0
     while i < len(tokens):
         cue = next((c for c in _negation_cues() if tuple(tokens[i : i + len(c)]) == c), None)
-        if cue is None or i in starts:
+        if cue is None or i in starts or (question and i > 0 and tokens[i - 1] in HAVE_VERBS):
+            # "don't you have any westerns?", "t'aurais pas des bottes ?": asking, not refusing
             i += 1
             continue
         j = i + len(cue)
@@ -590,6 +600,17 @@ def _negate(tokens: list[str], matches: list[Match]) -> None:
             else:
                 j += 1  # a word the scope passes over ("no scary clowns"): it stays in the scope
         i = j
+
+
+def _clause(tokens: list[str], start: int) -> list[str]:
+    end = start
+    while end < len(tokens) and tokens[end] not in BOUNDARY:
+        end += 1
+    return tokens[start:end]
+
+
+HAVE_VERBS = {"have", "got", "dont", "doesnt", "tienes", "tiene", "teneis", "hay", "aurais", "auriez", "avez", "as",
+              "a", "ont", "hast", "habt", "haben", "gibts", "gibt"}  # fmt: skip
 
 
 def _group(tokens: list[str], matches: list[Match], reading: Reading) -> None:
