@@ -69,15 +69,19 @@ def conversations_dataset() -> EvalDataset:
     dataset, created = EvalDataset.objects.get_or_create(
         prompt_id=ROUTER_PROMPT, name=DATASET, defaults={"description": "Scripted agent conversations."}
     )
-    if created or dataset.cases.filter(reference__expect__category__isnull=False).exists():
+    wanted = [({"turns": spec["turns"]}, _reference(spec)) for spec in CONVERSATIONS]
+    stored = [(case.variables, case.reference) for case in dataset.cases.order_by("pk")]
+    if created or stored != wanted:  # the set in the code is the set: an edited one replaces the stored one
         dataset.cases.all().delete()
-        for spec in CONVERSATIONS:
-            intents = spec.get("intent", ["search", "recommend", "similar"])
-            reference = {**spec["expect"], "intents": intents if isinstance(intents, list) else [intents],
-                         "cards": spec.get("items", True)}  # fmt: skip
-            EvalCase.objects.create(dataset=dataset, variables={"turns": spec["turns"]}, reference=reference,
-                                    source="scripted")  # fmt: skip
+        for variables, reference in wanted:
+            EvalCase.objects.create(dataset=dataset, variables=variables, reference=reference, source="scripted")
     return dataset
+
+
+def _reference(spec: dict[str, Any]) -> dict[str, Any]:
+    intents = spec.get("intent", ["search", "recommend", "similar"])
+    return {**spec["expect"], "intents": intents if isinstance(intents, list) else [intents],
+            "cards": spec.get("items", True)}  # fmt: skip
 
 
 def conversation_run(turns: list[str], expect: dict[str, Any], *, vocabulary: Vocabulary | None = None,
