@@ -16,7 +16,11 @@ NEGATION = [
     "none of", "skip", "skip the", "minus", "never", "nor", "hate", "dont want", "don't want", "do not want",
     "dont like", "don't like", "do not like", "dont need", "no more", "avoid", "rather not", "other than",
     "not into", "tired of", "sick of", "instead of", "leave out", "apart from", "besides", "aside from",
-    "rien", "nada", "nichts", "take out", "remove", "drop", "get rid of", "exclude", "quita", "quitar", "saca",
+    "rien", "nada", "nichts", "steer clear of", "keep away from", "spare me", "spare me the", "not a fan of",
+    "cant stand", "allergic to", "hold the", "enough with", "free of", "nothing with", "que no sea", "que no sean",
+    "ni hablar de", "no soporto", "surtout pas", "evite", "evitez", "je supporte pas", "qui ne soit pas",
+    "qui ne soient pas", "auf keinen fall", "verschon mich mit", "bloss keine", "take out", "remove", "drop",
+    "get rid of", "exclude", "quita", "quitar", "saca",
     "elimina", "enleve", "enlever", "retire", "supprime", "entferne", "streich", "arent", "isnt", "wasnt",
     "werent", "doesnt", "dont", "without any",
     # es
@@ -190,6 +194,67 @@ RECENT = [
     "aktuelle", "aktuellen", "modernen",
 ]  # fmt: skip
 RECENT_YEARS = 5  # "recent" is the catalog's last five years
+
+# "Too old" asks for newer ones, "too new" for older, "too expensive" for cheaper.
+TOO = ["too", "demasiado", "demasiada", "demasiados", "demasiadas", "muy", "trop", "zu", "viel zu", "a bit too"]
+TOO_OLD = [
+    "old",
+    "dated",
+    "ancient",
+    "viejo",
+    "viejos",
+    "vieja",
+    "viejas",
+    "antiguo",
+    "antiguos",
+    "antigua",
+    "antiguas",
+    "vieux",
+    "vieille",
+    "vieilles",
+    "ancien",
+    "anciens",
+    "anciennes",
+    "alt",
+    "alte",
+    "alten",
+]
+TOO_NEW = [
+    "new",
+    "recent",
+    "modern",
+    "nuevo",
+    "nuevos",
+    "nueva",
+    "nuevas",
+    "reciente",
+    "recientes",
+    "recent",
+    "recents",
+    "recente",
+    "recentes",
+    "neu",
+    "neue",
+    "neuen",
+    "modern",
+    "moderne",
+]
+TOO_EXPENSIVE = [
+    "expensive",
+    "pricey",
+    "costly",
+    "caro",
+    "caros",
+    "cara",
+    "caras",
+    "cher",
+    "chers",
+    "chere",
+    "cheres",
+    "teuer",
+    "teure",
+    "teuren",
+]
 
 # Refinements of what was shown.
 CHEAPER = ["cheaper", "less expensive", "less pricey", "less costly", "not as expensive", "not so expensive",

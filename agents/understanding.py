@@ -220,6 +220,10 @@ LIKE_CUE = re.compile(rf"{_B}(?:{_phrases(lexicon.LIKE)}){_E}")
 CHANGES = [(name, re.compile(rf"{_B}(?:{_phrases(words)}){_E}(?!\s+(?:than|que|als|to|a)\b)")) for name, words in (
     ("cheaper", lexicon.CHEAPER), ("pricier", lexicon.PRICIER), ("older", lexicon.OLDER), ("newer", lexicon.NEWER),
     ("else", lexicon.ELSE))]  # fmt: skip
+TOO_MUCH = [
+    (name, re.compile(rf"{_B}(?:{_phrases(lexicon.TOO)})\s+(?:{_phrases(words)}){_E}"))
+    for name, words in (("newer", lexicon.TOO_OLD), ("older", lexicon.TOO_NEW), ("cheaper", lexicon.TOO_EXPENSIVE))
+]
 ALSO = re.compile(rf"{_B}(?:{_phrases(lexicon.ALSO_WORDS)}){_E}")
 INSTEAD = re.compile(rf"{_B}(?:{_phrases(lexicon.INSTEAD)}){_E}")
 TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[,.;:!?()]|\u00a6")
@@ -402,7 +406,7 @@ def _refinements(text: _Text, reading: Reading, vocabulary: Vocabulary) -> None:
         if reading.refine:
             text.take(ordinal)
             return
-    for name, pattern in CHANGES:
+    for name, pattern in TOO_MUCH + CHANGES:  # "too old" first: it is not "old"
         match = pattern.search(text.value)
         if match is not None and vocabulary.find(match.group(0).strip()) is None:  # "classic" may be a value
             reading.refine = name

@@ -174,3 +174,12 @@ def test_a_mixed_result_of_a_free_text_request_gets_a_narrowing_question() -> No
     assert _narrowing([card(n, "Drama") for n in range(12)], Constraints(query="x")) == "", "not mixed"
     named = Constraints(include=[[Value("Drama", ())]])
     assert _narrowing(mixed, named) == "", "a request that named a value is not asked again"
+
+
+@pytest.mark.parametrize(
+    ("message", "refine"),
+    [("these are too old", "newer"), ("zu neu für mich", "older"), ("trop chers", "cheaper"),
+     ("demasiado antiguas", "newer")],
+)  # fmt: skip
+def test_too_much_of_something_asks_for_the_other_way(message: str, refine: str) -> None:
+    assert read(message, MOVIES).refine == refine
