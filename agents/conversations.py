@@ -75,7 +75,7 @@ class Catalog:
         seen: dict[str, Label] = {}
         for labels in vocabulary.by_facet.values():
             for label in labels:
-                if label.count >= 20 and all(c.isalnum() or c in " -" for c in label.text):
+                if label.count >= MIN_ITEMS and all(c.isalnum() or c in " -" for c in label.text):
                     seen.setdefault(label.text, label)
         self.values = sorted(seen.values(), key=lambda label: label.text)
 
