@@ -167,8 +167,7 @@ def _remember(memory: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
     for value in outcome.constraints.exclude:
         preferences[value.label] = max(-3, preferences.get(value.label, 0) - 1)
     shown = [card.external_id for card in outcome.cards] or memory.get("shown", [])
-    seen = list(dict.fromkeys([*memory.get("seen", []), *(card.external_id for card in outcome.cards)]))[-200:]
-    return {**memory, "constraints": outcome.constraints.as_json(), "shown": shown, "seen": seen,
+    return {**memory, "constraints": outcome.constraints.as_json(), "shown": shown,
             "offer": outcome.offer, "preferences": dict(list(preferences.items())[-MAX_PREFERENCES:]),
             "values": _values_json(outcome.constraints, memory.get("values", {}))}  # fmt: skip
 
@@ -217,7 +216,8 @@ def _respond(
     base = Constraints(attributes=remembered.attributes) if reading.reset else remembered
     if not reading.constrains and not reading.refine and kind != "vague" and reading.query:
         _propose(message, reading, vocabulary)  # the model may name a value the parser missed
-    constraints = merge(base, reading, vocabulary, shown=_shown_cards(memory))
+    shown = _shown_cards(memory)
+    constraints = merge(base, reading, vocabulary, shown=shown)
     if attributes is not None:
         constraints.attributes = attributes
     personal = session.end_user is not None and session.end_user.consent_personalization
@@ -229,7 +229,7 @@ def _respond(
     if reading.reset and not reading.constrains and intent is None:
         return replace(_clarify(constraints, vocabulary), intent="clarify")
     return _serve(session, intent or "search", constraints, message, number, on_token, vocabulary, reading=reading,
-                  polite=polite)  # fmt: skip
+                  polite=polite, shown=shown)  # fmt: skip
 
 
 def _keyword_intent(message: str, reading: Reading) -> str | None:
@@ -242,14 +242,7 @@ def _keyword_intent(message: str, reading: Reading) -> str | None:
 
 
 def _shown_cards(memory: dict[str, Any]) -> list[Card]:
-    shown = memory.get("shown", [])
-    if not shown:
-        return []
-    from recsys_app.catalog.models import Item
-
-    ids = dict(Item.objects.filter(external_id__in=shown).values_list("external_id", "pk"))
-    cards = tools.cards_of(list(ids.values()))
-    return [cards[ids[e]] for e in shown if e in ids and ids[e] in cards]
+    return tools.cards_in_order(memory.get("shown", []))
 
 
 def merge(base: Constraints, reading: Reading, vocabulary: Vocabulary, *, shown: list[Card]) -> Constraints:
@@ -267,11 +260,9 @@ def merge(base: Constraints, reading: Reading, vocabulary: Vocabulary, *, shown:
         attributes=base.attributes,
         rejected=list(base.rejected),
     )
-    named = {v.label for group in merged.include for v in group}
     merged.exclude = [v for v in merged.exclude if v.label not in {x.label for group in include for x in group}]
     merged.include = [[v for v in group if v.label not in {x.label for x in exclude}] for group in merged.include]
     merged.include = [group for group in merged.include if group]
-    del named
     return _refine(merged, reading, vocabulary, shown)
 
 
@@ -416,9 +407,10 @@ def _empty(constraints: Constraints, steps: list[dict[str, Any]]) -> Outcome:
 def _serve(
     session: ChatSession, intent: str, constraints: Constraints, message: str, number: int,
     on_token: TokenCallback | None, vocabulary: Vocabulary, *, reading: Reading | None = None, polite: bool = False,
+    shown: list[Card] | None = None,
 ) -> Outcome:  # fmt: skip
     steps: list[dict[str, Any]] = []
-    shown = _shown_cards(session.memory)
+    shown = _shown_cards(session.memory) if shown is None else shown
     ids = _call_tools(intent, constraints, message, session, steps, reading, shown)
     _store(session, steps, number)
     explicit = intent in ("details", "compare", "history")

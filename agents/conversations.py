@@ -79,7 +79,7 @@ class Catalog:
                     seen.setdefault(label.text, label)
         self.values = sorted(seen.values(), key=lambda label: label.text)
 
-    def count(self, include: list[list[Label]] = (), exclude: list[Label] = (), ranges: list[Range] = ()) -> int:  # type: ignore[assignment]
+    def count(self, include: Any = (), exclude: Any = (), ranges: Any = ()) -> int:
         return tools.count(constraints_of(include, exclude, ranges))
 
 
@@ -179,7 +179,7 @@ def _fill(template: dict[str, Any], catalog: Catalog, bank: dict[str, Any], rng:
     expect.update({
         "include": [[label.text for label in group] for group in include],
         "exclude": [label.text for label in exclude],
-        "ranges": [tools._range_json(r) for r in ranges],
+        "ranges": [tools.range_json(r) for r in ranges],
     })  # fmt: skip
     return Spec("", kind, lang, template["id"], split_of(template["id"]), turns, expect)
 
@@ -320,7 +320,7 @@ def labels_constraints(expect: dict[str, Any], vocabulary: Vocabulary) -> Constr
     exclude = [label(t) for t in expect.get("exclude", [])]
     if any(x is None for group in include for x in group) or any(x is None for x in exclude):
         return None
-    return constraints_of(include, exclude, [tools._range_of(r) for r in expect.get("ranges", [])])
+    return constraints_of(include, exclude, [tools.range_of(r) for r in expect.get("ranges", [])])
 
 
 def turn_succeeded(expect: dict[str, Any], intent: str, cards: list[tools.Card], previous: list[tools.Card],

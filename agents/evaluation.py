@@ -22,9 +22,9 @@ from typing import Any
 from agents.agent import ROUTER_PROMPT, current_vocabulary, session_start, turn_run
 from agents.conversations import conversations_generate, turn_succeeded
 from agents.models import ChatTurn, SessionItem
-from agents.tools import Card, cards_of
+from agents.tools import Card, cards_in_order
 from agents.understanding import Vocabulary
-from recsys_app.catalog.models import EndUser, Item
+from recsys_app.catalog.models import EndUser
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalResult, EvalRun, PromptVersion
 
 DATASET = "conversations"
@@ -120,10 +120,7 @@ def conversation_run(turns: list[str], expect: dict[str, Any], *, vocabulary: Vo
 
 
 def _cards(turn: ChatTurn) -> list[Card]:
-    ids = dict(Item.objects.filter(external_id__in=[c["item_id"] for c in turn.cards]).values_list("external_id",
-                                                                                                    "pk"))  # fmt: skip
-    found = cards_of(list(ids.values()))
-    return [found[ids[c["item_id"]]] for c in turn.cards if c["item_id"] in ids and ids[c["item_id"]] in found]
+    return cards_in_order([c["item_id"] for c in turn.cards])
 
 
 def _grounding(turn: ChatTurn) -> float:

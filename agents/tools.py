@@ -67,7 +67,7 @@ class Constraints:
         if self.exclude:
             out["exclude"] = [value.as_json() for value in self.exclude]
         if self.ranges:
-            out["ranges"] = [_range_json(r) for r in self.ranges]
+            out["ranges"] = [range_json(r) for r in self.ranges]
         if self.attributes:
             out["attributes"] = self.attributes
         if self.rejected:
@@ -80,7 +80,7 @@ class Constraints:
             data.get("query"),
             [[Value.from_json(v) for v in group] for group in data.get("include", [])],
             [Value.from_json(v) for v in data.get("exclude", [])],
-            [_range_of(r) for r in data.get("ranges", [])],
+            [range_of(r) for r in data.get("ranges", [])],
             data.get("attributes") or None,
             list(data.get("rejected", [])),
         )
@@ -94,7 +94,7 @@ class Constraints:
         return ", ".join(p for p in parts if p)
 
 
-def _range_json(bounds: Range) -> dict[str, Any]:
+def range_json(bounds: Range) -> dict[str, Any]:
     return {"facet": bounds.facet, "low": _number(bounds.low), "high": _number(bounds.high),
             "low_inclusive": bounds.low_inclusive, "high_inclusive": bounds.high_inclusive}  # fmt: skip
 
@@ -105,7 +105,7 @@ def _number(value: Decimal | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _range_of(data: dict[str, Any]) -> Range:
+def range_of(data: dict[str, Any]) -> Range:
     def dec(key: str) -> Decimal | None:
         return Decimal(str(data[key])) if data.get(key) is not None else None
 
@@ -146,13 +146,25 @@ class Card:
         return out
 
 
+def cards_in_order(external_ids: list[str]) -> list[Card]:
+    """The available items with these external ids, as cards, in the order given (one query)."""
+    if not external_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_CARD_SQL} WHERE external_id = ANY(%s) AND is_available", [external_ids])
+        found = {row[1]: _card(*row) for row in cursor.fetchall()}
+    return [found[e] for e in external_ids if e in found]
+
+
+_CARD_SQL = (
+    "SELECT id, external_id, title, category_path, attributes->>'year', price, currency, attributes, tags "
+    "FROM catalog_item"
+)
+
+
 def cards_of(item_ids: list[int]) -> dict[int, Card]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, external_id, title, category_path, attributes->>'year', price, currency, attributes, tags "
-            "FROM catalog_item WHERE id = ANY(%s) AND is_available",
-            [item_ids],
-        )
+        cursor.execute(f"{_CARD_SQL} WHERE id = ANY(%s) AND is_available", [item_ids])
         return {row[0]: _card(*row) for row in cursor.fetchall()}
 
 

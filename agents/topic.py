@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 
-from agents import lexicon
 from agents.understanding import Reading, fold
 
 _HARM_OBJECT = (
@@ -147,6 +146,3 @@ def is_affirmative(message: str) -> bool:
     return bool(re.fullmatch(r"\W*(?:yes|yeah|yep|sure|ok|okay|please|go ahead|do it|fine|si|vale|claro|venga|"
                              r"oui|d accord|daccord|ok\w*|ja|gerne|klar|bitte|passt)(?:\W+\w+){0,3}\W*",
                              fold(message)))  # fmt: skip
-
-
-__all__ = ["classify", "harmful", "is_affirmative", "lexicon"]
