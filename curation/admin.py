@@ -23,11 +23,14 @@ from django.utils.html import format_html
 from curation import services
 from curation.bulk import drafts_decide
 from curation.checks import facts_of
-from curation.models import Brief, Draft, ReviewAction
+from curation.enrichment import enrichment_job_create
+from curation.models import Brief, Draft, EnrichmentJob, ReviewAction
 from curation.pipeline import BriefBusy, brief_queue
 from curation.schemas import Audience, Constraints, parsed
 from curation.segments import themes_propose
 from curation.tasks import queue_briefs
+from recsys_app.catalog.admin import ItemAdmin
+from recsys_app.catalog.models import Item
 
 
 class BriefForm(forms.ModelForm):
@@ -126,7 +129,8 @@ class DraftAdmin(admin.ModelAdmin):
                     "created_at"]  # fmt: skip
     list_display_links = ["pk", "subject"]
     list_filter = [MineFilter, "status", "kind", "writer", "first_try_grounded",
-                   ("assigned_to", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+                   ("assigned_to", admin.RelatedOnlyFieldListFilter),
+                   ("job", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     list_select_related = ["brief", "item", "assigned_to", "reviewing_by"]
     search_fields = ["content__title", "brief__theme", "item__title"]
     actions = ["bulk_approve", "bulk_reject", "bulk_assign"]
@@ -231,6 +235,7 @@ class DraftAdmin(admin.ModelAdmin):
             "holding": draft.reviewing_by_id == request.user.pk, "reviewers": reviewers,
             "can_publish": request.user.has_perm("curation.publish_draft"),
             "actions_log": draft.actions.select_related("by"), "checks": draft.evidence.get("checks", {}),
+            "claims": draft.evidence.get("claims", []), "faithfulness": draft.evidence.get("faithfulness", {}),
             "retrieved_count": draft.evidence.get("retrieved_count"), "audience_json": json.dumps(draft.audience),
             "generated_lines": services.content_lines(draft.generated, kind=draft.kind),
             "saved_diff": services.content_diff(draft.generated, draft.content, kind=draft.kind).splitlines()[2:],
@@ -303,3 +308,54 @@ class ReviewActionAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">#{}</a>', reverse("admin:curation_draft_review", args=[obj.draft_id]), obj.draft_id
         )
+
+
+ENRICH_MAX_ITEMS = 5000  # items one console action may select for a job
+
+
+@admin.action(description="Enrich: draft tags and a description for review", permissions=["change"])
+def enrich_items(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Item]) -> None:
+    """A job over the selected items (thin or not), drafted by the worker within the default
+    token budget; reviewers decide in Curation → Drafts."""
+    ids = list(queryset.values_list("external_id", flat=True)[:ENRICH_MAX_ITEMS])
+    job = enrichment_job_create(filter={"item_ids": ids, "thin_only": False}, budget={"items": len(ids)},
+                                origin=EnrichmentJob.Origin.CONSOLE, by=request.user)  # fmt: skip
+    link = reverse("admin:curation_enrichmentjob_change", args=[job.pk])
+    modeladmin.message_user(request, format_html(
+        'Enrichment job <a href="{}">#{}</a> queued for {} item(s); its drafts wait for review.', link, job.pk, len(ids)
+    ))  # fmt: skip
+
+
+# The catalog's item list gets curation's action here: catalog does not import curation.
+ItemAdmin.actions = [*(ItemAdmin.actions or []), enrich_items]  # type: ignore[misc]
+
+
+@admin.register(EnrichmentJob)
+class EnrichmentJobAdmin(admin.ModelAdmin):
+    list_display = ["pk", "origin", "status", "progress", "tokens", "prompt_version", "created_by", "created_at",
+                    "drafts_link"]  # fmt: skip
+    list_filter = ["status", "origin"]
+    list_select_related = ["prompt_version", "created_by"]
+    readonly_fields = ["filter", "budget_items", "budget_tokens", "origin", "status", "status_reason",
+                       "prompt_version", "selected", "drafted", "failed_items", "tokens_used", "claimed_by",
+                       "created_by", "created_at", "finished_at"]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs start from the item list's "Enrich" action, the API or the beat
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="drafted / selected")
+    def progress(self, obj: EnrichmentJob) -> str:
+        failed = f" ({obj.failed_items} failed)" if obj.failed_items else ""
+        return f"{obj.drafted} / {obj.selected} of at most {obj.budget_items}{failed}"
+
+    @admin.display(description="tokens")
+    def tokens(self, obj: EnrichmentJob) -> str:
+        return f"{obj.tokens_used:,} / {obj.budget_tokens:,}"
+
+    @admin.display(description="drafts")
+    def drafts_link(self, obj: EnrichmentJob) -> str:
+        url = reverse("admin:curation_draft_changelist") + f"?job__id__exact={obj.pk}"
+        return format_html('<a href="{}">review</a>', url)

@@ -1,5 +1,5 @@
-"""Published collections for client apps (serve scope). Every one is labelled as generated,
-with what wrote it and who approved it."""
+"""Published collections for client apps (serve scope; every one is labelled as generated, with
+what wrote it and who approved it), and enrichment jobs for catalog clients (ingest scope)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from curation.selectors import collection_detail, collection_summary, collections_for_user, collections_live
-from recsys_app.accounts.permissions import ServeScope, acting_user
+from curation.enrichment import enrichment_job_create
+from curation.models import EnrichmentJob
+from curation.schemas import EnrichmentBudget, EnrichmentFilter
+from curation.selectors import (
+    collection_detail,
+    collection_summary,
+    collections_for_user,
+    collections_live,
+    enrichment_job_summary,
+)
+from recsys_app.accounts.permissions import IngestScope, ServeScope, acting_user
 from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
 
@@ -91,3 +100,56 @@ class CollectionDetailApi(APIView):
         if draft is None:
             raise ApiError(f"No published collection {collection_id}.", code="not_found", http_status=404)
         return Response(collection_detail(draft=draft))
+
+
+class EnrichmentJobIn(BaseModel):
+    filter: EnrichmentFilter = Field(default_factory=EnrichmentFilter)
+    budget: EnrichmentBudget = Field(default_factory=EnrichmentBudget)
+
+
+class EnrichmentJobOut(BaseModel):
+    id: int
+    status: str
+    status_reason: str
+    origin: str
+    filter: dict[str, Any]
+    budget: dict[str, int]
+    prompt_version: int | None
+    selected: int
+    drafted: int
+    failed: int
+    tokens_used: int
+    created_at: datetime
+    finished_at: datetime | None
+    review: str = Field(description="Drafts wait for review in the console; nothing changes an item before.")
+
+
+class EnrichmentJobsApi(APIView):
+    permission_classes = [IngestScope]
+
+    @extend_schema(
+        operation_id="enrichment_jobs_create", request=EnrichmentJobIn, responses={202: EnrichmentJobOut},
+        description="Draft tags and descriptions for the items a filter selects, within a budget of items and "
+        "tokens, once per item and prompt version. Drafts are reviewed before they change an item.",
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None or set(body) - {"filter", "budget"}:
+            raise ApiError("The body is a JSON object with 'filter' and 'budget' (both optional).", code="invalid")
+        try:
+            job = enrichment_job_create(filter=body.get("filter") or {}, budget=body.get("budget") or {},
+                                        origin=EnrichmentJob.Origin.API)  # fmt: skip
+        except ValueError as exc:
+            raise ApiError(str(exc), code="invalid", details={"field": str(exc).split(":")[0]}) from exc
+        return Response(enrichment_job_summary(job), status=202)
+
+
+class EnrichmentJobDetailApi(APIView):
+    permission_classes = [IngestScope]
+
+    @extend_schema(operation_id="enrichment_job_detail", responses=EnrichmentJobOut)
+    def get(self, request: Request, job_id: int) -> Response:
+        job = EnrichmentJob.objects.filter(pk=job_id).select_related("prompt_version").first()
+        if job is None:
+            raise ApiError(f"No enrichment job {job_id}.", code="not_found", http_status=404)
+        return Response(enrichment_job_summary(job))

@@ -10,8 +10,9 @@ draft, with the reason.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from recsys_app.catalog.selectors import top_categories
+from recsys_app.lib.titles import display_title
 from recsys_app.safety.guardrails import described, failed, guard_text
 
 YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
@@ -37,14 +39,18 @@ class Facts:
     price: Decimal | None
     category: str
     categories: frozenset[str]  # lower-cased category levels and tags
+    text: str = ""  # its own description, tags and attribute values, lower-cased: sources for claims
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)  # text attributes
 
     def as_variables(self) -> dict[str, Any]:
         """The item as the writer prompts see it (only facts the catalog has)."""
-        out: dict[str, Any] = {"item_id": self.external_id, "title": self.title}
+        out: dict[str, Any] = {"item_id": self.external_id, "title": display_title(self.title)}
         if self.year:
             out["year"] = self.year
         if self.category:
             out["category"] = self.category
+        if len(self.categories) > 1:
+            out["genres"] = ", ".join(sorted({level.title() for level in self.categories}))
         if self.price is not None:
             out["price"] = float(self.price)
         return out
@@ -53,17 +59,22 @@ class Facts:
 def facts_of(item_ids: Iterable[int]) -> dict[int, Facts]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, external_id, title, attributes->>'year', price, category_path, tags "
+            "SELECT id, external_id, title, attributes->>'year', price, category_path, tags, description, attributes "
             "FROM catalog_item WHERE id = ANY(%s)",
             [list(item_ids)],
         )
         return {row[0]: _facts(*row[1:]) for row in cursor.fetchall()}
 
 
-def _facts(external_id: str, title: str, year: str | None, price: Decimal | None, path: str, tags: list[str]) -> Facts:
+def _facts(external_id: str, title: str, year: str | None, price: Decimal | None, path: str, tags: list[str],
+           description: str = "", attributes: dict[str, Any] | None = None) -> Facts:  # fmt: skip
     levels = [level for level in path.split("/") if level]
     known = frozenset(value.lower() for value in [*levels, *tags])
-    return Facts(external_id, title, int(year) if year and year.isdigit() else None, price, path, known)
+    if isinstance(attributes, str):  # a raw cursor hands jsonb over as text
+        attributes = json.loads(attributes)
+    texts = {key: str(value) for key, value in (attributes or {}).items() if isinstance(value, str) and value.strip()}
+    own = " ".join([description, *tags, *texts.values()]).lower()
+    return Facts(external_id, title, int(year) if year and year.isdigit() else None, price, path, known, own, texts)
 
 
 def catalog_categories() -> frozenset[str]:
@@ -145,75 +156,41 @@ def safety_problem(text: str) -> str | None:
 
 @dataclass
 class Report:
-    """What the checks found: parts dropped (kept out of the draft) and fatal problems."""
+    """What the id and safety checks found: notes left out and fatal problems."""
 
     dropped: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    kept_notes: int = 0  # the model's notes that passed
-
-    @property
-    def clean(self) -> bool:
-        return not self.dropped and not self.problems
 
     def as_json(self) -> dict[str, Any]:
-        return {"dropped": self.dropped, "problems": self.problems, "kept_notes": self.kept_notes}
+        return {"dropped": self.dropped, "problems": self.problems}
 
 
-@dataclass
-class Checked:
-    """The parts of a collection answer that passed; None for a dropped title or description."""
-
-    title: str | None
-    description: str | None
-    notes: dict[str, str]
-    report: Report
-
-
-def check_collection(
-    *,
-    title: str,
-    description: str,
-    notes: dict[str, str],
-    picked: list[Facts],
-    retrieved: set[str],
-    examples: frozenset[str] = frozenset(),
-) -> Checked:
-    """Wrong facts drop the part that states them (a note naming an item that was not
-    retrieved, or not picked, is dropped too, as is one copied from `examples`, the prompt's
-    worked answers, lower-cased); a safety hook that trips fails the draft."""
+def note_problems(
+    notes: dict[str, str], *, picked: list[Facts], retrieved: set[str], examples: frozenset[str] = frozenset()
+) -> tuple[dict[str, str], Report]:
+    """Per picked item, why its note cannot be used as it is (given to several items, copied from
+    the prompt's worked answers); notes on items that were not retrieved or not picked are left
+    out; text that trips a safety hook fails the draft. The sentences themselves are judged by
+    `claims.check`."""
     report = Report()
-    by_id = {f.external_id: f for f in picked}
-    parts: dict[str, str | None] = {"title": title, "description": description}
-    for part, text in list(parts.items()):
-        unsafe = hook_problem(text or "")
-        if unsafe:
-            report.problems.append(f"{part} {unsafe}")
-        wrong = fact_problem(text or "", picked) or markup_problem(text or "")
-        if wrong:
-            report.dropped.append({"part": part, "text": (text or "")[:200], "reason": wrong})
-            parts[part] = None
-    kept: dict[str, str] = {}
+    by_id = {f.external_id for f in picked}
     repeated = _repeated(notes)
+    reasons: dict[str, str] = {}
     for item_id, note in notes.items():
-        if note.strip().lower() in repeated:
-            reason = f"the same note is given to {repeated[note.strip().lower()]} items"
-        elif note.strip().lower() in examples:
-            reason = "copies a note of the prompt's worked examples"
-        elif item_id not in retrieved:
-            reason = "names an item that was not retrieved (or does not exist)"
-        elif item_id not in by_id:
-            reason = "names a retrieved item that is not in the collection"
-        else:
-            unsafe = hook_problem(note)
-            if unsafe:
-                report.problems.append(f"note on {item_id} {unsafe}")
-            reason = fact_problem(note, [by_id[item_id]]) or markup_problem(note) or unsafe or ""
-        if reason:
-            report.dropped.append({"item_id": item_id, "part": "note", "text": note[:200], "reason": reason})
-        else:
-            kept[item_id] = note
-    report.kept_notes = len(kept)
-    return Checked(parts["title"], parts["description"], kept, report)
+        key = note.strip().lower()
+        if item_id not in retrieved or item_id not in by_id:
+            why = "names an item that was not retrieved (or does not exist)" if item_id not in retrieved else \
+                "names a retrieved item that is not in the collection"  # fmt: skip
+            report.dropped.append({"item_id": item_id, "part": "note", "text": note[:200], "reason": why})
+            continue
+        unsafe = hook_problem(note)
+        if unsafe:
+            report.problems.append(f"note on {item_id} {unsafe}")
+        if key in repeated:
+            reasons[item_id] = f"is the same note as {repeated[key] - 1} other item(s) get"
+        elif key in examples:
+            reasons[item_id] = "copies a note of the prompt's worked examples"
+    return reasons, report
 
 
 def _repeated(notes: dict[str, str]) -> dict[str, int]:
@@ -226,8 +203,9 @@ def _repeated(notes: dict[str, str]) -> dict[str, int]:
 
 
 def template_note(facts: Facts) -> str:
-    """A note made only of catalog facts: grounded by construction."""
-    parts = [facts.category.split("/")[0] if facts.category else "", str(facts.year) if facts.year else ""]
-    if facts.price is not None:
-        parts.append(f"{facts.price}")
-    return ", ".join(part for part in parts if part)
+    """A note made only of catalog facts: grounded by construction ('Alien: Horror, Sci-Fi from 1979.')."""
+    kinds = ", ".join(sorted(level.title() for level in facts.categories)) or facts.category.split("/")[0]
+    note = f"{display_title(facts.title)}: {kinds}" if kinds else display_title(facts.title)
+    note += f" from {facts.year}" if facts.year else ""
+    note += f", {facts.price}" if facts.price is not None else ""
+    return note + "."

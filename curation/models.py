@@ -89,6 +89,14 @@ class Draft(models.Model):
     prompt_version = models.ForeignKey(
         "llmops.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    job = models.ForeignKey(
+        "curation.EnrichmentJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="drafts",
+        help_text="Enrichment only: the job that asked for it.",
+    )
     trace = models.ForeignKey("llmops.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     model = models.CharField(max_length=200, blank=True)
     revision = models.PositiveIntegerField(default=1)
@@ -120,6 +128,13 @@ class Draft(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["brief", "number"], name="draft_brief_number_unique"),
             models.UniqueConstraint(fields=["item", "number"], name="draft_item_number_unique"),
+            # A job enriches an item once per prompt version, whichever job asks (jobs skip items
+            # any draft covers; this holds when two jobs race). Drafts from before jobs are exempt.
+            models.UniqueConstraint(
+                fields=["item", "prompt_version"],
+                condition=Q(kind="enrichment", job__isnull=False),
+                name="draft_enrichment_once_per_version",
+            ),
             models.CheckConstraint(
                 condition=(Q(kind="collection") & Q(brief__isnull=False))
                 | (Q(kind="enrichment") & Q(item__isnull=False)),
@@ -132,6 +147,53 @@ class Draft(models.Model):
         if self.kind == self.Kind.ENRICHMENT:
             return f"enrichment of {self.item} v{self.number}"
         return f"{self.content.get('title') or self.brief} v{self.number}"
+
+
+class EnrichmentJob(models.Model):
+    """An operator's (or the beat's) request to enrich the items a filter selects, within a
+    budget of items and tokens. It drafts; reviewers decide what changes an item. An item gets
+    one enrichment draft per prompt version, whichever job asks."""
+
+    class Origin(models.TextChoices):
+        CONSOLE = "console"
+        API = "api"
+        BEAT = "beat", "new thin items (beat)"
+        DEMO = "demo"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        BUDGET = "budget", "stopped at its token budget"
+        FAILED = "failed"
+
+    filter = models.JSONField(
+        default=dict, blank=True, help_text="Which items (see curation.schemas.EnrichmentFilter)."
+    )
+    budget_items = models.PositiveIntegerField(help_text="At most this many drafts.")
+    budget_tokens = models.PositiveIntegerField(help_text="Stop once the model calls have used this many tokens.")
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.TextField(blank=True)
+    prompt_version = models.ForeignKey(
+        "llmops.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    selected = models.PositiveIntegerField(default=0, help_text="Items the filter matched that had no draft yet.")
+    drafted = models.PositiveIntegerField(default=0)
+    failed_items = models.PositiveIntegerField(
+        default=0, help_text="Drafts that failed their checks or the guardrails."
+    )
+    tokens_used = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"enrichment job #{self.pk} ({self.get_origin_display()})"
 
 
 class DraftItem(models.Model):

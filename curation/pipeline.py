@@ -7,8 +7,10 @@
 2. Rank-fused, then diversified by MMR over item embeddings with a creator cap.
 3. The `collection_writer` prompt writes title, description and a note per item, citing items
    by id; when the model gives nothing usable, a template made of catalog facts does.
-4. `checks.py` drops notes with unknown ids or wrong facts and fails a draft whose title or
-   description states a wrong fact or trips a safety hook.
+4. Every sentence of the answer is checked against the items it talks about (`claims.py`);
+   what fails is repaired once by the model with the reason, then replaced by words made of
+   catalog facts or left out (`faithfulness.py`). Notes on unknown ids are left out; text that
+   trips a safety hook fails the draft.
 5. The draft waits for review with its evidence: retrieved items and scores, the checks,
    the prompt version and the trace tree of the run.
 """
@@ -16,14 +18,17 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from pydantic import ValidationError
 
-from curation.checks import Facts, Report, check_collection, facts_of, template_note
+from curation.checks import Facts, Report, facts_of, hook_problem, note_problems, template_note
+from curation.claims import CATEGORY_SHARE, Grounds, Verdict, check, mentions
+from curation.coherence import Fit, cohere
+from curation.faithfulness import Repair, collection_line, first_try_clean, grounds_for, settle, summary
 from curation.models import Brief, Draft, DraftItem
 from curation.schemas import Audience, CollectionText, Constraints, Note, parsed
 from curation.segments import segment_trending
@@ -44,6 +49,9 @@ MIN_SIMILARITY = 0.3  # all-MiniLM cosine below which an embedding neighbour is 
 WEIGHTS = {"lexical": 1.0, "semantic": 1.0, "cluster": 1.0, "segment": 0.5, "trending": 0.2}
 DIVERSITY = 0.3
 CREATOR_CAP = 2
+MIN_TITLE = 3  # characters, as the writer's schema asks
+MIN_DESCRIPTION = 10  # characters: what is left of a description after its failed sentences, at least
+WINDOW = 6  # retrieved items looked at per collection place, before coherence and diversity
 
 
 class BriefBusy(Exception):
@@ -120,11 +128,20 @@ def _run(brief: Brief, span: Trace) -> Outcome:
             Brief.Status.NO_MATCH,
             f"found {len(scored)} item(s) matching the theme and constraints; at least {constraints.min_items} needed",
         )
-    picked = select(scored, constraints.max_items)
-    facts = facts_of([entry.item_id for entry in picked])
-    picked = [entry for entry in picked if entry.item_id in facts]
+    window = scored[: constraints.max_items * WINDOW]
+    facts = facts_of([entry.item_id for entry in window])
+    fit = cohere(window, facts, theme=brief.theme)
+    span.attributes = {**(span.attributes or {}), "coherence": fit.as_json()}
+    if len(fit.kept) < constraints.min_items:
+        return Outcome(
+            Brief.Status.NO_MATCH,
+            f"only {len(fit.kept)} of {len(window)} retrieved item(s) fit the theme and each other"
+            + (f" (all {fit.dominant[0]})" if fit.dominant else "")
+            + f"; at least {constraints.min_items} needed",
+        )
+    picked = select(fit.kept, constraints.max_items)
     written = write(brief.theme, [facts[entry.item_id] for entry in picked], _external_ids(scored))
-    draft = _draft_store(brief, audience, picked, facts, scored, written, span)
+    draft = _draft_store(brief, audience, picked, facts, scored, written, span, fit)
     return Outcome(draft.status, draft.failure_reason, draft.pk)
 
 
@@ -179,11 +196,14 @@ class Written:
     version_id: int | None = None
     model: str = ""
     model_error: str = ""
+    verdicts: list[Verdict] = field(default_factory=list)
+    repair: Repair = field(default_factory=Repair)
 
 
 def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
-    """The model's words where they pass the checks; template words where it gave none."""
-    variables = {"theme": theme, "items": [facts.as_variables() for facts in picked]}
+    """The model's words where they pass the checks (or pass after one repair); catalog-fact
+    words where they do not, or where the model gave none."""
+    variables = {"theme": theme, "shared": collection_line(picked), "items": [f.as_variables() for f in picked]}
     try:
         version = version_for(prompt_name=WRITER_PROMPT)
         schema = ids_only_schema(version.output_schema, [f.external_id for f in picked])
@@ -195,9 +215,13 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
     except (LLMError, PromptError, ValidationError) as exc:
         return Written(_template_text(theme, picked), "template", Report(), False, variables,
                        model_error=str(exc)[:500])  # fmt: skip
-    text, report = compose(theme, picked, retrieved, answer, examples=example_notes(version.examples))
-    first_try = report.clean and not completion.trace.attributes.get("repaired")
-    return Written(text, "model", report, first_try, variables, completion.version.pk, completion.trace.model)
+    grounds = grounds_for(picked, context=theme, prompt=completion.version)
+    text, report, verdicts, repaired = compose(
+        theme, picked, retrieved, answer, grounds=grounds, examples=example_notes(version.examples)
+    )
+    first_try = first_try_clean(verdicts) and not report.dropped and not completion.trace.attributes.get("repaired")
+    return Written(text, "model", report, first_try, variables, completion.version.pk, completion.trace.model,
+                   verdicts=verdicts, repair=repaired)  # fmt: skip
 
 
 def example_notes(examples: list[dict[str, Any]]) -> frozenset[str]:
@@ -211,53 +235,134 @@ def example_notes(examples: list[dict[str, Any]]) -> frozenset[str]:
 
 
 def compose(
-    theme: str, picked: list[Facts], retrieved: set[str], answer: CollectionText, examples: frozenset[str] = frozenset()
-) -> tuple[CollectionText, Report]:
-    """The draft's words from a model answer: every picked item once, in the picked order,
-    with the model's note where it passed the checks and a note of catalog facts where it did
-    not (or gave none); a dropped title or description becomes the template's."""
-    notes = {note.item_id: note.note.strip() for note in answer.notes if note.note.strip()}
-    checked = check_collection(
-        title=answer.title.strip(), description=answer.description.strip(), notes=notes, picked=picked,
-        retrieved=retrieved, examples=examples,
-    )  # fmt: skip
-    fallback = _template_text(theme, picked)
-    missing = [f.external_id for f in picked if f.external_id not in checked.notes]
-    if missing:
-        checked.report.dropped.append(
-            {"part": "notes", "text": "", "reason": f"no usable note for {', '.join(missing)}"}
-        )
-    text = CollectionText(
-        title=checked.title or fallback.title,
-        description=checked.description or fallback.description,
-        notes=[Note(item_id=f.external_id, note=checked.notes.get(f.external_id) or template_note(f)) for f in picked],
+    theme: str,
+    picked: list[Facts],
+    retrieved: set[str],
+    answer: CollectionText,
+    *,
+    grounds: Grounds,
+    examples: frozenset[str] = frozenset(),
+    repair: bool = True,
+) -> tuple[CollectionText, Report, list[Verdict], Repair]:
+    """The draft's words from a model answer: a verdict per sentence of the title, the
+    description and each picked item's note (in the picked order); failed sentences repaired
+    once, then replaced by catalog-fact words (a note, the title) or left out (a description
+    sentence; an empty description becomes the template's). `repair=False` skips the repair
+    call: failed sentences go straight to their replacements."""
+    notes = realigned({note.item_id: note.note.strip() for note in answer.notes if note.note.strip()}, picked)
+    note_reasons, report = note_problems(notes, picked=picked, retrieved=retrieved, examples=examples)
+    title, description = answer.title.strip(), answer.description.strip()
+    for part, text in (("title", title), ("description", description)):
+        unsafe = hook_problem(text)
+        if unsafe:
+            report.problems.append(f"{part} {unsafe}")
+    verdicts = check(title, part="title", grounds=grounds) + check(description, part="description", grounds=grounds)
+    for facts in picked:
+        note = notes.get(facts.external_id, "")
+        if facts.external_id in note_reasons:
+            verdicts.append(Verdict("note", note, "failed", note_reasons[facts.external_id], facts.external_id,
+                                    check="reused note"))  # fmt: skip
+        elif note:
+            verdicts += check(note, part="note", grounds=grounds, item=facts)
+        else:
+            verdicts.append(Verdict("note", template_note(facts), "replaced", "the model wrote no note for it",
+                                    facts.external_id, check="missing"))  # fmt: skip
+    fallback = _template_text(theme, picked, grounds)
+    by_id = {f.external_id: f for f in picked}
+
+    def replacement(verdict: Verdict) -> str | None:
+        if verdict.part == "title":
+            return fallback.title
+        if verdict.part == "note":
+            return template_note(by_id[verdict.item_id or ""])
+        return None  # a description sentence is left out
+
+    repaired = settle(verdicts, grounds=grounds, facts=picked, fallback=replacement, model_wrote=repair)
+    kept = [v for v in verdicts if v.status != "dropped"]
+    described = " ".join(v.text for v in kept if v.part == "description")
+    if len(described) < MIN_DESCRIPTION:
+        verdicts.append(Verdict("description", fallback.description, "replaced", "no sentence of it passed",
+                                check="missing"))  # fmt: skip
+        described = fallback.description
+    by_note: dict[str, list[str]] = {}
+    for verdict in kept:
+        if verdict.part == "note" and verdict.item_id:
+            by_note.setdefault(verdict.item_id, []).append(verdict.text)
+    composed = CollectionText(
+        title=next((v.text for v in kept if v.part == "title" and len(v.text) >= MIN_TITLE), fallback.title),
+        description=described[:400],
+        notes=[
+            Note(item_id=f.external_id, note=" ".join(by_note.get(f.external_id, [])) or template_note(f))
+            for f in picked
+        ],
     )
-    return text, checked.report
+    return composed, report, verdicts, repaired
+
+
+def realigned(notes: dict[str, str], picked: list[Facts]) -> dict[str, str]:
+    """Notes moved to the item they name: a model that writes "Soldier: action from 1998" under
+    the id of the item before Soldier wrote the right note on the wrong id. A note moves only
+    when it names exactly one picked item and that item's own note does not name it."""
+    by_id = {f.external_id: f for f in picked}
+    named = {item_id: {m.facts.external_id for m in mentions(note, picked)} for item_id, note in notes.items()}
+    out = dict(notes)
+    for item_id, note in notes.items():
+        targets = named[item_id]
+        if item_id not in by_id or len(targets) != 1 or item_id in targets:
+            continue
+        (target,) = targets
+        if target not in named or target not in named[target]:
+            out[target] = note
+            if out.get(item_id) == note:
+                del out[item_id]
+    return out
 
 
 def ids_only_schema(schema: dict[str, Any] | None, ids: list[str]) -> dict[str, Any] | None:
-    """The writer's schema with one note per given item and `item_id` an enum of their ids: a
-    grammar-constrained model cannot cite anything else, nor loop past the last item."""
+    """The writer's schema with exactly one note per given item, in the given order, each with
+    its `item_id` fixed (`prefixItems` of constants): a grammar-constrained model cannot cite
+    anything else, skip an item, give one item two notes, or loop past the last item."""
     if not schema or "notes" not in schema.get("properties", {}):
         return schema
     narrowed = copy.deepcopy(schema)
     notes = narrowed["properties"]["notes"]
+    note = notes.get("items", {})
     notes["minItems"] = notes["maxItems"] = len(ids)
-    notes.setdefault("items", {}).setdefault("properties", {})["item_id"] = {"enum": ids}
-    return narrowed
+    notes["prefixItems"] = [
+        {**note, "properties": {**note.get("properties", {}), "item_id": {"const": item_id}}} for item_id in ids
+    ]
+    return narrowed  # `items` stays: maxItems leaves no room for any after the fixed ones
 
 
-def _template_text(theme: str, picked: list[Facts]) -> CollectionText:
-    categories = sorted({f.category.split("/")[0] for f in picked if f.category})[:3]
-    title = theme.strip()[:1].upper() + theme.strip()[1:80]
-    description = f"{len(picked)} picks for {theme.strip()}" + (
-        f", from {', '.join(categories)}." if categories else "."
-    )
+def _template_text(theme: str, picked: list[Facts], grounds: Grounds | None = None) -> CollectionText:
+    """Words made of catalog facts. With `grounds`, the first of several wordings that passes
+    the claim checks (a theme may name a category the items do not have)."""
+    counts: dict[str, int] = {}
+    for facts in picked:
+        for name in facts.categories:
+            counts[name] = counts.get(name, 0) + 1
+    common = sorted((n for n in counts if counts[n] >= CATEGORY_SHARE * len(picked)), key=lambda n: (-counts[n], n))[:3]
+    years = sorted(f.year for f in picked if f.year)
+    span = f" from {years[0]} to {years[-1]}" if len(years) > 1 and years[0] != years[-1] else ""
+    kinds = f": {', '.join(n.title() for n in common)}" if common else ""
+    name = theme.strip()[:1].upper() + theme.strip()[1:80]
+    titles = [name if len(name) >= 3 else f"Picks: {name}"] + ([f"{common[0].title()} picks"] if common else [])
+    descriptions = [f"{len(picked)} picks for {theme.strip()}{span}{kinds}.", f"{len(picked)} picks{span}{kinds}.",
+                    f"{len(picked)} picks{span}."]  # fmt: skip
     return CollectionText(
-        title=title if len(title) >= 3 else f"Picks: {title}",
-        description=description[:400],
+        title=_first_passing([*titles, "Our picks"], "title", grounds)[:80],
+        description=_first_passing(descriptions, "description", grounds)[:400],
         notes=[Note(item_id=f.external_id, note=template_note(f)) for f in picked],
     )
+
+
+def _first_passing(candidates: list[str], part: str, grounds: Grounds | None) -> str:
+    if grounds is None:
+        return candidates[0]
+    for text in candidates:
+        if all(v.status == "passed" for v in check(text, part=part, grounds=grounds)):
+            return text
+    return candidates[-1]
 
 
 @transaction.atomic
@@ -269,6 +374,7 @@ def _draft_store(
     scored: list[Scored],
     written: Written,
     span: Trace,
+    fit: Fit,
 ) -> Draft:
     Brief.objects.select_for_update().filter(pk=brief.pk).first()  # numbers drafts one at a time
     number = (brief.drafts.aggregate(top=Max("number"))["top"] or 0) + 1
@@ -285,7 +391,7 @@ def _draft_store(
         writer=written.writer,
         first_try_grounded=written.first_try_grounded,
         audience=audience.model_dump(),
-        evidence=_evidence(scored, facts, written),
+        evidence={**_evidence(scored, facts, written), "coherence": fit.as_json()},
         prompt_version_id=written.version_id,
         trace=span,
         model=written.model,
@@ -302,6 +408,8 @@ def _evidence(scored: list[Scored], facts: dict[int, Facts], written: Written) -
         "retrieved": [{"item_id": e.item_id, "score": round(e.score, 6), "sources": e.sources} for e in scored[:100]],
         "retrieved_count": len(scored),
         "checks": written.report.as_json(),
+        "claims": [verdict.as_json() for verdict in written.verdicts],
+        "faithfulness": summary(written.verdicts, written.repair),
         "variables": written.variables,
         "model_error": written.model_error,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -64,6 +64,22 @@ class EnrichmentText(BaseModel):
     model_config = ConfigDict(extra="ignore")
     tags: list[str] = Field(min_length=1, max_length=8)
     description: str = Field(min_length=10, max_length=400)
+
+
+class EnrichmentFilter(BaseModel):
+    """Which items an enrichment job drafts for (all conditions together)."""
+
+    model_config = ConfigDict(extra="forbid")
+    item_ids: list[str] = Field(default_factory=list, max_length=1000, description="External ids; empty: any item.")
+    category: str | None = Field(None, max_length=500, description="Prefix of the items' category path.")
+    thin_only: bool = Field(True, description="Only items without a description or with fewer than two tags.")
+    created_after: datetime | None = Field(None, description="Only items added since.")
+
+
+class EnrichmentBudget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: int = Field(50, ge=1, le=5000, description="At most this many drafts.")
+    tokens: int = Field(60_000, ge=100, le=50_000_000, description="Stop once model calls have used this many.")
 
 
 def parsed(model: type[BaseModel], value: Any, *, where: str) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from curation.models import Draft
+from curation.models import Draft, EnrichmentJob
 from recsys_app.catalog.models import EndUser, Item
+from recsys_app.llmops.feedback import FeedbackRow
 from recsys_app.retrieval.sources import favourite_categories
 
 AUDIENCE_CATEGORIES = 5  # as the `collections` candidate source reads a user's favourites
@@ -89,3 +91,72 @@ def collection_detail(*, draft: Draft) -> dict[str, Any]:
         entry.pop("external_id")
         entry["position"] = position
     return {**collection_summary(draft), "items": len(listed), "entries": listed}
+
+
+def enrichment_job_summary(job: EnrichmentJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_reason": job.status_reason,
+        "origin": job.origin,
+        "filter": job.filter,
+        "budget": {"items": job.budget_items, "tokens": job.budget_tokens},
+        "prompt_version": job.prompt_version.number if job.prompt_version else None,
+        "selected": job.selected,
+        "drafted": job.drafted,
+        "failed": job.failed_items,
+        "tokens_used": job.tokens_used,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "review": "drafts wait for review in the console (Curation → Drafts, kind: enrichment)",
+    }
+
+
+def content_lines(content: dict[str, Any], *, kind: str) -> list[str]:
+    if kind == Draft.Kind.ENRICHMENT:
+        return [f"tags: {', '.join(content.get('tags', []))}", f"description: {content.get('description', '')}"]
+    lines = [f"title: {content.get('title', '')}", f"description: {content.get('description', '')}"]
+    return lines + [f"- {note['item_id']}: {note.get('note', '')}" for note in content.get("notes", [])]
+
+
+DECIDED = (Draft.Status.APPROVED, Draft.Status.PUBLISHED, Draft.Status.UNPUBLISHED, Draft.Status.REJECTED)
+FEEDBACK_DRAFTS = 5000  # latest drafts of a prompt read for its feedback table
+
+
+def review_feedback(prompt_name: str) -> list[FeedbackRow]:
+    """Per version of the prompt: approve, edit and reject rates and edit distance of its drafts;
+    then the same per check, over the drafts where that check changed a sentence."""
+    drafts = list(
+        Draft.objects.filter(prompt_version__prompt_id=prompt_name)
+        .select_related("prompt_version")
+        .only("status", "generated", "content", "kind", "evidence", "prompt_version__number")
+        .order_by("-pk")[:FEEDBACK_DRAFTS]
+    )
+    groups: dict[tuple[int, str], list[Draft]] = {}
+    for draft in drafts:
+        number = draft.prompt_version.number if draft.prompt_version else 0
+        groups.setdefault((number, ""), []).append(draft)
+        fired = {c.get("check") or "other" for c in draft.evidence.get("claims", []) if c.get("status") != "passed"}
+        for check in fired:
+            groups.setdefault((number, check), []).append(draft)
+    return [_feedback_row(number, check, members) for (number, check), members in
+            sorted(groups.items(), key=lambda g: (-g[0][0], g[0][1]))]  # fmt: skip
+
+
+def _feedback_row(number: int, check: str, drafts: list[Draft]) -> FeedbackRow:
+    decided = [d for d in drafts if d.status in DECIDED]
+    approved = [d for d in decided if d.status != Draft.Status.REJECTED]
+    edited = [d for d in approved if d.content != d.generated]
+    distances = [edit_distance(d) for d in approved]
+    return FeedbackRow(
+        version=number, check=check, drafts=len(drafts), decided=len(decided), approved=len(approved),
+        edited=len(edited), rejected=len(decided) - len(approved),
+        mean_edit_distance=round(sum(distances) / len(distances), 3) if distances else None,
+    )  # fmt: skip
+
+
+def edit_distance(draft: Draft) -> float:
+    """How much a reviewer changed the generated text: 1 - difflib's similarity of the two, as lines."""
+    before = "\n".join(content_lines(draft.generated, kind=draft.kind))
+    after = "\n".join(content_lines(draft.content, kind=draft.kind))
+    return round(1.0 - difflib.SequenceMatcher(None, before, after).ratio(), 4)

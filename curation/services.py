@@ -25,10 +25,11 @@ from django.utils import timezone
 from curation.checks import fact_problem, facts_of, safety_problem
 from curation.models import Draft, ReviewAction
 from curation.schemas import Audience, CollectionText, EnrichmentText, parsed
-from curation.selectors import provenance
+from curation.selectors import content_lines, provenance
 from recsys_app.catalog.models import Item
 from recsys_app.catalog.services import item_enrich
 from recsys_app.llmops.models import EvalCase, EvalDataset
+from recsys_app.llmops.prompts import REVIEW_SET
 from recsys_app.ranking.models import CandidatePool
 from recsys_app.retrieval.models import CuratedEntry
 from recsys_app.safety.audit import audit_record
@@ -187,13 +188,6 @@ def _checked_enrichment(draft: Draft, content: dict[str, Any]) -> dict[str, Any]
     return text.model_dump()
 
 
-def content_lines(content: dict[str, Any], *, kind: str) -> list[str]:
-    if kind == Draft.Kind.ENRICHMENT:
-        return [f"tags: {', '.join(content.get('tags', []))}", f"description: {content.get('description', '')}"]
-    lines = [f"title: {content.get('title', '')}", f"description: {content.get('description', '')}"]
-    return lines + [f"- {note['item_id']}: {note.get('note', '')}" for note in content.get("notes", [])]
-
-
 def content_diff(old: dict[str, Any], new: dict[str, Any], *, kind: str) -> str:
     return "\n".join(
         difflib.unified_diff(
@@ -243,7 +237,7 @@ def _feed_evaluation(draft: Draft, *, approved: bool) -> None:
     variables = draft.evidence.get("variables")
     if version is None or not variables:
         return
-    name = "reviews-approved" if approved else "reviews-rejected"
+    name = REVIEW_SET if approved else "reviews-rejected"
     dataset, _ = EvalDataset.objects.get_or_create(
         prompt_id=version.prompt_id, name=name, defaults={"description": "Drafts as reviewers judged them."}
     )

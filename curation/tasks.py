@@ -19,16 +19,24 @@ def brief_run_task(self: Any, brief_id: int) -> dict[str, Any]:
     return brief_run(brief_id=brief_id, task_id=self.request.id or "").as_json()
 
 
-@shared_task(base=RecordedTask, soft_time_limit=300, time_limit=330)
-def enrichment_draft_task(item_id: int) -> dict[str, Any]:
-    from curation.enrichment import enrichment_draft_create
-    from recsys_app.catalog.models import Item
+@shared_task(base=RecordedTask, bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)
+def enrichment_job_run_task(self: Any, job_id: int) -> dict[str, Any]:
+    """One enrichment job, item by item within its budget (progress in the job monitor)."""
+    from curation.enrichment import enrichment_job_run
 
-    item = Item.objects.filter(pk=item_id).first()
-    if item is None:
-        return {"item": item_id, "missing": True}
-    draft = enrichment_draft_create(item=item)
-    return {"item": item_id, "draft": draft.pk, "status": draft.status, "writer": draft.writer}
+    job = enrichment_job_run(job_id=job_id, task_id=self.request.id or "")
+    if job is None:
+        return {"job": job_id, "skipped": "not queued (already run, or running elsewhere)"}
+    return {"job": job.pk, "status": job.status, "drafted": job.drafted, "tokens": job.tokens_used}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=60, time_limit=90)
+def enrichment_new_items_task() -> dict[str, Any]:
+    """Beat: a job for new items with thin text, when there are any."""
+    from curation.enrichment import new_thin_items_job
+
+    job = new_thin_items_job()
+    return {"job": job.pk if job else None}
 
 
 @shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
@@ -45,20 +53,10 @@ def interest_profiles_refresh_task(limit: int = 20) -> dict[str, Any]:
 
 @shared_task(base=RecordedTask, soft_time_limit=600, time_limit=660)
 def curation_demo_task(enrichments: int = 3) -> dict[str, Any]:
-    """First start, after the models: demo briefs drafted and a few enrichments, in parallel."""
-    from curation.demo import curation_demo_ensure
-    from curation.enrichment import thin_items
-    from curation.models import Brief
-    from curation.pipeline import brief_queue
+    """First start, after the models: demo briefs drafted and an enrichment job, in parallel."""
+    from curation.demo import curation_demo_start
 
-    briefs = curation_demo_ensure()
-    for brief in Brief.objects.filter(pk__in=briefs):
-        brief_queue(brief=brief)
-    items = [item.pk for item in thin_items(limit=enrichments)] if briefs else []
-    queue_briefs(briefs)
-    for item_id in items:
-        transaction.on_commit(partial(enrichment_draft_task.delay, item_id))
-    return {"briefs": briefs, "enrichments": items}
+    return curation_demo_start(enrichments=enrichments)
 
 
 def queue_briefs(brief_ids: list[int]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -281,8 +282,13 @@ LLM_LOCAL_MODELS = {
     },
 }
 LLM_LOCAL_PROFILE = env_str("LLM_LOCAL_PROFILE", "smollm2-135m")
-if LLM_LOCAL_PROFILE not in LLM_LOCAL_MODELS:
-    raise ImproperlyConfigured(f"LLM_LOCAL_PROFILE must be one of {', '.join(LLM_LOCAL_MODELS)}")
+# Background generation (collections, enrichment, profiles, explanations' phrasing, the repair
+# of failed sentences) runs on the worker with this profile; chat and judging keep
+# LLM_LOCAL_PROFILE. `make run` sets it to the strongest local model; tests keep the small one.
+LLM_GENERATION_PROFILE = env_str("LLM_GENERATION_PROFILE", LLM_LOCAL_PROFILE)
+for _name, _profile in (("LLM_LOCAL_PROFILE", LLM_LOCAL_PROFILE), ("LLM_GENERATION_PROFILE", LLM_GENERATION_PROFILE)):
+    if _profile not in LLM_LOCAL_MODELS:
+        raise ImproperlyConfigured(f"{_name} must be one of {', '.join(LLM_LOCAL_MODELS)}")
 LLM_LOCAL_THREADS = env_int("LLM_LOCAL_THREADS", 2, minimum=1)
 LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", 4096, minimum=512)
 LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "local")
@@ -314,6 +320,12 @@ IMPRESSIONS_RETENTION_DAYS = env_int("IMPRESSIONS_RETENTION_DAYS", 180, minimum=
 # Every prompt's gate includes these minimums, whatever the prompt's own gate says: its
 # red-team set must be handled in full, and its benign set must pass at this rate.
 LLM_SAFETY_GATE = {"redteam": 1.0, "benign": 0.9}
+
+# Enrichment (curation/enrichment.py): the beat starts a job for thin items added within the
+# window, with this budget, when there are any and no such job is under way.
+ENRICHMENT_NEW_ITEMS_WINDOW = timedelta(hours=env_int("ENRICHMENT_NEW_ITEMS_HOURS", 24, minimum=1))
+ENRICHMENT_BEAT_ITEMS = env_int("ENRICHMENT_BEAT_ITEMS", 20, minimum=1)
+ENRICHMENT_BEAT_TOKENS = env_int("ENRICHMENT_BEAT_TOKENS", 40_000, minimum=100)
 
 # Precomputed candidate pools (ranking/pools.py) older than this are rebuilt on the next request.
 CANDIDATE_POOL_TTL = env_int("CANDIDATE_POOL_TTL", 900, minimum=10)
@@ -357,6 +369,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("EXPOSURE_REFRESH_SECONDS", 3600, minimum=60) * 1.0,
     },
     "candidate-pools-prune": {"task": "recsys_app.ranking.tasks.candidate_pools_prune_task", "schedule": 3600.0},
+    "enrichment-new-items": {
+        "task": "curation.tasks.enrichment_new_items_task",
+        "schedule": env_int("ENRICHMENT_BEAT_SECONDS", 3600, minimum=60) * 1.0,
+    },
     "interest-profiles-refresh": {
         "task": "curation.tasks.interest_profiles_refresh_task",
         "schedule": env_int("PROFILE_REFRESH_SECONDS", 600, minimum=10) * 1.0,

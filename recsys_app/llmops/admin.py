@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from recsys_app.llmops.evaluation import eval_result_rate
+from recsys_app.llmops.feedback import prompt_feedback
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import (
     CacheEntry,
@@ -38,6 +39,7 @@ from recsys_app.llmops.models import (
     Trace,
 )  # fmt: skip
 from recsys_app.llmops.prompts import (
+    REVIEW_CASES_MIN,
     PromptError,
     render,
     schema_check,
@@ -201,6 +203,13 @@ class PromptAdmin(AuditedAdmin):
     list_display = ["name", "use_case", "production", "versions_count", "description"]
     inlines = [VersionInline]
     actions = ["rollback"]
+    change_form_template = "admin/llmops/prompt/change_form.html"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        """The page also shows what reviewers made of each version's drafts, overall and per check."""
+        rows = prompt_feedback(prompt_name=object_id)
+        context = {**(extra_context or {}), "feedback": rows, "review_cases_min": REVIEW_CASES_MIN}
+        return super().change_view(request, object_id, form_url, context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prompt]:
         live = PromptVersion.objects.filter(prompt=OuterRef("pk"), label=PromptVersion.Label.PRODUCTION)

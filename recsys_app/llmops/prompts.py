@@ -11,14 +11,18 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from jinja2 import Template, TemplateError, UndefinedError
 
 from recsys_app.lib.local_cache import LocalCache
-from recsys_app.llmops.models import EvalRun, LabelChange, Prompt, PromptVersion
+from recsys_app.llmops.models import EvalDataset, EvalRun, LabelChange, Prompt, PromptVersion
 from recsys_app.llmops.sandbox import PromptSandbox, render_bounded
 from recsys_app.llmops.schemas import schema_problem
 from recsys_app.safety.audit import audit_record
 from recsys_app.safety.redteam import SAFETY_SETS
+
+REVIEW_SET = "reviews-approved"  # drafts reviewers approved (with their edits), as evaluation cases
+REVIEW_CASES_MIN = 5  # from this many, the gate evaluates a version on them too
 
 # Catalog text, reviews and user messages reach the model as data; this line is prepended to
 # every system message so no prompt version can forget it.
@@ -121,11 +125,25 @@ def gate_check(*, version: PromptVersion) -> None:
     if not ordinary:
         raise PromptError(f"{version} has no finished evaluation; run one before promoting it to production")
     failures = _gate_failures(version.prompt.gate or {}, ordinary[:1])
+    failures += _review_failures(version, runs)
     failures += _gate_failures(
         settings.LLM_SAFETY_GATE, [run for run in runs if run.dataset.name in SAFETY_SETS.values()]
     )
     if failures:
         raise PromptError(f"{version} fails its gate: {'; '.join(failures)}")
+
+
+def _review_failures(version: PromptVersion, runs: list[EvalRun]) -> list[str]:
+    """Once reviewers have approved enough of the prompt's drafts (`REVIEW_SET`, with their
+    edits as references), a version must also meet the gate on that set: what people accepted
+    is the test a new version has to pass."""
+    reviewed = EvalDataset.objects.filter(prompt=version.prompt, name=REVIEW_SET).annotate(size=Count("cases")).first()
+    if reviewed is None or reviewed.size < REVIEW_CASES_MIN:
+        return []
+    on_reviews = [run for run in runs if run.dataset_id == reviewed.pk]
+    if not on_reviews:
+        return [f"{REVIEW_SET}: evaluate it on the {reviewed.size} drafts reviewers approved"]
+    return [f"{REVIEW_SET} {failure}" for failure in _gate_failures(version.prompt.gate or {}, on_reviews[:1])]
 
 
 def _gate_failures(gate: dict[str, Any], runs: list[EvalRun]) -> list[str]:

@@ -18,6 +18,8 @@ from recsys_app.llmops.prompts import registry_cache, version_create
 from recsys_app.safety.redteam import safety_sets_build
 
 USE_CASES = ("curation", "enrichment", "explanations", "profiles", "agent", "judge")
+# Use cases a worker runs in the background: served by LLM_GENERATION_PROFILE's model.
+GENERATION_USE_CASES = ("curation", "enrichment", "explanations", "profiles")
 # What a fresh install ships with, so no use case can spend model time without bound: calls a
 # minute and tokens a day (operators change them per route in the console). The agent's are
 # sized for chat traffic (two calls a turn); a batch use case's for its scheduled jobs.
@@ -30,12 +32,23 @@ ROUTE_LIMITS: dict[str, dict[str, int]] = {
     "judge": {"requests_per_minute": 60, "daily_token_budget": 1_000_000},
 }
 
-_ITEMS_TEMPLATE = (
+_ITEMS_TEMPLATE_V2 = (
     "Theme: {{ theme }}\nItems:\n<data>\n{% for item in items %}- {{ item.item_id }}: {{ item.title }}"
     "{% if item.year is defined %} ({{ item.year }}){% endif %}"
     "{% if item.category is defined %} [{{ item.category }}]{% endif %}\n"
     "{% endfor %}</data>"
 )
+# v3: each item's facts on one line (all its genres or categories, its year and price), so that
+# every word a note may use is in front of the model.
+_ITEMS_TEMPLATE = (
+    "Theme: {{ theme }}\n{% if shared is defined %}For the title and description, the items together: "
+    "{{ shared }}\n{% endif %}Items (each note uses only its own line):\n<data>\n{% for item in items %}- "
+    "{{ item.item_id }}: "
+    "{{ item.title }}{% if item.year is defined %} | year {{ item.year }}{% endif %}"
+    "{% if item.genres is defined %} | {{ item.genres }}{% elif item.category is defined %} | {{ item.category }}"
+    "{% endif %}{% if item.price is defined %} | price {{ item.price }}{% endif %}\n{% endfor %}</data>"
+)
+_WRITER_SYSTEM_V2 = "You name and describe curated collections. Use only the items given. Be short and concrete."
 _ITEMS_SCHEMA = {
     "type": "object",
     "required": ["theme", "items"],
@@ -60,7 +73,11 @@ PROMPTS: list[dict[str, Any]] = [
         "use_case": "curation",
         "description": "Title, description and one note per item for a curated collection.",
         "gate": {"schema_valid": 0.9, "grounding": 0.9},
-        "system": "You name and describe curated collections. Use only the items given. Be short and concrete.",
+        "system": "You name and describe curated collections of a catalog. Write only what the item lines say: "
+        "titles, years, genres or categories, prices. Never mention plots, characters, actors, awards, quality "
+        "or popularity, and never name anything that is not listed. The title says what the items share. "
+        "The description is one sentence about the items together. Each note starts with the item's title "
+        "and uses only that item's own genres, year and price.",
         "template": _ITEMS_TEMPLATE,
         "variables_schema": _ITEMS_SCHEMA,
         "output_schema": {
@@ -68,8 +85,8 @@ PROMPTS: list[dict[str, Any]] = [
             "required": ["title", "description", "notes"],
             "additionalProperties": False,
             "properties": {
-                "title": {"type": "string", "minLength": 3, "maxLength": 60},
-                "description": {"type": "string", "minLength": 10, "maxLength": 200},
+                "title": {"type": "string", "minLength": 3, "maxLength": 50},
+                "description": {"type": "string", "minLength": 10, "maxLength": 160},
                 "notes": {
                     "type": "array",
                     "maxItems": 30,
@@ -82,42 +99,105 @@ PROMPTS: list[dict[str, Any]] = [
                 },
             },
         },
-        # The penalties keep a small model from writing one note for every item (measured on
-        # SmolLM2: 1 distinct note of 8 without, 8 of 8 with).
-        "params": {"temperature": 0.2, "max_tokens": 600, "frequency_penalty": 0.8, "presence_penalty": 0.6},
+        # A light penalty: strong ones (0.8/0.6, v2, for SmolLM2's repeated notes) push a model
+        # away from repeating an item's own genre words and towards genres it does not have.
+        "params": {"temperature": 0.1, "max_tokens": 600, "frequency_penalty": 0.3, "presence_penalty": 0.0},
         "examples": [
             {
                 "input": {
                     "theme": "coffee at home",
+                    "shared": "2 items | all Coffee, Kitchen",
                     "items": [
-                        {"item_id": "c1", "title": "Burr grinder", "category": "Kitchen/Coffee"},
-                        {"item_id": "c2", "title": "Pour-over kettle", "category": "Kitchen/Coffee"},
+                        {"item_id": "c1", "title": "Burr grinder", "genres": "Kitchen, Coffee", "price": 89.0},
+                        {"item_id": "c2", "title": "Pour-over kettle", "genres": "Kitchen, Coffee", "price": 45.0},
                     ],
                 },
                 "output": {
-                    "title": "Home Coffee Essentials",
-                    "description": "Tools for brewing cafe-quality coffee in your own kitchen.",
+                    "title": "Coffee Corner",
+                    "description": "Kitchen tools for coffee, from 45.00 to 89.00.",
                     "notes": [
-                        {"item_id": "c1", "note": "Even grounds for a balanced cup."},
-                        {"item_id": "c2", "note": "A slow, steady pour for filter coffee."},
+                        {"item_id": "c1", "note": "Burr grinder: for coffee, 89.00."},
+                        {"item_id": "c2", "note": "Pour-over kettle: kitchen and coffee, 45.00."},
                     ],
                 },
             },
             {
                 "input": {
-                    "theme": "scary movie night",
+                    "theme": "space adventures",
+                    "shared": "2 items | years 1977 to 1979 | all Sci-Fi | some Action, Adventure, Horror",
                     "items": [
-                        {"item_id": "h1", "title": "Halloween", "year": 1978, "category": "Horror"},
-                        {"item_id": "h2", "title": "The Shining", "year": 1980, "category": "Horror"},
+                        {"item_id": "s1", "title": "Star Wars", "year": 1977, "genres": "Action, Adventure, Sci-Fi"},
+                        {"item_id": "s2", "title": "Alien", "year": 1979, "genres": "Horror, Sci-Fi"},
                     ],
                 },
                 "output": {
-                    "title": "Halloween Horror Classics",
-                    "description": "Two landmark horror films for a night of chills.",
+                    "title": "Sci-Fi, 1977 to 1979",
+                    "description": "Sci-Fi from 1977 to 1979, with some action, adventure and horror.",
                     "notes": [
-                        {"item_id": "h1", "note": "The slasher that started it all."},
-                        {"item_id": "h2", "note": "A haunted hotel and a slow descent."},
+                        {"item_id": "s1", "note": "Star Wars: Sci-Fi action and adventure from 1977."},
+                        {"item_id": "s2", "note": "Alien: Sci-Fi horror from 1979."},
                     ],
+                },
+            },
+        ],
+        "supersedes": [{"system": _WRITER_SYSTEM_V2, "template": _ITEMS_TEMPLATE_V2}],
+    },
+    {
+        "name": "sentence_repair",
+        "use_case": "curation",
+        "description": "Rewrites generated sentences that failed a faithfulness check, from the facts given.",
+        "gate": {"schema_valid": 0.9},
+        "system": "Each sentence below failed a check of generated catalog text; the problem says why. Write a "
+        "replacement sentence for each, built only from its facts line: copy names, years, genres and prices "
+        "from the facts, leave out anything the facts do not say. Never return the old sentence unchanged.",
+        "template": "Sentences to fix, each with the only facts it may use:\n<data>\n{% for s in sentences %}"
+        "{{ s.n }}. {{ s.text }}\n   problem: {{ s.problem }}\n   facts: {{ s.facts }}\n{% endfor %}</data>",
+        "variables_schema": {
+            "type": "object",
+            "required": ["facts", "sentences"],
+            "properties": {"facts": {"type": "array"}, "sentences": {"type": "array", "minItems": 1}},
+        },
+        "output_schema": {
+            "type": "object",
+            "required": ["sentences"],
+            "additionalProperties": False,
+            "properties": {
+                "sentences": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["n", "text"],
+                        "additionalProperties": False,
+                        "properties": {"n": {"type": "integer"}, "text": {"type": "string", "maxLength": 160}},
+                    },
+                }
+            },
+        },
+        "params": {"temperature": 0.0, "max_tokens": 300},
+        "examples": [
+            {
+                "input": {
+                    "facts": [],
+                    "sentences": [
+                        {
+                            "n": 0,
+                            "text": "Heat (1994) is an award-winning thriller.",
+                            "problem": "gives the year 1994 to 'Heat', whose year is 1995",
+                            "facts": "Heat | 1995 | Action, Crime, Thriller",
+                        },
+                        {
+                            "n": 1,
+                            "text": "Ten comedy and horror classics from the 1980s.",
+                            "problem": "calls it 'horror', a category only 1 of the 6 items it is about have",
+                            "facts": "6 items | years 1972 to 2013 | all Comedy | some Crime",
+                        },
+                    ],
+                },
+                "output": {
+                    "sentences": [
+                        {"n": 0, "text": "Heat: Action, Crime, Thriller from 1995."},
+                        {"n": 1, "text": "Six comedies from 1972 to 2013, some of them crime."},
+                    ]
                 },
             },
         ],
@@ -125,11 +205,18 @@ PROMPTS: list[dict[str, Any]] = [
     {
         "name": "item_enrichment",
         "use_case": "enrichment",
-        "description": "Tags and a short description for an item with thin metadata, from its own text.",
+        "description": "Tags and a short description for an item with thin metadata, from its own facts and its "
+        "catalog neighbours.",
         "gate": {"schema_valid": 0.9},
-        "system": "You describe catalog items using only the facts given. Never invent prices or dates.",
-        "template": "Item: <data>{{ title }}{% if category is defined %} [{{ category }}]{% endif %}"
-        "{% if text is defined %}: {{ text }}{% endif %}</data>",
+        "system": "You write the listing of one catalog item: one or two sentences from its own facts only "
+        "(title, year, genres or categories, price, its text). You may say which similar items it is like. "
+        "Never invent a plot, characters, cast, awards, quality or popularity. Pick tags from the list given.",
+        "template": "Item: <data>{{ title }}{% if year is defined %} | year {{ year }}{% endif %}"
+        "{% if category is defined %} | {{ category }}{% endif %}{% if price is defined %} | price {{ price }}"
+        "{% endif %}{% if text is defined %} | {{ text }}{% endif %}</data>\n"
+        "{% if neighbours is defined and neighbours %}Similar items in the catalog:\n<data>\n{% for n in neighbours %}"
+        "- {{ n }}\n{% endfor %}</data>\n{% endif %}"
+        "{% if vocabulary is defined %}Tags to choose from: {{ vocabulary | join(', ') }}{% endif %}",
         "variables_schema": {
             "type": "object",
             "required": ["title"],
@@ -143,21 +230,34 @@ PROMPTS: list[dict[str, Any]] = [
                 "tags": {
                     "type": "array",
                     "minItems": 1,
-                    "maxItems": 6,
+                    "maxItems": 5,
                     "items": {"type": "string", "minLength": 2, "maxLength": 30},
                 },
-                "description": {"type": "string", "minLength": 10, "maxLength": 300},
+                "description": {"type": "string", "minLength": 10, "maxLength": 240},
             },
         },
-        "params": {"temperature": 0.2, "max_tokens": 150},
+        "params": {"temperature": 0.1, "max_tokens": 160},
         "examples": [
             {
-                "input": {"title": "Ultralight tent", "category": "Outdoor/Tents"},
+                "input": {
+                    "title": "Ultralight tent",
+                    "category": "Outdoor, Tents",
+                    "price": "199.00 EUR",
+                    "neighbours": ["Trail stove | Outdoor, Stoves", "Two-person tent | Outdoor, Tents"],
+                    "vocabulary": ["outdoor", "stoves", "tents"],
+                },
                 "output": {
-                    "tags": ["camping", "hiking", "lightweight"],
-                    "description": "A light tent for hikers who count every gram.",
+                    "tags": ["outdoor", "tents"],
+                    "description": "Ultralight tent: an outdoor tent, 199.00 EUR. Similar to Two-person tent.",
                 },
             },
+        ],
+        "supersedes": [
+            {
+                "system": "You describe catalog items using only the facts given. Never invent prices or dates.",
+                "template": "Item: <data>{{ title }}{% if category is defined %} [{{ category }}]{% endif %}"
+                "{% if text is defined %}: {{ text }}{% endif %}</data>",
+            }
         ],
     },
     {
@@ -324,25 +424,27 @@ LOCAL_PROVIDERS = {"smollm2-135m": "local", "qwen2.5-coder-1.5b": "local-qwen"}
 @transaction.atomic
 def llm_defaults_ensure() -> None:
     """Providers, routes and prompts that do not exist yet are created. Routes served by a
-    local model follow LLM_LOCAL_PROFILE (the small model stays their fallback); nothing else
-    that exists is changed."""
+    local model follow the profiles: background generation LLM_GENERATION_PROFILE, the rest
+    LLM_LOCAL_PROFILE, each with the small model as fallback when it is not the small model
+    itself; a route an operator pointed elsewhere (any non-local provider) is left alone."""
     local = {
         profile: Provider.objects.get_or_create(
             name=name, defaults={"kind": Provider.Kind.LOCAL, "model": profile, "max_retries": 0}
         )[0]
         for profile, name in LOCAL_PROVIDERS.items()
     }
-    chosen, small = local[settings.LLM_LOCAL_PROFILE], local["smollm2-135m"]
-    fallback = small if chosen != small else None
+    small = local["smollm2-135m"]
     for use_case in USE_CASES:
-        Route.objects.get_or_create(use_case=use_case, defaults={"provider": chosen, "fallback": fallback,
-                                                                 **ROUTE_LIMITS[use_case]})  # fmt: skip
-    Route.objects.filter(provider__in=list(local.values())).exclude(provider=chosen).update(
-        provider=chosen, fallback=fallback
-    )
+        profile = settings.LLM_GENERATION_PROFILE if use_case in GENERATION_USE_CASES else settings.LLM_LOCAL_PROFILE
+        chosen = local[profile]
+        fallback = small if chosen != small else None
+        route, _ = Route.objects.get_or_create(use_case=use_case, defaults={"provider": chosen, "fallback": fallback,
+                                                                            **ROUTE_LIMITS[use_case]})  # fmt: skip
+        if route.provider in local.values() and (route.provider != chosen or route.fallback != fallback):
+            Route.objects.filter(pk=route.pk).update(provider=chosen, fallback=fallback)
     for spec in PROMPTS:
         _prompt_ensure(spec)
-    registry_cache.clear()  # the bulk route update above sends no signals
+    registry_cache.clear()  # the route updates above send no signals
 
 
 def _prompt_ensure(spec: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,14 +19,16 @@ from django.db import IntegrityError, connection, transaction
 
 from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import LIKED_ITEMS_SQL
+from recsys_app.lib.titles import display_title
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.tracing import trace_subject
 from recsys_app.ranking.models import BusinessRule, Explanation
 from recsys_app.ranking.rerank import ItemMeta, matches
 from recsys_app.ranking.surfaces import active_rules
-from recsys_app.safety.grounding import unsupported_claim
+from recsys_app.safety.grounding import repetition, unsupported_claim
 
 EXPLANATION_PROMPT = "explanation"
+QUEUED = "queued"  # provenance["phrasing"] of a model explanation a worker has yet to phrase
 RECENT = 50  # liked items looked at for "because you liked"
 _LIKED = LIKED_ITEMS_SQL
 _BY_COVISIT = f"""
@@ -100,7 +103,7 @@ def template_text(signals: dict[str, Any]) -> str:
 
 def signal_phrases(signals: dict[str, Any]) -> list[str]:
     """The signals as short phrases, which is all the model is given."""
-    phrases = [f"you liked {title}" for title in signals.get("liked", [])]
+    phrases = [f"you liked {display_title(title)}" for title in signals.get("liked", [])]
     phrases += [f"popular in {signals['category']}"] if signals.get("category") else []
     phrases += [f"in the collection {signals['collection']}"] if signals.get("collection") else []
     if not phrases:
@@ -124,16 +127,40 @@ def explanation_for(
         return found
     text, by, provenance = template_text(signals), "template", dict[str, Any]()
     if phrase:
-        with trace_subject(user.external_id):
-            text, by, provenance = _phrased(meta.title, signals, text)
+        provenance = {"phrasing": QUEUED}
     try:
         with transaction.atomic():
-            return Explanation.objects.create(
+            created = Explanation.objects.create(
                 user=user, item_id=meta.id, signals_hash=digest, signals=signals, text=text[:300], mode=mode,
                 phrased_by=by, provenance=provenance,
             )  # fmt: skip
     except IntegrityError:  # a concurrent request explained it first
         return Explanation.objects.get(user=user, item_id=meta.id, signals_hash=digest, mode=mode)
+    if phrase:
+        transaction.on_commit(partial(_queue_phrasing, created.pk))
+    return created
+
+
+def _queue_phrasing(explanation_id: int) -> None:
+    from recsys_app.ranking.tasks import explanation_phrase_task
+
+    explanation_phrase_task.delay(explanation_id)
+
+
+def explanation_phrase(*, explanation_id: int) -> Explanation | None:
+    """The worker's half of `explain=model`: the model phrases a queued explanation once (a
+    second delivery of the task finds it done and stops)."""
+    claimed = Explanation.objects.filter(pk=explanation_id, provenance__phrasing=QUEUED).update(
+        provenance={"phrasing": "running"}
+    )
+    if not claimed:
+        return None
+    found = Explanation.objects.select_related("user", "item").get(pk=explanation_id)
+    with trace_subject(found.user.external_id):
+        text, by, provenance = _phrased(found.item.title, found.signals, found.text)
+    found.text, found.phrased_by, found.provenance = text[:300], by, provenance
+    found.save(update_fields=["text", "phrased_by", "provenance"])
+    return found
 
 
 def _phrased(title: str, signals: dict[str, Any], fallback: str) -> tuple[str, str, dict[str, Any]]:
@@ -146,7 +173,10 @@ def _phrased(title: str, signals: dict[str, Any], fallback: str) -> tuple[str, s
         return fallback, "template", {"rejected": f"model gave no answer: {exc}"[:300]}
     provenance = {"generated": True, "prompt": EXPLANATION_PROMPT, "prompt_version": completion.version.number,
                   "model": completion.trace.model, "trace": completion.trace.pk}  # fmt: skip
-    claim = unsupported_claim(text, " ".join([title, *phrases]))
+    claim = unsupported_claim(text, " ".join([title, display_title(title), *phrases]))
     if claim is not None:
         return fallback, "template", {**provenance, "generated": False, "rejected": f"names '{claim}', no signal has"}
+    loop = repetition(text)
+    if loop is not None:
+        return fallback, "template", {**provenance, "generated": False, "rejected": loop}
     return text, "model", provenance

@@ -7,6 +7,15 @@ from celery import shared_task
 from recsys_app.ops.tasking import RecordedTask
 
 
+@shared_task(base=RecordedTask, soft_time_limit=120, time_limit=150)
+def explanation_phrase_task(explanation_id: int) -> dict[str, Any]:
+    """`explain=model`: the model phrases one explanation off the request path."""
+    from recsys_app.ranking.explanations import explanation_phrase
+
+    found = explanation_phrase(explanation_id=explanation_id)
+    return {"explanation": explanation_id, "phrased_by": found.phrased_by if found else None}
+
+
 @shared_task(base=RecordedTask, soft_time_limit=3300, time_limit=3600)
 def ranker_train_task() -> dict[str, Any]:
     from recsys_app.ranking.ranker import ranker_train

@@ -4,6 +4,7 @@ answer and by LLM evaluations."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -101,3 +102,18 @@ def common_words() -> frozenset[str]:
 
     lines = (model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
     return frozenset(word for word in lines if word.isalpha() and not word.startswith("["))
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+def repetition(text: str) -> str | None:
+    """Why `text` repeats itself (the loop of a small model: "you liked Tron, and you liked
+    Tron"), or None: a pair of words said twice, one of them longer than three letters."""
+    tokens = _WORD.findall(text.lower())
+    seen: set[tuple[str, str]] = set()
+    for pair in itertools.pairwise(tokens):
+        if pair in seen and any(len(word) > 3 for word in pair):
+            return f"repeats '{' '.join(pair)}'"
+        seen.add(pair)
+    return None

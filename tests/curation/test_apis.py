@@ -12,10 +12,12 @@ from rest_framework.test import APIClient
 from curation import services
 from curation.models import Brief, Draft, DraftItem
 from recsys_app.catalog.models import EndUser, Interaction, Item
+from recsys_app.llmops.models import Trace
 from recsys_app.ranking.config import DEFAULT_SURFACES
-from recsys_app.ranking.explanations import unsupported_claim
+from recsys_app.ranking.explanations import explanation_phrase, signal_phrases, unsupported_claim
 from recsys_app.ranking.models import Explanation, Surface
 from recsys_app.ranking.serving import PHRASED_PER_PAGE
+from recsys_app.safety.grounding import repetition
 from tests.world import World
 
 OUTDOOR = ["tents-1", "tents-3", "stoves-2"]
@@ -94,6 +96,14 @@ def test_explanations_state_only_the_signals(
     EndUser.objects.filter(external_id="shopper-0").update(consent_generative=True)  # explain=model needs it
     params = {"user_id": "shopper-0", "k": 20, "explain": mode}
     body = serve_client.get("/api/v1/recommendations", params).json()
+    assert not Trace.objects.filter(name="explanation").exists(), "no request waits for the model"
+    if mode == "model":  # the worker's half: each queued explanation phrased once
+        queued = Explanation.objects.filter(mode="model", provenance__phrasing="queued")
+        assert queued.count() == min(PHRASED_PER_PAGE, len(body["items"]))
+        for explanation_id in queued.values_list("pk", flat=True):
+            assert explanation_phrase(explanation_id=explanation_id) is not None
+            assert explanation_phrase(explanation_id=explanation_id) is None, "phrased once"
+        body = serve_client.get("/api/v1/recommendations", params).json()
     liked = set(Interaction.objects.filter(user__external_id="shopper-0").values_list("item__title", flat=True))
     for item in body["items"]:
         explanation, signals = item["explanation"], item["explanation"]["signals"]
@@ -126,3 +136,10 @@ def test_a_phrasing_that_claims_more_than_the_signals_is_refused() -> None:
     assert unsupported_claim("Because you liked Heat.", "Alien you liked Heat") is None
     assert unsupported_claim("Because you liked Heat and Casino.", "Alien you liked Heat") == "Casino"
     assert unsupported_claim("A hit since 1999.", "Alien you liked Heat") == "1999"
+
+
+def test_a_phrasing_that_loops_is_refused_and_titles_read_as_written() -> None:
+    assert repetition("You liked Fly, The, and Tron, and you liked Tron") == "repeats 'you liked'"
+    assert repetition("Because you liked The Fly and Tron.") is None
+    phrases = signal_phrases({"source": "covisit", "liked": ["Fly, The", "Tron"]})
+    assert phrases == ["you liked The Fly", "you liked Tron"]

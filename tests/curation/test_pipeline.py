@@ -6,16 +6,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from curation.checks import Facts, check_collection, fact_problem, facts_of
+from curation.checks import Facts, facts_of, note_problems
+from curation.claims import check
+from curation.coherence import cohere
+from curation.faithfulness import grounds_for
 from curation.models import Brief, Draft
-from curation.pipeline import brief_queue, brief_run, compose, ids_only_schema
-from curation.schemas import Audience, CollectionText, Note
+from curation.pipeline import brief_queue, brief_run, ids_only_schema, realigned
+from curation.schemas import Audience
 from curation.segments import themes_propose
 from recsys_app.catalog.models import Item
 from recsys_app.llmops.models import Trace
+from recsys_app.ranking.blend import Scored
 from tests.world import World
 
 
@@ -35,8 +37,17 @@ def test_a_brief_becomes_a_grounded_draft_with_its_evidence(world: World, llm: N
     assert 3 <= len(items) <= 5 and all(e.item.category_path.startswith("Kitchen") for e in items)
     assert [n["item_id"] for n in draft.content["notes"]] == [e.item.external_id for e in items]
     facts = facts_of([e.item_id for e in items])
-    for note, entry in zip(draft.content["notes"], items, strict=True):
-        assert fact_problem(note["note"], [facts[entry.item_id]]) is None, note
+    grounds = grounds_for(list(facts.values()), context=brief.theme)
+    for note, entry in zip(draft.content["notes"], items, strict=True):  # every sentence left passes
+        assert all(v.status == "passed" for v in check(note["note"], part="note", grounds=grounds,
+                                                       item=facts[entry.item_id])), note  # fmt: skip
+    assert all(v.status == "passed" for v in check(draft.content["title"], part="title", grounds=grounds))
+    assert all(v.status == "passed" for v in check(draft.content["description"], part="description", grounds=grounds))
+    claims = draft.evidence["claims"]
+    if draft.writer == "model":  # the small model's answer, sentence by sentence
+        assert {c["part"] for c in claims} >= {"title", "note"} and draft.evidence["faithfulness"]["sentences"]
+        assert all(c["reason"] for c in claims if c["status"] != "passed"), "every change says why"
+    assert draft.evidence["coherence"]["kept"] >= 3
     retrieved = {row["item_id"] for row in draft.evidence["retrieved"]}
     assert {e.item_id for e in items} <= retrieved
     assert draft.trace is not None and draft.trace.kind == Trace.Kind.SPAN
@@ -91,14 +102,13 @@ def test_proposed_themes_come_from_clusters_of_what_the_audience_likes(world: Wo
     assert "trending with everyone" in briefs[0].theme
 
 
-def test_the_writer_schema_allows_only_the_picked_ids() -> None:
+def test_the_writer_schema_fixes_one_note_per_picked_item_in_order() -> None:
     schema = {"type": "object", "properties": {"notes": {"type": "array", "items": {"type": "object"}}}}
     narrowed = ids_only_schema(schema, ["a", "b"])
     assert narrowed is not None and schema != narrowed
     notes = narrowed["properties"]["notes"]
-    assert notes["minItems"] == notes["maxItems"] == 2 and notes["items"]["properties"]["item_id"] == {
-        "enum": ["a", "b"]
-    }
+    assert notes["minItems"] == notes["maxItems"] == 2
+    assert [n["properties"]["item_id"] for n in notes["prefixItems"]] == [{"const": "a"}, {"const": "b"}]
 
 
 PICKED = [
@@ -108,53 +118,36 @@ PICKED = [
 
 
 @pytest.mark.django_db
-def test_checks_drop_unknown_ids_and_wrong_facts_and_fail_unsafe_text(films: list[Item]) -> None:
-    checked = check_collection(
-        title="Night of Horror", description="Films from 1979 and 1995.",
-        notes={"film-1": "Only €3.00 today", "film-2": "A crime epic.", "film-9": "Not retrieved", "film-3": "x"},
+def test_notes_on_unknown_ids_go_and_reused_or_unsafe_ones_are_named(films: list[Item]) -> None:
+    reasons, report = note_problems(
+        {"film-1": "A gem.", "film-2": "a gem. ", "film-9": "Not retrieved", "film-3": "x"},
         picked=PICKED, retrieved={"film-1", "film-2", "film-3"},
     )  # fmt: skip
-    assert checked.notes == {"film-2": "A crime epic."}
-    reasons = {d["item_id"]: d["reason"] for d in checked.report.dropped}
-    assert reasons["film-1"] == "states the price 3.00, which no item in it has"
-    assert "not retrieved" in reasons["film-9"] and "not in the collection" in reasons["film-3"]
-    assert checked.title == "Night of Horror" and not checked.report.problems
-    twice = check_collection(title="Night", description="Two films.", notes={"film-1": "A gem.", "film-2": "a gem. "},
-                             picked=PICKED, retrieved={"film-1", "film-2"})  # fmt: skip
-    assert twice.notes == {} and twice.report.dropped[0]["reason"] == "the same note is given to 2 items"
+    assert reasons == {"film-1": "is the same note as 1 other item(s) get", "film-2": "is the same note as 1 other "
+                       "item(s) get"}  # fmt: skip
+    dropped = {d["item_id"]: d["reason"] for d in report.dropped}
+    assert "not retrieved" in dropped["film-9"] and "not in the collection" in dropped["film-3"]
     slasher = "The slasher that started it all."
-    copied = check_collection(title="Night", description="Two films.", notes={"film-1": slasher}, picked=PICKED,
-                              retrieved={"film-1"}, examples=frozenset({slasher.lower()}))  # fmt: skip
-    assert copied.notes == {} and copied.report.dropped[0]["reason"] == "copies a note of the prompt's worked examples"
-    unsafe = check_collection(title="See www.example.com", description="Films from 1980.", notes={}, picked=PICKED,
-                              retrieved=set())  # fmt: skip
-    assert unsafe.report.problems == ["title contains a link or an address ('www.')"]
-    tagged = check_collection(title="<data>Night</data>", description="Two films.", notes={}, picked=PICKED,
-                              retrieved=set())  # fmt: skip
-    assert tagged.title is None and not tagged.report.problems, "markup drops the part, it does not fail the draft"
-    assert unsafe.description is None, "a wrong year drops the description"
+    copied, _ = note_problems({"film-1": slasher}, picked=PICKED, retrieved={"film-1"},
+                              examples=frozenset({slasher.lower()}))  # fmt: skip
+    assert copied == {"film-1": "copies a note of the prompt's worked examples"}
+    _, unsafe = note_problems({"film-1": "See www.example.com"}, picked=PICKED, retrieved={"film-1"})
+    assert unsafe.problems == ["note on film-1 contains a link or an address ('www.')"]
 
 
-_ids = st.sampled_from(["film-1", "film-2", "film-3", "ghost", "", "film-1 "])
-_words = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
-_claims = st.sampled_from(
-    ["", " from 1979", " from 1988", " for $9.99", " for €1.00", " a horror gem", " a crime epic"]
-)
-_notes = st.lists(st.builds(lambda i, w, c: Note(item_id=i, note=w + c), _ids, _words, _claims), max_size=6)
+def test_a_note_written_under_the_wrong_id_moves_to_the_item_it_names() -> None:
+    shifted = {"film-1": "Heat: crime from 1995.", "film-2": "A night of horror."}
+    assert realigned(shifted, PICKED) == {"film-2": "Heat: crime from 1995."}
+    assert realigned({"film-1": "Alien and Heat."}, PICKED) == {"film-1": "Alien and Heat."}, "two names: stays"
 
 
-@pytest.mark.django_db
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(notes=_notes, title_claim=_claims)
-def test_no_composed_collection_names_anything_outside_the_picked_catalog_items(
-    films: list[Item], notes: list[Note], title_claim: str
-) -> None:
-    answer = CollectionText(
-        title="Picks" + title_claim, description="A few films for tonight" + title_claim, notes=notes
-    )
-    text, _ = compose("movie night", PICKED, {"film-1", "film-2", "film-3"}, answer)
-    assert [n.item_id for n in text.notes] == ["film-1", "film-2"], "every picked item once, nothing else"
-    by_id = {f.external_id: f for f in PICKED}
-    for note in text.notes:
-        assert fact_problem(note.note, [by_id[note.item_id]]) is None
-    assert fact_problem(text.title, PICKED) is None and fact_problem(text.description, PICKED) is None
+def test_a_collection_keeps_only_items_that_fit_its_theme_and_each_other(world: World) -> None:
+    ids = {i.external_id: i.pk for i in Item.objects.all()}
+    order = [f"coffee-{n}" for n in range(5)] + [f"knives-{n}" for n in range(5)] + ["tents-0", "tents-1"]
+    scored = [Scored(ids[e], 1.0 - n / 20, {"lexical": 1.0}) for n, e in enumerate(order)]
+    facts = facts_of(ids.values())
+    fit = cohere(scored, facts, theme="coffee at home")
+    kept = {facts[e.item_id].external_id for e in fit.kept}
+    assert fit.dominant == ["coffee"] and kept <= {f"coffee-{n}" for n in range(5)} and len(kept) >= 4
+    assert all(ids[e] in fit.left_out for e in order if not e.startswith("coffee")), "every other item says why"
+    assert "is not coffee, which the collection's closest items are" in fit.left_out.values()

