@@ -10,7 +10,11 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from curation.models import Brief, Draft
+from curation import services
+from curation.models import Brief, Draft, EnrichmentJob
+from curation.selectors import review_feedback
+from recsys_app.catalog.models import Item
+from recsys_app.llmops.models import PromptVersion
 from recsys_app.retrieval.models import CuratedEntry
 
 
@@ -93,3 +97,53 @@ def test_briefs_are_validated_and_queued_from_the_console(publisher: Any, films:
     assert Brief.objects.get(pk=brief.pk).status == Brief.Status.QUEUED
     again = client.post(changelist, {"action": "run_pipeline", "_selected_action": [brief.pk]}, follow=True)
     assert any("already queued or running" in m for m in _messages(again))
+
+
+def test_operators_enrich_selected_items_and_watch_the_job(films: list[Item], operator: Any) -> None:
+    client = _client(operator)
+    chosen = [films[0].pk, films[1].pk]
+    response = client.post(reverse("admin:catalog_item_changelist"),
+                           {"action": "enrich_items", "_selected_action": chosen}, follow=True)  # fmt: skip
+    job = EnrichmentJob.objects.get()
+    assert job.origin == EnrichmentJob.Origin.CONSOLE and job.created_by == operator
+    assert sorted(job.filter["item_ids"]) == sorted(f.external_id for f in films[:2]) and job.budget_items == 2
+    assert any(f">#{job.pk}</a> queued for 2 item(s)" in m for m in _messages(response))
+    page = client.get(reverse("admin:curation_enrichmentjob_changelist"))
+    assert page.status_code == 200 and "0 / 0 of at most 2" in page.content.decode()
+
+
+def test_a_viewer_without_item_rights_cannot_start_a_job(films: list[Item], reviewer: Any) -> None:
+    response = _client(reviewer).post(reverse("admin:catalog_item_changelist"),
+                                      {"action": "enrich_items", "_selected_action": [films[0].pk]})  # fmt: skip
+    assert response.status_code == 403 and not EnrichmentJob.objects.exists()
+
+
+def test_the_prompt_page_shows_what_reviewers_made_of_each_version(
+    make_draft: Callable[..., Draft], operator: Any, llm: None
+) -> None:
+    seed = PromptVersion.objects.get(prompt_id="collection_writer", number=1)
+    kept = make_draft(prompt_version=seed)
+    rejected = make_draft(prompt_version=seed)
+    rejected.evidence = {
+        **rejected.evidence,
+        "claims": [
+            {"part": "note", "text": "", "status": "replaced", "check": "year", "reason": "gives the year 1999 to …"}
+        ],
+    }
+    rejected.save(update_fields=["evidence"])  # fmt: skip
+    for draft, decide in ((kept, "approve"), (rejected, "reject")):
+        draft = services.draft_claim(draft=draft, by=operator)
+        if decide == "approve":
+            content = {**draft.content, "title": "Horror Classics of the 70s"}
+            draft = services.draft_edit(draft=draft, by=operator, revision=draft.revision, content=content)
+            services.draft_approve(draft=draft, by=operator, revision=draft.revision)
+        else:
+            services.draft_reject(draft=draft, by=operator, revision=draft.revision, reason="wrong year")
+    rows = {(row.version, row.check): row for row in review_feedback("collection_writer")}
+    overall, year = rows[(1, "")], rows[(1, "year")]
+    assert (overall.drafts, overall.approved, overall.edited, overall.rejected) == (2, 1, 1, 1)
+    assert overall.mean_edit_distance is not None and 0 < overall.mean_edit_distance < 0.5
+    assert (year.drafts, year.rejected) == (1, 1)
+    page = _client(operator).get(reverse("admin:llmops_prompt_change", args=["collection_writer"]))
+    text = page.content.decode()
+    assert "What reviewers made of its drafts" in text and "year" in text and "(50%)" in text

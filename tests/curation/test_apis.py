@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from curation import services
-from curation.models import Brief, Draft, DraftItem
+from curation.models import Brief, Draft, DraftItem, EnrichmentJob
 from recsys_app.catalog.models import EndUser, Interaction, Item
 from recsys_app.llmops.models import Trace
 from recsys_app.ranking.config import DEFAULT_SURFACES
@@ -143,3 +143,23 @@ def test_a_phrasing_that_loops_is_refused_and_titles_read_as_written() -> None:
     assert repetition("Because you liked The Fly and Tron.") is None
     phrases = signal_phrases({"source": "covisit", "liked": ["Fly, The", "Tron"]})
     assert phrases == ["you liked The Fly", "you liked Tron"]
+
+
+def test_catalog_clients_start_and_follow_enrichment_jobs(
+    films: list[Item], ingest_client: APIClient, serve_client: APIClient
+) -> None:
+    body = {"filter": {"category": "Horror"}, "budget": {"items": 2, "tokens": 5000}}
+    created = ingest_client.post("/api/v1/enrichment-jobs", body, format="json")
+    assert created.status_code == 202, created.content
+    job = created.json()
+    assert job["status"] == "queued" and job["budget"] == {"items": 2, "tokens": 5000} and job["origin"] == "api"
+    assert job["filter"] == {"category": "Horror"} and "review" in job["review"]
+    detail = ingest_client.get(f"/api/v1/enrichment-jobs/{job['id']}")
+    assert detail.status_code == 200 and detail.json()["id"] == job["id"]
+    bad = ingest_client.post("/api/v1/enrichment-jobs", {"filter": {"colour": "red"}}, format="json")
+    assert bad.status_code == 400 and "filter: colour: Extra inputs are not permitted" in bad.json()["error"]["message"]
+    assert ingest_client.post("/api/v1/enrichment-jobs", {"budget": {"items": -1}}, format="json").status_code == 400
+    assert ingest_client.post("/api/v1/enrichment-jobs", [1], format="json").status_code == 400
+    assert ingest_client.get("/api/v1/enrichment-jobs/999999").status_code == 404
+    assert serve_client.post("/api/v1/enrichment-jobs", body, format="json").status_code == 403
+    assert EnrichmentJob.objects.count() == 1, "refused requests create nothing"

@@ -11,7 +11,10 @@ from recsys_app.catalog.models import Item
 from recsys_app.llmops.evaluation import eval_result_rate, eval_run_create, eval_run_execute, token_f1
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalRun, LabelChange, Prompt, PromptVersion
 from recsys_app.llmops.prompts import (
+    REVIEW_CASES_MIN,
+    REVIEW_SET,
     PromptError,
+    gate_check,
     render,
     version_create,
     version_diff,
@@ -83,6 +86,28 @@ def test_production_needs_a_passing_evaluation_and_rollback_is_one_step(llm: Non
     assert version_for(prompt_name=prompt.pk) == seeded
     assert LabelChange.objects.filter(version__prompt=prompt).first().reason == "rollback"
     assert AuditEntry.objects.filter(action="prompt.rollback", target_id=str(seeded.pk)).exists()
+
+
+def test_once_reviewers_approved_enough_drafts_the_gate_evaluates_on_them(llm: None) -> None:
+    prompt = Prompt.objects.get(name="collection_writer")
+    candidate = _new_version(prompt, system="Name collections plainly.")
+    passing = {"schema_valid": 1.0, "grounding": 1.0}
+    for name, scores in (("seed", passing), ("red-team", {"redteam": 1.0}), ("benign", {"benign": 1.0})):
+        EvalRun.objects.create(version=candidate, dataset=EvalDataset.objects.get(prompt=prompt, name=name),
+                               status=EvalRun.Status.DONE, scores=scores)  # fmt: skip
+    reviews = EvalDataset.objects.create(prompt=prompt, name=REVIEW_SET)
+    for n in range(REVIEW_CASES_MIN - 1):
+        EvalCase.objects.create(dataset=reviews, variables={"theme": f"t{n}", "items": []}, source="review")
+    gate_check(version=candidate)  # too few reviewed drafts yet: the set is not required
+    EvalCase.objects.create(dataset=reviews, variables={"theme": "t", "items": []}, source="review")
+    with pytest.raises(PromptError, match=f"{REVIEW_SET}: evaluate it on the {REVIEW_CASES_MIN} drafts reviewers"):
+        gate_check(version=candidate)
+    EvalRun.objects.create(version=candidate, dataset=reviews, status=EvalRun.Status.DONE,
+                           scores={"schema_valid": 1.0, "grounding": 0.6})  # fmt: skip
+    with pytest.raises(PromptError, match=rf"{REVIEW_SET} grounding 0\.600 < 0\.9"):
+        gate_check(version=candidate)
+    EvalRun.objects.create(version=candidate, dataset=reviews, status=EvalRun.Status.DONE, scores=passing)
+    gate_check(version=candidate)
 
 
 def test_the_red_team_set_is_handled_and_the_benign_set_passes_with_the_real_model(llm: None) -> None:
