@@ -6,18 +6,21 @@ together. An item stays when
 - its embedding is close enough to the theme's (`THEME_FLOOR`), and
 - it carries the collection's dominant category or tag (the one most of the theme-closest
   items carry), when they agree on one, and
-- it is close to the centroid of the items kept so far (`CENTROID_FLOOR`).
+- it is close to the centroid of the items kept so far (`CENTROID_FLOOR`), and
+- it is from the decade the theme names, if it names one ("thrillers of the 1990s").
 A brief that cannot gather enough such items ends with the reason, instead of padding.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from curation.checks import Facts
+from curation.claims import DECADE, DECADE_WORDS
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.serving import item_vectors
 from recsys_app.retrieval import encoder
@@ -53,6 +56,13 @@ def cohere(scored: Sequence[Scored], facts: dict[int, Facts], *, theme: str) -> 
             fit.left_out[entry.item_id] = "has no embedding"
         elif similarity[entry.item_id] < THEME_FLOOR:
             fit.left_out[entry.item_id] = f"far from the theme (similarity {similarity[entry.item_id]:.2f})"
+    decades = theme_decades(theme)
+    if decades:  # "crime films of the 1990s": the theme states their decade
+        for entry in list(close):
+            year = facts[entry.item_id].year
+            if not year or not any(d <= year < d + 10 for d in decades):
+                fit.left_out[entry.item_id] = f"not from the {' or '.join(f'{d}s' for d in decades)}, as the theme says"
+                close.remove(entry)
     core = sorted(close, key=lambda e: -similarity[e.item_id])[:CORE]
     fit.dominant = _dominant([facts[e.item_id] for e in core], theme_vector)
     kept: list[Scored] = []
@@ -72,6 +82,16 @@ def cohere(scored: Sequence[Scored], facts: dict[int, Facts], *, theme: str) -> 
                 kept.remove(entry)
     fit.kept = kept
     return fit
+
+
+def theme_decades(theme: str) -> list[int]:
+    """Decades a theme names ('the 1990s', '80s', 'the eighties')."""
+    found = []
+    for match in DECADE.finditer(theme):
+        century, tens, short = match.groups()
+        found.append(int(century) * 100 + int(tens) * 10 if century else 1900 + int(short) * 10)
+    found += [1900 + tens * 10 for word, tens in DECADE_WORDS.items() if re.search(rf"\b{word}\b", theme.lower())]
+    return sorted(set(found))
 
 
 def _dominant(core: list[Facts], theme_vector: np.ndarray) -> list[str]:

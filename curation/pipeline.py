@@ -213,8 +213,8 @@ def write(theme: str, picked: list[Facts], retrieved: set[str]) -> Written:
         )
         answer = CollectionText.model_validate(completion.parsed)
     except (LLMError, PromptError, ValidationError) as exc:
-        return Written(_template_text(theme, picked), "template", Report(), False, variables,
-                       model_error=str(exc)[:500])  # fmt: skip
+        template = _template_text(theme, picked, grounds_for(picked, context=theme))
+        return Written(template, "template", Report(), False, variables, model_error=str(exc)[:500])
     grounds = grounds_for(picked, context=theme, prompt=completion.version)
     text, report, verdicts, repaired = compose(
         theme, picked, retrieved, answer, grounds=grounds, examples=example_notes(version.examples)
@@ -331,7 +331,10 @@ def ids_only_schema(schema: dict[str, Any] | None, ids: list[str]) -> dict[str, 
     notes["prefixItems"] = [
         {**note, "properties": {**note.get("properties", {}), "item_id": {"const": item_id}}} for item_id in ids
     ]
-    return narrowed  # `items` stays: maxItems leaves no room for any after the fixed ones
+    # llama.cpp's grammar reads `items` before `prefixItems`: only the fixed ones may stay (and
+    # maxItems leaves no room after them).
+    notes.pop("items", None)
+    return narrowed
 
 
 def _template_text(theme: str, picked: list[Facts], grounds: Grounds | None = None) -> CollectionText:

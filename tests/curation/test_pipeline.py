@@ -9,7 +9,7 @@ import pytest
 
 from curation.checks import Facts, facts_of, note_problems
 from curation.claims import check
-from curation.coherence import cohere
+from curation.coherence import cohere, theme_decades
 from curation.faithfulness import grounds_for
 from curation.models import Brief, Draft
 from curation.pipeline import brief_queue, brief_run, ids_only_schema, realigned
@@ -109,6 +109,7 @@ def test_the_writer_schema_fixes_one_note_per_picked_item_in_order() -> None:
     notes = narrowed["properties"]["notes"]
     assert notes["minItems"] == notes["maxItems"] == 2
     assert [n["properties"]["item_id"] for n in notes["prefixItems"]] == [{"const": "a"}, {"const": "b"}]
+    assert "items" not in notes, "llama.cpp's grammar would read `items` instead of the fixed ones"
 
 
 PICKED = [
@@ -151,3 +152,7 @@ def test_a_collection_keeps_only_items_that_fit_its_theme_and_each_other(world: 
     assert fit.dominant == ["coffee"] and kept <= {f"coffee-{n}" for n in range(5)} and len(kept) >= 4
     assert all(ids[e] in fit.left_out for e in order if not e.startswith("coffee")), "every other item says why"
     assert "is not coffee, which the collection's closest items are" in fit.left_out.values()
+    assert theme_decades("crime films of the 1990s") == [1990] and theme_decades("the eighties and '70s") == [
+        1970,
+        1980,
+    ]
