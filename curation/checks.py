@@ -1,11 +1,8 @@
-"""Checks on generated text before a person sees it: every item it names was retrieved, every
-fact it states (year, price, category) matches the catalog, and the safety hooks pass.
-
-Facts are read from the words themselves, so a note that calls a comedy "a horror classic"
-or gives a 1995 film the year 1987 is caught even though the schema was met. A part that
-states a wrong fact (or carries markup) is dropped and replaced by words made of catalog
-facts; text that trips a safety hook (links, addresses; step 6 adds its guardrails) fails the
-draft, with the reason.
+"""What the checks of generated text stand on: the catalog facts of an item (`Facts`), the id
+checks of a collection's notes (every note on an item that was retrieved and picked, none given
+to several items or copied from the prompt's worked answers), and the safety hooks (links and
+addresses, the output guardrails) whose failure fails the draft with its reason. Sentences are
+judged against the facts in `claims.py`.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from recsys_app.catalog.selectors import top_categories
 from recsys_app.lib.titles import display_title
 from recsys_app.safety.guardrails import described, failed, guard_text
 
-YEAR = re.compile(r"(?<![\d$€£.,])(1[89]\d\d|20\d\d)(?![\d']|s\b)")  # "1980s" is a decade, not a claim
 PRICE = re.compile(r"[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)|(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:EUR|USD|GBP|euros?|dollars?)\b")
 LINK = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 MARKUP = re.compile(r"</?[a-z!][^>]*>", re.IGNORECASE)
@@ -83,35 +79,11 @@ def catalog_categories() -> frozenset[str]:
     return frozenset(name.lower() for name in top_categories() if len(name) > 2)
 
 
-def stated_years(text: str) -> set[int]:
-    return {int(match) for match in YEAR.findall(text)}
-
-
 def stated_prices(text: str) -> set[Decimal]:
     found = set()
     for symbol_first, code_after in PRICE.findall(text):
         found.add(Decimal((symbol_first or code_after).replace(",", ".")))
     return found
-
-
-def stated_categories(text: str) -> set[str]:
-    words = text.lower()
-    return {name for name in catalog_categories() if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", words)}
-
-
-def fact_problem(text: str, facts: list[Facts]) -> str | None:
-    """Why `text` (about these items together) states something the catalog contradicts, or None."""
-    years = {f.year for f in facts if f.year}
-    for year in sorted(stated_years(text) - years):
-        return f"states the year {year}, which no item in it has"
-    prices = {f.price for f in facts if f.price is not None}
-    for price in sorted(stated_prices(text)):
-        if not any(abs(price - known) < Decimal("0.005") for known in prices):
-            return f"states the price {price}, which no item in it has"
-    categories = frozenset().union(*(f.categories for f in facts)) if facts else frozenset()
-    for name in sorted(stated_categories(text) - categories):
-        return f"calls it '{name}', a category none of its items has"
-    return None
 
 
 # Safety hooks: each returns a reason to refuse the text, or None.

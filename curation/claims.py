@@ -207,10 +207,24 @@ def sentence_problem(sentence: str, *, part: str, grounds: Grounds, item: Facts 
     return failure[1] if failure else None
 
 
+def edit_problem(text: str, *, part: str, grounds: Grounds, item: Facts | None = None) -> str | None:
+    """Why a reviewer's text states something its items' facts contradict, or None."""
+    pieces = [text.strip()] if part == "title" else sentences(text, grounds.items)
+    for piece in pieces:
+        failure = sentence_failure(piece, part=part, grounds=grounds, item=item, by_person=True)
+        if failure:
+            return failure[1]
+    return None
+
+
+BY_PERSON_EXEMPT = frozenset({"copy", "name", "claim"})  # a reviewer is a source for names and claims
+
+
 def sentence_failure(
-    sentence: str, *, part: str, grounds: Grounds, item: Facts | None = None
+    sentence: str, *, part: str, grounds: Grounds, item: Facts | None = None, by_person: bool = False
 ) -> tuple[str, str] | None:
-    """(the check that failed, why), or None: the first of `CHECKS` that refuses the sentence."""
+    """(the check that failed, why), or None. `by_person`: a reviewer's words, held to the facts
+    but not asked for a source of what they know (names, plots, quality)."""
     named = mentions(sentence, grounds.items)
     about = list({m.facts.external_id: m.facts for m in named}.values())
     if item is not None and item.external_id not in {f.external_id for f in about}:
@@ -236,6 +250,8 @@ def sentence_failure(
         ("claim", lambda: _claims(sentence, about, grounds, whole)),
     ]
     for name, run in checks:
+        if by_person and name in BY_PERSON_EXEMPT:
+            continue
         reason = run()
         if reason:
             return name, reason

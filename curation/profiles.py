@@ -9,7 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from curation.checks import fact_problem, facts_of, safety_problem
+from curation.checks import facts_of, safety_problem
+from curation.claims import check
+from curation.faithfulness import grounds_for
 from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import liked_item_ids
 from recsys_app.llmops.gateway import LLMError, llm_complete
@@ -85,7 +87,9 @@ def _summary(items: list[dict[str, Any]], facts: list[Any]) -> tuple[str, str, d
         return template_summary(items), "template", {}
     provenance = {"prompt": PROFILE_PROMPT, "prompt_version": completion.version.number,
                   "model": completion.trace.model, "trace": completion.trace.pk}  # fmt: skip
-    problem = fact_problem(summary, facts) or safety_problem(summary)
+    grounds = grounds_for(facts)
+    failing = [v for v in check(summary, part="description", grounds=grounds) if v.status != "passed"]
+    problem = (failing[0].reason if failing else None) or safety_problem(summary)
     if problem or len(summary) < 10:
         return template_summary(items), "template", {**provenance, "rejected": problem or "too short"}
     return summary, "model", provenance

@@ -22,7 +22,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from curation.checks import fact_problem, facts_of, safety_problem
+from curation.checks import facts_of, safety_problem
+from curation.claims import edit_problem
+from curation.faithfulness import grounds_for
 from curation.models import Draft, ReviewAction
 from curation.schemas import Audience, CollectionText, EnrichmentText, parsed
 from curation.selectors import content_lines, provenance
@@ -159,6 +161,8 @@ def draft_edit(*, draft: Draft, by: Any, revision: int, content: dict[str, Any])
 
 
 def _checked_content(draft: Draft, content: dict[str, Any]) -> dict[str, Any]:
+    """A reviewer's text, held to the same facts as generated text (each sentence against the
+    items it is about), and the safety hooks."""
     if draft.kind == Draft.Kind.ENRICHMENT:
         return _checked_enrichment(draft, content)
     collection = parsed(CollectionText, content, where="content")
@@ -166,14 +170,17 @@ def _checked_content(draft: Draft, content: dict[str, Any]) -> dict[str, Any]:
     for n, note in enumerate(collection.notes):
         if note.item_id not in by_external:
             raise ReviewError(f"content.notes.{n}.item_id: '{note.item_id}' is not one of this draft's items")
-        problem = fact_problem(note.note, [by_external[note.item_id]]) or safety_problem(note.note)
-        if problem:
-            raise ReviewError(f"content.notes.{n}.note {problem}")
     if not collection.notes:
         raise ReviewError("content.notes: a collection needs at least one item")
-    chosen = [by_external[note.item_id] for note in collection.notes]
+    grounds = grounds_for([by_external[note.item_id] for note in collection.notes])
+    for n, note in enumerate(collection.notes):
+        problem = edit_problem(note.note, part="note", grounds=grounds, item=by_external[note.item_id]) or \
+            safety_problem(note.note)  # fmt: skip
+        if problem:
+            raise ReviewError(f"content.notes.{n}.note {problem}")
     for part in ("title", "description"):
-        problem = fact_problem(getattr(collection, part), chosen) or safety_problem(getattr(collection, part))
+        text = getattr(collection, part)
+        problem = edit_problem(text, part=part, grounds=grounds) or safety_problem(text)
         if problem:
             raise ReviewError(f"content.{part} {problem}")
     return collection.model_dump()
@@ -181,8 +188,11 @@ def _checked_content(draft: Draft, content: dict[str, Any]) -> dict[str, Any]:
 
 def _checked_enrichment(draft: Draft, content: dict[str, Any]) -> dict[str, Any]:
     text = parsed(EnrichmentText, content, where="content")
-    facts = list(facts_of([draft.item_id or 0]).values())
-    problem = fact_problem(text.description, facts) or safety_problem(text.description)
+    facts = facts_of([draft.item_id or 0]).get(draft.item_id or 0)
+    problem = None
+    if facts is not None:
+        problem = edit_problem(text.description, part="note", grounds=grounds_for([facts]), item=facts)
+    problem = problem or safety_problem(text.description)
     if problem:
         raise ReviewError(f"content.description {problem}")
     return text.model_dump()
