@@ -157,15 +157,12 @@ def _grounding(drafts: list[int]) -> None:
     rows = Draft.objects.filter(pk__in=drafts)
     model = list(rows.filter(writer="model"))
     first = sum(1 for draft in model if draft.first_try_grounded)
-    notes = sum(len(draft.content["notes"]) for draft in model)
-    kept = sum(draft.evidence.get("checks", {}).get("kept_notes", 0) for draft in model)
-    parts = [d["part"] for draft in model for d in draft.evidence.get("checks", {}).get("dropped", [])]
-    headers = 2 * len(model) - parts.count("title") - parts.count("description")
+    verdicts = [c for draft in model for c in draft.evidence.get("claims", [])]
+    kept = sum(1 for c in verdicts if c["status"] in ("passed", "repaired"))
     failed = rows.filter(status=Draft.Status.FAILED).count()
     print(f"drafts: {rows.count()}; written by the model: {len(model)} (the rest fell back to the template); "
-          f"every part passed on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
-          f"model notes kept {kept}/{notes} = {kept / max(notes, 1):.2f}, titles and descriptions kept "
-          f"{headers}/{2 * len(model)}; failed (safety hook): {failed}")  # fmt: skip
+          f"every sentence passed on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
+          f"the model's sentences kept (passed or repaired) {kept}/{len(verdicts)}; failed (safety hook): {failed}")  # fmt: skip
 
 
 def _published_outside_catalog(drafts: list[int]) -> None:
