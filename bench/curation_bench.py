@@ -162,7 +162,8 @@ def _grounding(drafts: list[int]) -> None:
     failed = rows.filter(status=Draft.Status.FAILED).count()
     print(f"drafts: {rows.count()}; written by the model: {len(model)} (the rest fell back to the template); "
           f"every sentence passed on the first try: {first}/{rows.count()} = {first / max(rows.count(), 1):.2f}; "
-          f"the model's sentences kept (passed or repaired) {kept}/{len(verdicts)}; failed (safety hook): {failed}")  # fmt: skip
+          f"the model's sentences kept (passed or repaired) {kept}/{len(verdicts)}; "
+          f"failed (safety hook): {failed}")  # fmt: skip
 
 
 def _published_outside_catalog(drafts: list[int]) -> None:
