@@ -65,3 +65,20 @@ def start_gunicorn(database_url: str, port: int, *extra: str) -> subprocess.Pope
             time.sleep(0.2)
     process.kill()
     raise SystemExit("gunicorn did not start")
+
+
+def ensure_demo_catalog() -> None:
+    """The seeded prompts and routes, and the MovieLens demo embedded (loaded on first use)."""
+    from recsys_app.catalog.demo import demo_load
+    from recsys_app.catalog.models import Item
+    from recsys_app.llmops.seed import llm_defaults_ensure
+    from recsys_app.retrieval.services import item_embeddings_refresh
+    from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
+
+    llm_defaults_ensure()
+    if not Item.objects.exists():
+        print("loading the demo catalog and embedding it (first run only)…")
+        demo_load()
+        item_embeddings_refresh()
+        item_stats_refresh()
+        item_neighbors_refresh()

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _setup import ROOT, machine, setup_bench_django
+from _setup import ROOT, ensure_demo_catalog, machine, setup_bench_django
 
 THEMES = [
     "cozy rainy-day films", "a night of scares", "space adventures", "films about friendship",
@@ -46,7 +46,7 @@ def main() -> None:
     broker = Path(tempfile.mkdtemp(prefix="curation-bench-broker-"))
     os.environ["RECSYS_BROKER_DIR"] = str(broker)
     database_url = setup_bench_django("recsys_curation_bench")
-    _ensure_catalog()
+    ensure_demo_catalog()
     from django.conf import settings
 
     print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE} (llama.cpp in process), demo catalog")
@@ -70,22 +70,6 @@ def _rounds(database_url: str, broker: Path, per_round: int) -> list[int]:
     print(f"drafts per hour: {rates[2]:.0f} with 2 worker processes, {rates[1]:.0f} with 1 "
           f"(x{rates[2] / rates[1]:.2f}); {per_round} briefs a round after a warm-up round")  # fmt: skip
     return drafts
-
-
-def _ensure_catalog() -> None:
-    from recsys_app.catalog.demo import demo_load
-    from recsys_app.catalog.models import Item
-    from recsys_app.llmops.seed import llm_defaults_ensure
-    from recsys_app.retrieval.services import item_embeddings_refresh
-    from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
-
-    llm_defaults_ensure()
-    if not Item.objects.exists():
-        print("loading the demo catalog and embedding it (first run only)…")
-        demo_load()
-        item_embeddings_refresh()
-        item_stats_refresh()
-        item_neighbors_refresh()
 
 
 def _brief(theme: str) -> int:

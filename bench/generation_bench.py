@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _setup import ROOT, machine, setup_bench_django
+from _setup import ROOT, ensure_demo_catalog, machine, setup_bench_django
 
 DEV_THEMES = [
     "a night of scares", "space adventures", "cozy rainy-day films", "love stories", "war films",
@@ -51,7 +51,7 @@ def main() -> None:
     broker = Path(tempfile.mkdtemp(prefix="generation-bench-broker-"))
     os.environ["RECSYS_BROKER_DIR"] = str(broker)
     database_url = setup_bench_django("recsys_curation_bench")
-    _ensure_catalog()
+    ensure_demo_catalog()
     themes = DEV_THEMES[: args.briefs // 2] + generated_themes(args.briefs - args.briefs // 2)
     items = _popular_items(args.items)
     print(f"machine: {machine()}; {len(themes)} briefs ({len(themes) // 2} dev, the rest generated from the "
@@ -78,22 +78,6 @@ def generated_themes(count: int, seed: int = 7) -> list[str]:
         pairs = cursor.fetchall()
     chosen = random.Random(seed).sample(pairs, min(count, len(pairs)))
     return [f"{genre.lower()} films of the {decade}s" for genre, decade, _ in chosen]
-
-
-def _ensure_catalog() -> None:
-    from recsys_app.catalog.demo import demo_load
-    from recsys_app.catalog.models import Item
-    from recsys_app.llmops.seed import llm_defaults_ensure
-    from recsys_app.retrieval.services import item_embeddings_refresh
-    from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
-
-    llm_defaults_ensure()
-    if not Item.objects.exists():
-        print("loading the demo catalog and embedding it (first run only)…")
-        demo_load()
-        item_embeddings_refresh()
-        item_stats_refresh()
-        item_neighbors_refresh()
 
 
 def _use(profile: str) -> None:

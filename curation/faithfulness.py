@@ -7,6 +7,7 @@ were checked, repaired or replaced, and why.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from recsys_app.catalog.models import Facet
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.lib.titles import display_title
 from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.prompts import PromptError, version_for
 
 REPAIR_PROMPT = "sentence_repair"
 POPULAR_SHARE = 0.1  # the most liked tenth of the catalog may be called popular
@@ -134,37 +136,32 @@ def repair(failed: list[Verdict], facts: Sequence[Facts]) -> Repair:
             for n, v in enumerate(failed)
         ],
     }  # fmt: skip
-    schema = {
-        "type": "object",
-        "required": ["sentences"],
-        "additionalProperties": False,
-        "properties": {
-            "sentences": {
-                "type": "array",
-                "minItems": len(failed),
-                "maxItems": len(failed),
-                "items": {
-                    "type": "object",
-                    "required": ["n", "text"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "n": {"type": "integer", "enum": list(range(len(failed)))},
-                        "text": {"type": "string", "minLength": 3, "maxLength": 160},
-                    },
-                },
-            }
-        },
-    }
     try:
-        completion = llm_complete(prompt=REPAIR_PROMPT, variables=variables, output_schema=schema, use_cache=False)
+        version = version_for(prompt_name=REPAIR_PROMPT)
+        completion = llm_complete(prompt=REPAIR_PROMPT, number=version.number, variables=variables,
+                                  output_schema=one_rewrite_each(version.output_schema, len(failed)),
+                                  use_cache=False)  # fmt: skip
         answer = _Repairs.model_validate(completion.parsed)
-    except (LLMError, ValidationError) as exc:
+    except (LLMError, PromptError, ValidationError) as exc:
         outcome.error = str(exc)[:300]
         return outcome
     outcome.trace_id = completion.trace.pk
     outcome.tokens = completion.trace.tokens_in + completion.trace.tokens_out
     outcome.rewrites = {r.n: r.text.strip() for r in answer.sentences if 0 <= r.n < len(failed) and r.text.strip()}
     return outcome
+
+
+def one_rewrite_each(schema: dict[str, Any] | None, count: int) -> dict[str, Any] | None:
+    """The repair prompt's schema narrowed to exactly one rewrite per failed sentence, `n` one
+    of their positions."""
+    if not schema or "sentences" not in schema.get("properties", {}):
+        return schema
+    narrowed = copy.deepcopy(schema)
+    sentences = narrowed["properties"]["sentences"]
+    sentences["minItems"] = sentences["maxItems"] = count
+    item = sentences.setdefault("items", {}).setdefault("properties", {})
+    item["n"] = {"type": "integer", "enum": list(range(count))}
+    return narrowed
 
 
 def collection_line(facts: Sequence[Facts]) -> str:
