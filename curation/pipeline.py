@@ -18,7 +18,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -27,7 +29,7 @@ from pydantic import ValidationError
 
 from curation.checks import Facts, Report, facts_of, hook_problem, note_problems, template_note
 from curation.claims import CATEGORY_SHARE, Grounds, Verdict, check, mentions
-from curation.coherence import Fit, cohere
+from curation.coherence import Fit, cohere, theme_decades
 from curation.faithfulness import Repair, collection_line, first_try_clean, grounds_for, settle, summary
 from curation.models import Brief, Draft, DraftItem
 from curation.schemas import Audience, CollectionText, Constraints, Note, parsed
@@ -41,7 +43,7 @@ from recsys_app.ranking.blend import Scored, blend
 from recsys_app.ranking.rerank import diversify
 from recsys_app.ranking.serving import item_metas, item_vectors
 from recsys_app.retrieval.search import search_candidates
-from recsys_app.retrieval.sources import SOURCES, Candidate, Query, item_conditions
+from recsys_app.retrieval.sources import SOURCES, Candidate, Query, Range, item_conditions
 from recsys_app.safety.guardrails import described, failed, guard_text
 
 WRITER_PROMPT = "collection_writer"
@@ -150,8 +152,14 @@ def _external_ids(scored: list[Scored]) -> set[str]:
 
 
 def retrieve(brief: Brief, constraints: Constraints, audience: Audience) -> list[Scored]:
-    """Theme-matching candidates under the constraints, rank-fused with popularity signals."""
-    query = Query(None, constraints.filters())
+    """Theme-matching candidates under the constraints, rank-fused with popularity signals. A
+    decade the theme names ("thrillers of the 1990s") is a constraint on the items' year."""
+    filters = constraints.filters()
+    decades = theme_decades(brief.theme)
+    if decades:
+        span = Range("year", Decimal(decades[0]), Decimal(decades[-1] + 9))
+        filters = dataclasses.replace(filters, ranges=(*(filters.ranges or ()), span))
+    query = Query(None, filters)
     by_source = _theme_candidates(brief.theme, query)
     if brief.seed_items:
         by_source["cluster"] = _seeds(brief.seed_items, query)
