@@ -38,6 +38,8 @@ JOBS = {
             prepare=_evaluation_run),
         Job("curation", "Draft demo collections and enrichments", "curation.tasks.curation_demo_task"),
         Job("profiles", "Refresh interest profiles", "curation.tasks.interest_profiles_refresh_task"),
+        Job("enrichment", "Enrich new items with thin text (a budgeted job)",
+            "curation.tasks.enrichment_new_items_task"),
         Job("exposure", "Compute exposure fairness", "recsys_app.safety.tasks.exposure_daily_task"),
         Job("retention", "Enforce retention periods", "recsys_app.safety.tasks.retention_enforce_task"),
     )
