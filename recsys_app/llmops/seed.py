@@ -94,7 +94,10 @@ PROMPTS: list[dict[str, Any]] = [
                         "type": "object",
                         "required": ["item_id", "note"],
                         "additionalProperties": False,
-                        "properties": {"item_id": {"type": "string"}, "note": {"type": "string", "maxLength": 100}},
+                        "properties": {
+                            "item_id": {"type": "string"},
+                            "note": {"type": "string", "minLength": 8, "maxLength": 100},
+                        },
                     },
                 },
             },
@@ -132,7 +135,7 @@ PROMPTS: list[dict[str, Any]] = [
                 },
                 "output": {
                     "title": "Sci-Fi, 1977 to 1979",
-                    "description": "Sci-Fi from 1977 to 1979, with some action, adventure and horror.",
+                    "description": "Sci-Fi from 1977 to 1979.",
                     "notes": [
                         {"item_id": "s1", "note": "Star Wars: Sci-Fi action and adventure from 1977."},
                         {"item_id": "s2", "note": "Alien: Sci-Fi horror from 1979."},
@@ -147,9 +150,10 @@ PROMPTS: list[dict[str, Any]] = [
         "use_case": "curation",
         "description": "Rewrites generated sentences that failed a faithfulness check, from the facts given.",
         "gate": {"schema_valid": 0.9},
-        "system": "Each sentence below failed a check of generated catalog text; the problem says why. Write a "
-        "replacement sentence for each, built only from its facts line: copy names, years, genres and prices "
-        "from the facts, leave out anything the facts do not say. Never return the old sentence unchanged.",
+        "system": "Each sentence below failed a check of generated catalog text; the problem names the wrong "
+        "word or number. Write a replacement sentence for each, built only from its facts line: leave the "
+        "wrong word out, copy names, years, genres and prices from the facts. Never return the old sentence "
+        "unchanged.",
         "template": "Sentences to fix, each with the only facts it may use:\n<data>\n{% for s in sentences %}"
         "{{ s.n }}. {{ s.text }}\n   problem: {{ s.problem }}\n   facts: {{ s.facts }}\n{% endfor %}</data>",
         "variables_schema": {
@@ -187,16 +191,23 @@ PROMPTS: list[dict[str, Any]] = [
                         },
                         {
                             "n": 1,
-                            "text": "Ten comedy and horror classics from the 1980s.",
-                            "problem": "calls it 'horror', a category only 1 of the 6 items it is about have",
-                            "facts": "6 items | years 1972 to 2013 | all Comedy | some Crime",
+                            "text": "The Aristocats: animation and comedy from 1970.",
+                            "problem": "calls it 'comedy', a category none of the 1 item it is about have",
+                            "facts": "The Aristocats | 1970 | Animation, Children",
+                        },
+                        {
+                            "n": 2,
+                            "text": "Romance from 1939 to 2014, with some drama and fantasy.",
+                            "problem": "calls it 'fantasy', a category only 1 of the 8 items it is about have",
+                            "facts": "8 items | years 1939 to 2014 | all Romance | some Drama, Comedy",
                         },
                     ],
                 },
                 "output": {
                     "sentences": [
                         {"n": 0, "text": "Heat: Action, Crime, Thriller from 1995."},
-                        {"n": 1, "text": "Six comedies from 1972 to 2013, some of them crime."},
+                        {"n": 1, "text": "The Aristocats: Animation, Children from 1970."},
+                        {"n": 2, "text": "Romance from 1939 to 2014, with some drama."},
                     ]
                 },
             },
