@@ -79,6 +79,10 @@ CLAIM_WORDS: dict[str, frozenset[str]] = {
         "murder killer detective"
     ),
 }
+FUNCTION_WORDS = _lexicon(
+    "a an the and or but of in on at to from for with by as is are was were it its this that these those "
+    "some all one two each their there here"
+)
 AGE_WORDS = _lexicon("classic classics vintage old-school timeless")
 CLASSIC_AGE = 25  # years before the catalog's newest item that make an item a classic
 MAJORITY = 0.5  # share of a collection a sentence about the whole collection must hold for
@@ -293,10 +297,11 @@ def _loop(sentence: str, named: list[Mention]) -> str | None:
 
 
 def _copy(sentence: str, grounds: Grounds) -> str | None:
-    """Four words in a row from the prompt, unless each of them is the grounds' own word."""
-    own = set(words(" ".join([grounds.context, *(item_words(f) for f in grounds.items)])))
+    """Four words in a row from the prompt, unless each of them is the grounds' own word or a
+    function word ('Action and adventure from 2003' copies nothing but the item's facts)."""
+    own = set(words(" ".join([grounds.context, *(item_words(f) for f in grounds.items)]))) | FUNCTION_WORDS
     for gram in sorted(ngrams(words(sentence)) & grounds.prompt_ngrams):
-        if not all(word in own for word in gram):
+        if not all(word in own or word.isdigit() for word in gram):
             return f"copies the prompt ('{' '.join(gram)}')"
     return None
 

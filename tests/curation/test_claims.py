@@ -111,6 +111,8 @@ def test_copies_of_the_prompt_and_titles_that_list_items_are_refused(films: list
     assert problem("A haunted hotel and a slow descent into horror.", prompt_ngrams=copied) == (
         "copies the prompt ('a haunted hotel and')"
     )
+    facts_only = prompt_ngrams("Alien: Horror and Sci-Fi from 1979.")  # a worked note made of facts
+    assert problem("Alien: Horror and Sci-Fi from 1979.", item=ALIEN, prompt_ngrams=facts_only) is None
     assert problem("Alien and Heat", part="title") == "lists items instead of naming what they share"
     assert problem("Night Of Horror Picks", part="title") is None, "title case is not a name"
 
