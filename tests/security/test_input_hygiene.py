@@ -46,7 +46,12 @@ def test_enrichment_sends_the_model_no_instruction_and_no_personal_data(llm: Non
     assert not items_upsert(rows=rows).errors
     for key, (_text, secrets) in ATTACKS.items():
         draft = enrichment_draft_create(item=Item.objects.get(external_id=key))
-        seen = _model_input(draft.trace)
+        # An item whose text tries to instruct the model is refused before any model sees it;
+        # any other goes to the model with its instructions and personal data removed.
+        refused = "refused by the guardrail chain" in draft.failure_reason
+        seen = "" if refused else _model_input(draft.trace)
+        if refused:
+            assert not Trace.objects.filter(root_id=draft.trace.pk, kind="llm").exists(), key
         written = f"{draft.generated['description']} {' '.join(draft.generated['tags'])}"
         for secret in secrets:
             assert secret.lower() not in seen.lower(), f"{key}: '{secret}' reached the model"
