@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,9 +17,16 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    """An aware timestamp, stored in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO
+    8601 text may carry (the API fuzzer sent -22:36)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("timestamp must include a timezone offset, e.g. 2024-05-01T12:00:00Z")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
