@@ -257,6 +257,27 @@ def compose(
     once, then replaced by catalog-fact words (a note, the title) or left out (a description
     sentence; an empty description becomes the template's). `repair=False` skips the repair
     call: failed sentences go straight to their replacements."""
+    verdicts, report = judged(picked, retrieved, answer, grounds=grounds, examples=examples)
+    fallback = _template_text(theme, picked, grounds)
+    by_id = {f.external_id: f for f in picked}
+
+    def replacement(verdict: Verdict) -> str | None:
+        if verdict.part == "title":
+            return fallback.title
+        if verdict.part == "note":
+            return template_note(by_id[verdict.item_id or ""])
+        return None  # a description sentence is left out
+
+    repaired = settle(verdicts, grounds=grounds, facts=picked, fallback=replacement, model_wrote=repair)
+    return assembled(verdicts, picked, fallback), report, verdicts, repaired
+
+
+def judged(
+    picked: list[Facts], retrieved: set[str], answer: CollectionText, *, grounds: Grounds,
+    examples: frozenset[str] = frozenset(),
+) -> tuple[list[Verdict], Report]:  # fmt: skip
+    """A verdict per sentence of the answer's title, description and each picked item's note
+    (reused or missing notes included), and the id and safety report."""
     notes = realigned({note.item_id: note.note.strip() for note in answer.notes if note.note.strip()}, picked)
     note_reasons, report = note_problems(notes, picked=picked, retrieved=retrieved, examples=examples)
     title, description = answer.title.strip(), answer.description.strip()
@@ -275,17 +296,12 @@ def compose(
         else:
             verdicts.append(Verdict("note", template_note(facts), "replaced", "the model wrote no note for it",
                                     facts.external_id, check="missing"))  # fmt: skip
-    fallback = _template_text(theme, picked, grounds)
-    by_id = {f.external_id: f for f in picked}
+    return verdicts, report
 
-    def replacement(verdict: Verdict) -> str | None:
-        if verdict.part == "title":
-            return fallback.title
-        if verdict.part == "note":
-            return template_note(by_id[verdict.item_id or ""])
-        return None  # a description sentence is left out
 
-    repaired = settle(verdicts, grounds=grounds, facts=picked, fallback=replacement, model_wrote=repair)
+def assembled(verdicts: list[Verdict], picked: list[Facts], fallback: CollectionText) -> CollectionText:
+    """The draft's text from settled verdicts: what was kept, in the picked order; an empty
+    description (recorded as replaced) and a missing title or note take the template's words."""
     kept = [v for v in verdicts if v.status != "dropped"]
     described = " ".join(v.text for v in kept if v.part == "description")
     if len(described) < MIN_DESCRIPTION:
@@ -296,7 +312,7 @@ def compose(
     for verdict in kept:
         if verdict.part == "note" and verdict.item_id:
             by_note.setdefault(verdict.item_id, []).append(verdict.text)
-    composed = CollectionText(
+    return CollectionText(
         title=next((v.text for v in kept if v.part == "title" and len(v.text) >= MIN_TITLE), fallback.title),
         description=described[:400],
         notes=[
@@ -304,7 +320,6 @@ def compose(
             for f in picked
         ],
     )
-    return composed, report, verdicts, repaired
 
 
 def realigned(notes: dict[str, str], picked: list[Facts]) -> dict[str, str]:
