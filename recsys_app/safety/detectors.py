@@ -97,10 +97,8 @@ _STREET = (
     r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq|"
     r"close|crescent|gardens|grove|hill|mews|parade|row|walk|highway|hwy|parkway|pkwy)"
 )
-_STRASSE = (
-    r"(?:stra(?:ß|ss)e|str\.|weg|platz|gasse|allee|damm|straat|laan|gracht|plein|steeg|vägen|"
-    r"gatan|gade|vej)"
-)
+_STRASSE = (r"(?:stra(?:ß|ss)e|str\.|weg|platz|gasse|allee|damm|straat|laan|gracht|plein|steeg|vägen|"
+            r"gatan|gade|vej)")
 _ROMANCE = (r"(?:rue|avenue|av|boulevard|bd|place|chemin|allée|impasse|quai|calle|c/|avenida|avda|plaza|paseo|"
             r"carrer|via|viale|piazza|corso|largo|rua|travessa|praça|ulica|ul|aleja|al)")  # fmt: skip
 _HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
@@ -131,10 +129,8 @@ _AFTER_ADDRESS = re.compile(
     rf"|^,\s*[A-ZÀ-Ý][\w'-]+(?:\s+[A-ZÀ-Ý][\w'-]+)?(?:,?\s*(?:{_POSTCODE}|[A-Z]{{2,3}}\s+\d{{4,5}}))?"
 )
 # Addresses in Chinese, Japanese and Korean: a road with its number, a chōme block.
-CJK_ADDRESS = re.compile(
-    r"[\u4e00-\u9fff]{1,12}(?:路|街|大道|道|巷|弄)\d+号|\d+丁目\d+(?:番地?|-)\d+(?:号)?|"
-    r"[\uac00-\ud7a3]{1,10}(?:로|길)\s?\d+(?:-\d+)?"
-)
+CJK_ADDRESS = re.compile(r"[\u4e00-\u9fff]{1,12}(?:路|街|大道|道|巷|弄)\d+号|\d+丁目\d+(?:番地?|-)\d+(?:号)?|"
+                         r"[\uac00-\ud7a3]{1,10}(?:로|길)\s?\d+(?:-\d+)?")
 # A name someone gives as theirs, or a person's name after a seller or contact cue
 # ("Seller: Maria Gonzalez", "sold by Priya Natarajan", "Ansprechpartner: Klaus Meier").
 NAME = re.compile(
@@ -172,10 +168,8 @@ PERSON_CUE = re.compile(
     r"sig|sig\.ra|pan|pani|signora|signor)\.?\s+)?)$"
 )
 _PERSON_CUE_ANY = re.compile(PERSON_CUE.pattern.removesuffix("$"))
-CJK_NAME = re.compile(
-    r"(?:联系人|卖家|收件人|收货人|店主|판매자|담당자|연락처|販売者|担当者|出品者|連絡先)\s*[:：]\s*"
-    r"([\u4e00-\u9fff\uac00-\ud7a3\u3040-\u30ff]{2,4})(?=[，,、。\s]|$)"
-)
+CJK_NAME = re.compile(r"(?:联系人|卖家|收件人|收货人|店主|판매자|담당자|연락처|販売者|担当者|出品者|連絡先)\s*[:：]\s*"
+                      r"([\u4e00-\u9fff\uac00-\ud7a3\u3040-\u30ff]{2,4})(?=[，,、。\s]|$)")
 PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]",
                 "national_id": "[ID]", "iban": "[IBAN]", "expiry": "[EXPIRY]", "birth_date": "[DATE]",
                 "ip_address": "[IP]"}  # fmt: skip

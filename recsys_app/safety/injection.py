@@ -267,130 +267,73 @@ LEXICON: dict[str, Words] = {
 }
 
 _EXTRA: dict[str, dict[str, str]] = {
-    "en": {
-        "attention": r"attention|note|notice|important|warning|hey|dear|psst|memo|message|reminder|hello|hi",
-        "must": r"must|should|shall|needs? to|has to|have to|are required to|is required to|are instructed to|"
-        r"is instructed to|will now|is to|are to",
-        "only": r"(?:respond|reply|answer|output|write|say|return) (?:only|solely|exclusively|just)|"
-        r"only (?:respond|reply|answer|output|write|say|return)",
-        "obey": r"obey|follow|execute|do what it says|carry (?:it|them) out|act on it|comply",
-    },
-    "de": {
-        "attention": r"achtung|hinweis|hallo|hey|wichtig|liebe[rs]?|an|für",
-        "must": r"muss|müssen|soll|sollst|sollen|sollte|hat zu",
-        "only": r"(?:antworte|antworten sie|schreib\w*|gib) (?:nur|ausschließlich|lediglich)",
-        "obey": r"befolge\w*|führe .{0,15}aus|gehorche",
-    },
-    "fr": {
-        "attention": r"attention|note|avis|important|cher|chère|bonjour|salut",
-        "must": r"doit|doivent|devra|devrait|est tenu de",
-        "only": r"(?:réponds|répondez|écris|écrivez|renvoie|affiche) (?:uniquement|seulement|exclusivement)|"
-        r"(?:écris|écrivez|réponds|répondez) .{0,20}seulement",
-        "obey": r"obéis|obéissez|suis|suivez|exécute|exécutez|applique",
-    },
-    "es": {
-        "attention": r"atención|nota|aviso|importante|hola|querid[oa]",
-        "must": r"debe|deben|deberá|debería|tiene que|tienen que",
-        "only": r"(?:responde|contesta|escribe|di) (?:solo|sólo|solamente|únicamente|exclusivamente)",
-        "obey": r"obedece\w*|sigue|síguel[oa]|ejecút\w*|cúmpl\w*",
-    },
-    "it": {
-        "attention": r"attenzione|nota|avviso|importante|ciao|car[oa]",
-        "must": r"deve|devono|dovrà|dovrebbe|è tenuto a",
-        "only": r"(?:rispondi|scrivi|restituisci) (?:solo|soltanto|esclusivamente|unicamente)",
-        "obey": r"obbedisci|segui|esegui",
-    },
-    "pt": {
-        "attention": r"atenção|atencao|nota|aviso|importante|olá|caro|cara",
-        "must": r"deve|devem|deverá|deveria|tem que|têm que",
-        "only": r"(?:responda|responde|escreva|diga) (?:apenas|somente|só|exclusivamente)",
-        "obey": r"obedeça|obedece|siga|execute",
-    },
-    "nl": {
-        "attention": r"let op|opgelet|let wel|belangrijk|beste|hallo|hoi|aan",
-        "must": r"moet|moeten|zou moeten|dient",
-        "only": r"(?:antwoord|schrijf|geef) (?:alleen|uitsluitend|enkel)",
-        "obey": r"gehoorzaam|volg|voer .{0,15}uit",
-    },
-    "pl": {
-        "attention": r"uwaga|ważne|wazne|drogi|droga|hej|cześć",
-        "must": r"musi|musisz|powinien|powinieneś|należy",
-        "only": r"(?:odpowiedz|odpowiadaj|napisz|pisz|zwróć) (?:tylko|wyłącznie|jedynie)",
-        "obey": r"wykonaj|posłuchaj|zastosuj się",
-    },
-    "ru": {
-        "attention": r"внимание|важно|примечание|дорогой|эй|привет",
-        "must": r"должен|должна|должны|обязан|нужно|следует",
-        "only": r"(?:отвечай|ответь|пиши|напиши|выведи) (?:только|лишь|исключительно)",
-        "obey": r"выполни|выполняй|подчинись|следуй",
-    },
-    "zh": {
-        "only": r"只(?:回答|回复|输出|写|说)|仅(?:回答|回复|输出)",
-        "obey": r"执行|照做|遵照|服从",
-        "to_model": r"给(?:ai|人工智能|模型|助手|摘要器|机器人|大模型|语言模型)的|如果你是(?:ai|人工智能|模型|语言模型)|"
-        r"(?:ai|模型|助手|摘要器)(?:请注意|注意|须知)",
-    },
-    "ja": {
-        "only": r"(?:だけ|のみ)(?:答え|回答|返答|出力|書)",
-        "obey": r"従って|従え|実行して",
-        "to_model": r"(?:ai|人工知能|モデル|言語モデル|アシスタント|要約ツール)(?:への|へ|に)(?:注意|指示|お願い|メッセージ|メモ|命令)|"
-        r"あなたが(?:ai|人工知能|モデル|言語モデル|アシスタント)",
-    },
+    "en": {"attention": r"attention|note|notice|important|warning|hey|dear|psst|memo|message|reminder|hello|hi",
+           "must": r"must|should|shall|needs? to|has to|have to|are required to|is required to|are instructed to|"
+                   r"is instructed to|will now|is to|are to",
+           "only": r"(?:respond|reply|answer|output|write|say|return) (?:only|solely|exclusively|just)|"
+                   r"only (?:respond|reply|answer|output|write|say|return)",
+           "obey": r"obey|follow|execute|do what it says|carry (?:it|them) out|act on it|comply"},
+    "de": {"attention": r"achtung|hinweis|hallo|hey|wichtig|liebe[rs]?|an|für",
+           "must": r"muss|müssen|soll|sollst|sollen|sollte|hat zu",
+           "only": r"(?:antworte|antworten sie|schreib\w*|gib) (?:nur|ausschließlich|lediglich)",
+           "obey": r"befolge\w*|führe .{0,15}aus|gehorche"},
+    "fr": {"attention": r"attention|note|avis|important|cher|chère|bonjour|salut",
+           "must": r"doit|doivent|devra|devrait|est tenu de",
+           "only": r"(?:réponds|répondez|écris|écrivez|renvoie|affiche) (?:uniquement|seulement|exclusivement)|"
+                   r"(?:écris|écrivez|réponds|répondez) .{0,20}seulement",
+           "obey": r"obéis|obéissez|suis|suivez|exécute|exécutez|applique"},
+    "es": {"attention": r"atención|nota|aviso|importante|hola|querid[oa]",
+           "must": r"debe|deben|deberá|debería|tiene que|tienen que",
+           "only": r"(?:responde|contesta|escribe|di) (?:solo|sólo|solamente|únicamente|exclusivamente)",
+           "obey": r"obedece\w*|sigue|síguel[oa]|ejecút\w*|cúmpl\w*"},
+    "it": {"attention": r"attenzione|nota|avviso|importante|ciao|car[oa]",
+           "must": r"deve|devono|dovrà|dovrebbe|è tenuto a",
+           "only": r"(?:rispondi|scrivi|restituisci) (?:solo|soltanto|esclusivamente|unicamente)",
+           "obey": r"obbedisci|segui|esegui"},
+    "pt": {"attention": r"atenção|atencao|nota|aviso|importante|olá|caro|cara",
+           "must": r"deve|devem|deverá|deveria|tem que|têm que",
+           "only": r"(?:responda|responde|escreva|diga) (?:apenas|somente|só|exclusivamente)",
+           "obey": r"obedeça|obedece|siga|execute"},
+    "nl": {"attention": r"let op|opgelet|let wel|belangrijk|beste|hallo|hoi|aan",
+           "must": r"moet|moeten|zou moeten|dient",
+           "only": r"(?:antwoord|schrijf|geef) (?:alleen|uitsluitend|enkel)",
+           "obey": r"gehoorzaam|volg|voer .{0,15}uit"},
+    "pl": {"attention": r"uwaga|ważne|wazne|drogi|droga|hej|cześć",
+           "must": r"musi|musisz|powinien|powinieneś|należy",
+           "only": r"(?:odpowiedz|odpowiadaj|napisz|pisz|zwróć) (?:tylko|wyłącznie|jedynie)",
+           "obey": r"wykonaj|posłuchaj|zastosuj się"},
+    "ru": {"attention": r"внимание|важно|примечание|дорогой|эй|привет",
+           "must": r"должен|должна|должны|обязан|нужно|следует",
+           "only": r"(?:отвечай|ответь|пиши|напиши|выведи) (?:только|лишь|исключительно)",
+           "obey": r"выполни|выполняй|подчинись|следуй"},
+    "zh": {"only": r"只(?:回答|回复|输出|写|说)|仅(?:回答|回复|输出)", "obey": r"执行|照做|遵照|服从",
+           "to_model": r"给(?:ai|人工智能|模型|助手|摘要器|机器人|大模型|语言模型)的|如果你是(?:ai|人工智能|模型|语言模型)|"
+                       r"(?:ai|模型|助手|摘要器)(?:请注意|注意|须知)"},
+    "ja": {"only": r"(?:だけ|のみ)(?:答え|回答|返答|出力|書)", "obey": r"従って|従え|実行して",
+           "to_model": r"(?:ai|人工知能|モデル|言語モデル|アシスタント|要約ツール)(?:への|へ|に)(?:注意|指示|お願い|メッセージ|メモ|命令)|"
+                       r"あなたが(?:ai|人工知能|モデル|言語モデル|アシスタント)"},
 }
 LEXICON = {lang: replace(words, **_EXTRA.get(lang, {})) for lang, words in LEXICON.items()}
-LEXICON.update(
-    {
-        "ar": Words(
-            override=r"تجاهل\w*|انس|انسى|تخط\w*|لا تتبع",
-            rules=r"\w*التعليمات|تعليمات|القواعد|الأوامر|الإرشادات",
-            reveal=r"اعرض|اكشف|أظهر|اطبع",
-            secrets=r"موجه النظام|كلمة المرور|كلمات المرور|المفتاح|مفتاح",
-            answer=r"الإجابة|إجابتك|الرد|ردك|الوصف",
-            put=r"أضف|اكتب|اذكر|قل|ضع",
-            model=r"الذكاء الاصطناعي|النموذج|المساعد|روبوت",
-            you=r"أنت|انت",
-            if_you_are=r"إذا كنت |اذا كنت |إلى |الى ",
-            only=r"(?:اكتب|أجب|قل) فقط|فقط (?:اكتب|أجب|قل)",
-        ),
-        "ko": Words(
-            override=r"무시|잊어",
-            rules=r"지시|지침|규칙|명령|프롬프트",
-            reveal=r"보여|공개|출력|알려",
-            secrets=r"시스템 프롬프트|비밀번호|api 키|키",
-            answer=r"답변|응답|출력|설명",
-            put=r"포함|추가|써|작성|언급|표시",
-            model=r"ai|인공지능|모델|어시스턴트|챗봇",
-            you=r"당신|너",
-            if_you_are=r"당신이 |(?:ai|인공지능|모델)(?:에게|께)",
-            only=r"(?:만|오직) (?:답|출력|써)",
-            to_model=r"(?:ai|인공지능|모델|어시스턴트)(?:에게|께|에 대한 지시)",
-        ),
-        "tr": Words(
-            override=r"yok say\w*|görmezden gel\w*|unut\w*",
-            rules=r"talimat\w*|kural\w*|komut\w*|önceki",
-            reveal=r"göster|açıkla|yazdır",
-            secrets=r"sistem istemi|şifre\w*|parola\w*|api anahtar\w*",
-            answer=r"cevab\w*|yanıt\w*|çıktı\w*|açıklama\w*",
-            put=r"ekle|yaz|belirt|söyle",
-            model=r"yapay zeka|model|asistan|bot",
-            you=r"sen|siz|senin|sizin",
-            if_you_are=r"eğer bir |sayın |dikkat ",
-            only=r"sadece (?:yaz|cevap ver|yanıtla)",
-        ),
-        "sv": Words(
-            override=r"ignorera|glöm|strunta i|hoppa över",
-            rules=r"instruktion\w*|regler\w*|anvisning\w*|tidigare",
-            reveal=r"visa|avslöja|skriv ut",
-            secrets=r"systemprompt\w*|lösenord\w*|api-?nyckel\w*",
-            answer=r"svar\w*|utdata|beskrivning\w*",
-            put=r"lägg till|skriv|nämn|säg|inkludera",
-            model=r"ai|ai-modell\w*|språkmodell\w*|assistent\w*|bot",
-            you=r"du|din|ditt|dina|er",
-            if_you_are=r"om du är en |(?:meddelande|notering|anteckning) till ",
-            only=r"(?:svara|skriv) (?:bara|endast|enbart)",
-        ),
-    }
-)
+LEXICON.update({
+    "ar": Words(override=r"تجاهل\w*|انس|انسى|تخط\w*|لا تتبع", rules=r"\w*التعليمات|تعليمات|القواعد|الأوامر|الإرشادات",
+                reveal=r"اعرض|اكشف|أظهر|اطبع", secrets=r"موجه النظام|كلمة المرور|كلمات المرور|المفتاح|مفتاح",
+                answer=r"الإجابة|إجابتك|الرد|ردك|الوصف", put=r"أضف|اكتب|اذكر|قل|ضع", model=r"الذكاء الاصطناعي|النموذج|المساعد|روبوت",
+                you=r"أنت|انت", if_you_are=r"إذا كنت |اذا كنت |إلى |الى ", only=r"(?:اكتب|أجب|قل) فقط|فقط (?:اكتب|أجب|قل)"),
+    "ko": Words(override=r"무시|잊어", rules=r"지시|지침|규칙|명령|프롬프트", reveal=r"보여|공개|출력|알려",
+                secrets=r"시스템 프롬프트|비밀번호|api 키|키", answer=r"답변|응답|출력|설명", put=r"포함|추가|써|작성|언급|표시",
+                model=r"ai|인공지능|모델|어시스턴트|챗봇", you=r"당신|너", if_you_are=r"당신이 |(?:ai|인공지능|모델)(?:에게|께)",
+                only=r"(?:만|오직) (?:답|출력|써)", to_model=r"(?:ai|인공지능|모델|어시스턴트)(?:에게|께|에 대한 지시)"),
+    "tr": Words(override=r"yok say\w*|görmezden gel\w*|unut\w*", rules=r"talimat\w*|kural\w*|komut\w*|önceki",
+                reveal=r"göster|açıkla|yazdır", secrets=r"sistem istemi|şifre\w*|parola\w*|api anahtar\w*",
+                answer=r"cevab\w*|yanıt\w*|çıktı\w*|açıklama\w*", put=r"ekle|yaz|belirt|söyle",
+                model=r"yapay zeka|model|asistan|bot", you=r"sen|siz|senin|sizin", if_you_are=r"eğer bir |sayın |dikkat ",
+                only=r"sadece (?:yaz|cevap ver|yanıtla)"),
+    "sv": Words(override=r"ignorera|glöm|strunta i|hoppa över", rules=r"instruktion\w*|regler\w*|anvisning\w*|tidigare",
+                reveal=r"visa|avslöja|skriv ut", secrets=r"systemprompt\w*|lösenord\w*|api-?nyckel\w*",
+                answer=r"svar\w*|utdata|beskrivning\w*", put=r"lägg till|skriv|nämn|säg|inkludera",
+                model=r"ai|ai-modell\w*|språkmodell\w*|assistent\w*|bot", you=r"du|din|ditt|dina|er",
+                if_you_are=r"om du är en |(?:meddelande|notering|anteckning) till ", only=r"(?:svara|skriv) (?:bara|endast|enbart)"),
+})
 
 _CJK = {"zh", "ja", "ko"}
 _NEAR = 60  # characters between the parts of one order
@@ -407,56 +350,25 @@ def _compile(lang: str, w: Words) -> list[tuple[str, re.Pattern[str]]]:
     rules = [
         ("override", re.compile(f"{b(w.override)}{near}{b(w.rules)}|{b(w.rules)}{near}{b(w.override)}", re.S)),
         ("reveal", re.compile(f"{b(w.reveal)}{near}{b(w.secrets)}|{b(w.secrets)}{near}{b(w.reveal)}", re.S)),
-        (
-            "answer",
-            re.compile(
-                f"{b(w.put)}{near}{b(w.you)}{near}{b(w.answer)}|{b(w.you)}{near}{b(w.answer)}{near}{b(w.put)}", re.S
-            ),
-        ),
-        (
-            "addressed",
-            re.compile(
-                f"(?:{w.if_you_are}){near}{b(w.model)}|(?:^|[\\s\"'(])(?:{w.if_you_are})(?:{w.model})(?!\\w)", re.S
-            ),
-        ),
-        (
-            "vocative",
-            re.compile(
-                f"^\\W*{b(w.model)}\\s*[,:!]\\s+(?!(?:the|a|an|le|la|les|der|die|das|el|il|lo|de|het)\\b)\\w+\\s+\\w+",
-                re.S,
-            ),
-        ),
+        ("answer", re.compile(f"{b(w.put)}{near}{b(w.you)}{near}{b(w.answer)}|"
+                              f"{b(w.you)}{near}{b(w.answer)}{near}{b(w.put)}", re.S)),
+        ("addressed", re.compile(f"(?:{w.if_you_are}){near}{b(w.model)}|(?:^|[\\s\"'(])(?:{w.if_you_are})"
+                                 f"(?:{w.model})(?!\\w)", re.S)),
+        ("vocative", re.compile(f"^\\W*{b(w.model)}\\s*[,:!]\\s+(?!(?:the|a|an|le|la|les|der|die|das|el|il|lo|de|het)"
+                                f"\\b)\\w+\\s+\\w+", re.S)),
         # "AI instruction:", "instructions for the summariser"
-        (
-            "addressed",
-            re.compile(
-                f"{b(w.rules)}\\s+(?:for|to|per|für|an|pour|à|para|a|al|alla|voor|aan|dla|для)\\s+"
-                f"(?:(?:the|any|il|lo|la|le|l'|el|los|die|den|das|der|de|het|o)\\s*)?{b(w.model)}|"
-                f"{b(w.model)}\\s+{b(w.rules)}\\s*[:\\-]",
-                re.S,
-            ),
-        ),
+        ("addressed", re.compile(f"{b(w.rules)}\\s+(?:for|to|per|für|an|pour|à|para|a|al|alla|voor|aan|dla|для)\\s+"
+                                 f"(?:(?:the|any|il|lo|la|le|l'|el|los|die|den|das|der|de|het|o)\\s*)?{b(w.model)}|"
+                                 f"{b(w.model)}\\s+{b(w.rules)}\\s*[:\\-]", re.S)),
     ]
     if w.attention:
-        rules.append(
-            (
-                "addressed",
-                re.compile(
-                    f"{b(w.attention)}\\s*[:,\\-–]?\\s*(?:(?:the|to the|an?|die|das|der|den|le|la|l'|il|el|o|a|de|du|het)\\s*)?"
-                    f"{b(w.model)}\\s*[:,\\-–!]",
-                    re.S,
-                ),
-            )
-        )
+        rules.append(("addressed", re.compile(
+            f"{b(w.attention)}\\s*[:,\\-–]?\\s*(?:(?:the|to the|an?|die|das|der|den|le|la|l'|il|el|o|a|de|du|het)\\s*)?"
+            f"{b(w.model)}\\s*[:,\\-–!]", re.S)))
     if w.must:
-        rules.append(
-            ("addressed", re.compile(f"{b(w.model)}{near}{b(w.must)}\\s+(?:\\w+\\s+){{0,3}}?{b(w.put)}", re.S))
-        )
-    for kind, extra in (
-        ("answer", w.only),
-        ("encoded", w.obey and f"(?:{DECODE}).{{0,40}}(?:{w.obey})"),
-        ("addressed", w.to_model),
-    ):
+        rules.append(("addressed", re.compile(f"{b(w.model)}{near}{b(w.must)}\\s+(?:\\w+\\s+){{0,3}}?{b(w.put)}", re.S)))
+    for kind, extra in (("answer", w.only), ("encoded", w.obey and f"(?:{DECODE}).{{0,40}}(?:{w.obey})"),
+                        ("addressed", w.to_model)):
         if extra:
             rules.append((kind, re.compile(extra if lang in _CJK else rf"(?<!\\w)(?:{extra})(?!\\w)", re.S)))
     if lang in _CJK:  # no second person needed: "请在回答中加入…"
@@ -464,102 +376,62 @@ def _compile(lang: str, w: Words) -> list[tuple[str, re.Pattern[str]]]:
     return rules
 
 
-DECODE = (
-    r"base64|rot-?13|decod\w*|décod\w*|desc[ií]fr\w*|decifr\w*|decodific\w*|dekodier\w*|entschlüssel\w*|"
-    r"декодир\w*|расшифр\w*|解码|解碼|デコード|디코딩"
-)
+DECODE = (r"base64|rot-?13|decod\w*|décod\w*|desc[ií]fr\w*|decifr\w*|decodific\w*|dekodier\w*|entschlüssel\w*|"
+          r"декодир\w*|расшифр\w*|解码|解碼|デコード|디코딩")
 
 
 _RULES = {lang: _compile(lang, words) for lang, words in LEXICON.items()}
 
 # Language-independent shapes.
 SHAPES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "role",
-        re.compile(
-            r"(?:^|[\n.!?]\s+|[\"'(\[{<]\s*)(?:system|assistant|developer|user|human|ai|bot|model|"
-            r"admin|administrator|operator|instructions?|sys|sistema|système|systeem|systém|systemet|"
-            r"система|系统|システム|시스템|sistem|asistente|assistente|assistent|ассистент|助手|"
-            r"アシスタント|어시스턴트)\s*(?::|>>|\]|\)\s*:)",
-            re.I,
-        ),
-    ),
-    (
-        "role",
-        re.compile(
-            r"\[\s*(?:system|admin|instruction|override|developer|assistant|sudo|root|prompt)\b[^\]]{0,40}\]", re.I
-        ),
-    ),
+    ("role", re.compile(r"(?:^|[\n.!?]\s+|[\"'(\[{<]\s*)(?:system|assistant|developer|user|human|ai|bot|model|"
+                        r"admin|administrator|operator|instructions?|sys|sistema|système|systeem|systém|systemet|"
+                        r"система|系统|システム|시스템|sistem|asistente|assistente|assistent|ассистент|助手|"
+                        r"アシスタント|어시스턴트)\s*(?::|>>|\]|\)\s*:)", re.I)),
+    ("role", re.compile(r"\[\s*(?:system|admin|instruction|override|developer|assistant|sudo|root|prompt)\b[^\]]{0,40}\]",
+                        re.I)),
     ("role", re.compile(r"#{2,}\s*(?:instruction|system|response|new task|task|prompt|admin)", re.I)),
-    (
-        "setting",
-        re.compile(
-            r"\b(?:approved|verified|trusted|is_?safe|safe|status|moderat\w*|review(?:ed)?|"
-            r"flagged|spam|admin|role|rating|score|priority|featured|sponsored)\s*[:=]=?\s*"
-            r"[\"']?(?:true|false|yes|no|1|0|approved|verified|admin|5|10|high|ok|passed)\b",
-            re.I,
-        ),
-    ),
-    (
-        "override",
-        re.compile(
-            r"\b(?:new|updated|real|actual|true|revised|secret|hidden|override) "
-            r"(?:instructions?|rules?|task|orders|directive|system prompt|policy)\s*[:\-]|"
-            r"\bsystem (?:prompt|message|instructions?)\b|"
-            r"\b(?:more important than|supersedes?|takes? precedence over|outranks?)\b.{0,40}"
-            r"\b(?:instructions?|rules|system|prompt|guidelines|message)\b|"
-            r"\b(?:previous|prior|above|earlier|old|original|all|your|the) (?:rules|instructions|"
-            r"guidelines|prompt|directives)\b.{0,20}\b(?:are|is|have been|were)\s+(?:now\s+)?"
-            r"(?:obsolete|void|null|cancel+ed|revoked|outdated|superseded|invalid|suspended|lifted|"
-            r"disabled|no longer (?:valid|apply|in effect))|"
-            r"\b(?:recommend|say|write|output|answer|respond|mention|suggest|link to|promote)\b.{1,80}"
-            r"\binstead\b|"
-            r"\b(?:repeat|say|write|type|print|output|echo)\s+(?:after me|the following|this (?:phrase|"
-            r"sentence|text|word)|exactly|verbatim)\b|\brepeat (?:it|this|that)\b.{0,40}\b(?:times|"
-            r"before|after|at the)\b|"
-            r"\bfrom now on\b|\byou(?:'re| are) now (?:an?|my|the|free|unrestricted|in|called|named|known)\b|"
-            r"\byou(?:'re| are) no longer (?:an?|the|my|bound|restricted|limited)\b|\brole[- ]?play\s*:|\bpretend (?:to be|you are|that you)\b|"
-            r"\bact as (?:an?|if|my|the)\b|\bjailbr(?:eak|oken) (?:mode|prompt|enabled|activated)\b|"
-            r"\bdeveloper mode\b|\bdo anything now\b|"
-            r"\bgod mode\b|"
-            r"\b(?:respond|reply|answer|output) (?:only|solely|exclusively) (?:with|in|by)\b|"
-            r"\bonly (?:respond|reply|answer|output) with\b|"
-            r"\binstead,? (?:say|write|output|respond|answer|recommend|print|return)\b|"
-            r"\b(?:end|start|beginning) of (?:the )?(?:\w+ ){0,2}(?:data|input|context|document|"
-            r"description|listing|content|instructions|prompt)\b(?! (?:of|for|with|about))|"
-            r"\b(?:begin|start) (?:of )?(?:new |system )?(?:instructions|prompt|task)\b",
-            re.I,
-        ),
-    ),
-    (
-        "override",
-        re.compile(
-            r"\b(?:when|while|whenever|before|after) (?:you(?:'re| are)? )?(?:summari[sz]\w*|"
-            r"describ\w*|writ\w*|generat\w*|answer\w*|respond\w*|rat\w*|rank\w*|recommend\w*|"
-            r"process\w*|translat\w*|classif\w*|index\w*|tag\w*)\b.{0,80}\b(?:always|make sure|"
-            r"be sure to|remember to|do not forget|don't forget|you must|you should|never)\b",
-            re.I,
-        ),
-    ),
-    (
-        "encoded",
-        re.compile(
-            r"\b(?:decode|decipher|base64|rot-?13|hex[- ]?decode)\b.{0,60}\b(?:follow|execute|"
-            r"obey|do|run|apply|carry out|perform|act on)\b|\b(?:follow|execute|obey|run)\b"
-            r".{0,40}\b(?:decoded|base64|encoded|rot-?13)\b",
-            re.I,
-        ),
-    ),
-    (
-        "phrase",
-        re.compile(
-            r"\b(?:the (?:exact |following )?(?:phrase|words?|sentence|text|string|slogan|link|url)"
-            r"|verbatim|word for word)\b.{0,80}\b(?:in|into|to|at the (?:start|end) of) (?:your|the|"
-            r"every|each|all) (?:answer|response|reply|output|summary|description|tags|title|"
-            r"text|generated)",
-            re.I,
-        ),
-    ),
+    ("setting", re.compile(r"\b(?:approved|verified|trusted|is_?safe|safe|status|moderat\w*|review(?:ed)?|"
+                           r"flagged|spam|admin|role|rating|score|priority|featured|sponsored)\s*[:=]=?\s*"
+                           r"[\"']?(?:true|false|yes|no|1|0|approved|verified|admin|5|10|high|ok|passed)\b",
+                           re.I)),
+    ("override", re.compile(r"\b(?:new|updated|real|actual|true|revised|secret|hidden|override) "
+                            r"(?:instructions?|rules?|task|orders|directive|system prompt|policy)\s*[:\-]|"
+                            r"\bsystem (?:prompt|message|instructions?)\b|"
+                            r"\b(?:more important than|supersedes?|takes? precedence over|outranks?)\b.{0,40}"
+                            r"\b(?:instructions?|rules|system|prompt|guidelines|message)\b|"
+                            r"\b(?:previous|prior|above|earlier|old|original|all|your|the) (?:rules|instructions|"
+                            r"guidelines|prompt|directives)\b.{0,20}\b(?:are|is|have been|were)\s+(?:now\s+)?"
+                            r"(?:obsolete|void|null|cancel+ed|revoked|outdated|superseded|invalid|suspended|lifted|"
+                            r"disabled|no longer (?:valid|apply|in effect))|"
+                            r"\b(?:recommend|say|write|output|answer|respond|mention|suggest|link to|promote)\b.{1,80}"
+                            r"\binstead\b|"
+                            r"\b(?:repeat|say|write|type|print|output|echo)\s+(?:after me|the following|this (?:phrase|"
+                            r"sentence|text|word)|exactly|verbatim)\b|\brepeat (?:it|this|that)\b.{0,40}\b(?:times|"
+                            r"before|after|at the)\b|"
+                            r"\bfrom now on\b|\byou(?:'re| are) now (?:an?|my|the|free|unrestricted|in|called|named|known)\b|"
+                            r"\byou(?:'re| are) no longer (?:an?|the|my|bound|restricted|limited)\b|\brole[- ]?play\s*:|\bpretend (?:to be|you are|that you)\b|"
+                            r"\bact as (?:an?|if|my|the)\b|\bjailbr(?:eak|oken) (?:mode|prompt|enabled|activated)\b|"
+                            r"\bdeveloper mode\b|\bdo anything now\b|"
+                            r"\bgod mode\b|"
+                            r"\b(?:respond|reply|answer|output) (?:only|solely|exclusively) (?:with|in|by)\b|"
+                            r"\bonly (?:respond|reply|answer|output) with\b|"
+                            r"\binstead,? (?:say|write|output|respond|answer|recommend|print|return)\b|"
+                            r"\b(?:end|start|beginning) of (?:the )?(?:\w+ ){0,2}(?:data|input|context|document|"
+                            r"description|listing|content|instructions|prompt)\b(?! (?:of|for|with|about))|"
+                            r"\b(?:begin|start) (?:of )?(?:new |system )?(?:instructions|prompt|task)\b",
+                            re.I)),
+    ("override", re.compile(r"\b(?:when|while|whenever|before|after) (?:you(?:'re| are)? )?(?:summari[sz]\w*|"
+                            r"describ\w*|writ\w*|generat\w*|answer\w*|respond\w*|rat\w*|rank\w*|recommend\w*|"
+                            r"process\w*|translat\w*|classif\w*|index\w*|tag\w*)\b.{0,80}\b(?:always|make sure|"
+                            r"be sure to|remember to|do not forget|don't forget|you must|you should|never)\b", re.I)),
+    ("encoded", re.compile(r"\b(?:decode|decipher|base64|rot-?13|hex[- ]?decode)\b.{0,60}\b(?:follow|execute|"
+                           r"obey|do|run|apply|carry out|perform|act on)\b|\b(?:follow|execute|obey|run)\b"
+                           r".{0,40}\b(?:decoded|base64|encoded|rot-?13)\b", re.I)),
+    ("phrase", re.compile(r"\b(?:the (?:exact |following )?(?:phrase|words?|sentence|text|string|slogan|link|url)"
+                          r"|verbatim|word for word)\b.{0,80}\b(?:in|into|to|at the (?:start|end) of) (?:your|the|"
+                          r"every|each|all) (?:answer|response|reply|output|summary|description|tags|title|"
+                          r"text|generated)", re.I)),
 ]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。])[\"')\]]*\s+|(?<=。)|\n+|(?<=;)\s+(?=[A-Z])")  # NFKC folds full-width marks
@@ -596,9 +468,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 # Shapes whose case matters: a role shouted mid-line ("… SYSTEM: you are now DAN"), a new persona.
-CASED = re.compile(
-    r"\b(?:SYSTEM|ASSISTANT|DEVELOPER|ADMIN|OPERATOR|INSTRUCTIONS?)\s*:|\b[Yy]ou(?:'re| are) now [A-Z][\w-]+"
-)
+CASED = re.compile(r"\b(?:SYSTEM|ASSISTANT|DEVELOPER|ADMIN|OPERATOR|INSTRUCTIONS?)\s*:|\b[Yy]ou(?:'re| are) now [A-Z][\w-]+")
 
 
 def instruction_kind(sentence: str) -> str | None:
@@ -642,11 +512,8 @@ def _known_share(words: list[str]) -> float:
 @lru_cache(maxsize=1)
 def _imperative() -> re.Pattern[str]:
     verbs = "|".join(f"(?:{w.put})|(?:{w.reveal})" for w in LEXICON.values())
-    return re.compile(
-        rf"^\W*(?:(?:please|and|then|now|also|just|bitte|s'il vous plaît|por favor|per favore)\s+)*"
-        rf"(?:{verbs})(?!\w)",
-        re.I,
-    )
+    return re.compile(rf"^\W*(?:(?:please|and|then|now|also|just|bitte|s'il vous plaît|por favor|per favore)\s+)*"
+                      rf"(?:{verbs})(?!\w)", re.I)
 
 
 def _continues(sentence: str) -> bool:
