@@ -19,7 +19,8 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="NDCG@10 by recommender")
     def headline(self, run: EvaluationRun) -> str:
-        return ", ".join(f"{name} {scores.get('ndcg@10', '-')}" for name, scores in run.results.items())
+        shown = ", ".join(f"{name} {scores.get('ndcg@10', '-')}" for name, scores in _scores(run).items())
+        return f"replay of {run.params.get('experiment')}: {shown}" if _is_replay(run) else shown
 
     @admin.display(description="test users")
     def test_users(self, run: EvaluationRun) -> object:
@@ -27,16 +28,35 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="results")
     def results_table(self, run: EvaluationRun) -> SafeString:
-        if not run.results:
+        scores = _scores(run)
+        if not scores:
             return format_html("<em>{}</em>", "no results")
-        metrics = list(next(iter(run.results.values())))
-        header = format_html_join("", "<th>{}</th>", ((m,) for m in metrics))
-        rows = format_html_join(
-            "",
-            "<tr><th>{}</th>{}</tr>",
-            (
-                (name, format_html_join("", "<td>{}</td>", ((scores.get(m, "-"),) for m in metrics)))
-                for name, scores in run.results.items()
-            ),
-        )
-        return format_html("<table><tr><th>recommender</th>{}</tr>{}</table>", header, rows)
+        table = _table("variant" if _is_replay(run) else "recommender", scores)
+        if not _is_replay(run) or not run.results.get("delta"):
+            return table
+        control = run.results.get("control", "")
+        return format_html("{}<p>Difference from the control ({}):</p>{}", table, control,
+                           _table("variant", run.results["delta"]))  # fmt: skip
+
+
+def _is_replay(run: EvaluationRun) -> bool:
+    return run.params.get("kind") == "replay"
+
+
+def _scores(run: EvaluationRun) -> dict[str, dict[str, object]]:
+    """{row name: {metric: value}}: recommenders of an evaluation, variants of a replay."""
+    return run.results.get("variants", {}) if _is_replay(run) else run.results
+
+
+def _table(label: str, scores: dict[str, dict[str, object]]) -> SafeString:
+    metrics = list(next(iter(scores.values())))
+    header = format_html_join("", "<th>{}</th>", ((m,) for m in metrics))
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th>{}</tr>",
+        (
+            (name, format_html_join("", "<td>{}</td>", ((values.get(m, "-"),) for m in metrics)))
+            for name, values in scores.items()
+        ),
+    )
+    return format_html("<table><tr><th>{}</th>{}</tr>{}</table>", label, header, rows)

@@ -27,14 +27,19 @@ def evaluation_run_create(
     *, ks: tuple[int, ...] = DEFAULT_KS, test_fraction: float = 0.2, strategy: str = "per_user", pipeline: bool = True
 ) -> EvaluationRun:
     """A pending run; `pipeline` adds the serving pipeline itself, evaluated on a snapshot."""
+    params = {**split_params(ks=ks, test_fraction=test_fraction, strategy=strategy), "pipeline": pipeline}
+    return EvaluationRun.objects.create(params=params)
+
+
+def split_params(*, ks: tuple[int, ...], test_fraction: float, strategy: str) -> dict[str, Any]:
+    """The k values and split of a run, checked (ValueError naming the bad one)."""
     if not ks or min(ks) < 1 or max(ks) > 1000:
         raise ValueError(f"k values must be between 1 and 1000, got {ks}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test fraction must be between 0 and 1, got {test_fraction}")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown split strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
-    params = {"ks": sorted(set(ks)), "test_fraction": test_fraction, "strategy": strategy, "pipeline": pipeline}
-    return EvaluationRun.objects.create(params=params)
+    return {"ks": sorted(set(ks)), "test_fraction": test_fraction, "strategy": strategy}
 
 
 def evaluation_run_execute(*, run: EvaluationRun) -> EvaluationRun:
@@ -66,7 +71,7 @@ def _baselines() -> list[Recommender]:
 def _score_all(
     split: TemporalSplit, ks: list[int], recommenders: list[Recommender], *, pipeline: bool = False
 ) -> dict[str, Any]:
-    context = _ListContext.of(split)
+    context = ListContext.of(split)
     results = {}
     steps = len(recommenders) + int(pipeline)
     for done, recommender in enumerate(recommenders):
@@ -75,7 +80,7 @@ def _score_all(
         recommender.fit(split.train)
         fitted = time.perf_counter() - started
         lists = [list(row) for row in recommender.recommend(context.users, max(ks))]
-        scores = _score(lists, split, ks, context)
+        scores = lists_score(lists, split, ks, context)
         scores["fit_seconds"] = round(fitted, 3)
         results[recommender.name] = scores
     if pipeline:
@@ -83,10 +88,10 @@ def _score_all(
         started = time.perf_counter()
         blend_lists, ranked_lists, ranker = _pipeline_lists(split, context.users, max(ks))
         seconds = round(time.perf_counter() - started, 3)
-        results["pipeline_blend"] = {**_score(blend_lists, split, ks, context), "fit_seconds": seconds}
+        results["pipeline_blend"] = {**lists_score(blend_lists, split, ks, context), "fit_seconds": seconds}
         if ranked_lists is not None:
             extra = {f"ranker_{name}": value for name, value in ranker.get("metrics", {}).items()}
-            ranked_scores: dict[str, Any] = dict(_score(ranked_lists, split, ks, context))
+            ranked_scores: dict[str, Any] = dict(lists_score(ranked_lists, split, ks, context))
             ranked_scores.update(fit_seconds=seconds, ranker_active=ranker.get("active"), **extra)
             results["pipeline"] = ranked_scores
     return results
@@ -118,20 +123,20 @@ def _pipeline_lists(
     return as_columns(found["blend"]), ranked, found.get("ranker", {})
 
 
-class _ListContext:
+class ListContext:
     """What list-level metrics need, computed once per run."""
 
     def __init__(self, users: np.ndarray, popularity: np.ndarray, vectors: np.ndarray, known: np.ndarray) -> None:
         self.users, self.popularity, self.vectors, self.known = users, popularity, vectors, known
 
     @classmethod
-    def of(cls, split: TemporalSplit) -> _ListContext:
+    def of(cls, split: TemporalSplit) -> ListContext:
         popularity = np.asarray((split.train.matrix > 0).sum(axis=0)).ravel().astype(np.float64)
         vectors, known = _item_vectors(split.train.item_ids)
         return cls(users_array(split.relevant), popularity, vectors, known)
 
 
-def _score(lists: list[list[int]], split: TemporalSplit, ks: list[int], context: _ListContext) -> dict[str, float]:
+def lists_score(lists: list[list[int]], split: TemporalSplit, ks: list[int], context: ListContext) -> dict[str, float]:
     scores: dict[str, float] = {}
     relevant = [split.relevant[int(u)] for u in context.users]
     n_users, n_items = split.train.shape

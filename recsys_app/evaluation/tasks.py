@@ -17,3 +17,15 @@ def evaluation_run_task(run_id: int) -> dict[str, Any]:
         return {"run": run_id, "status": "gone"}
     run = evaluation_run_execute(run=run)
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=3300, time_limit=3600)
+def experiment_replay_task(run_id: int) -> dict[str, Any]:
+    from recsys_app.evaluation.models import EvaluationRun
+    from recsys_app.evaluation.replay import experiment_replay_execute
+
+    run = EvaluationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return {"run": run_id, "status": "gone"}
+    run = experiment_replay_execute(run=run)
+    return {"run": run.pk, "status": run.status}

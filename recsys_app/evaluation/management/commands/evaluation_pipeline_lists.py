@@ -1,4 +1,4 @@
-"""Internal: run inside an evaluation snapshot database (see evaluation/snapshot.py)."""
+"""Internal: run inside an evaluation snapshot database (see lib/snapshot.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from recsys_app.catalog.models import EndUser
-from recsys_app.ranking.models import Surface
+from recsys_app.evaluation.snapshot_serving import served_items, serving_state_build, surface_store
 from recsys_app.ranking.ranker import ranker_train
-from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 from recsys_app.ranking.surfaces import surface_config
-from recsys_app.retrieval.collaborative import collaborative_model_train
-from recsys_app.retrieval.stats import item_neighbors_refresh, item_stats_refresh
-from recsys_app.retrieval.user_vectors import user_vectors_compute
 
 
 class Command(BaseCommand):
@@ -30,12 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = json.loads(options["users"].read_text())
-        collaborative_model_train()
-        item_stats_refresh()
-        item_neighbors_refresh()
-        for start in range(0, len(users), 500):
-            user_vectors_compute(user_ids=users[start : start + 500])
-        external = dict(EndUser.objects.filter(pk__in=users).values_list("pk", "external_id"))
+        external = serving_state_build(user_ids=users)
         out: dict[str, Any] = {"blend": self._lists(users, external, options)}
         if not options["no_ranker"]:
             # Trained on a snapshot of this snapshot: its labels come from the later events here.
@@ -54,14 +44,10 @@ class Command(BaseCommand):
     def _ranked_surface(self, surface: str) -> str:
         """The evaluated surface with the learned ranker switched on (it is off by default)."""
         config = surface_config(surface).model_copy(update={"ranker": True})
-        Surface.objects.update_or_create(name=f"{surface}-ranked", defaults={"config": config.model_dump()})
-        return f"{surface}-ranked"
+        return surface_store(name=f"{surface}-ranked", config=config)
 
     def _lists(self, users: list[int], external: dict[int, str], options: dict[str, Any]) -> dict[int, list[int]]:
-        lists = {}
-        for user_id in users:
-            request = RecommendationRequest(
-                surface=options["surface"], k=options["k"], user_external_id=external[user_id], log_impressions=False
-            )
-            lists[user_id] = [item.item_id for item in recommendations_serve(request=request).items]
-        return lists
+        return {
+            user_id: served_items(surface=options["surface"], user_external_id=external[user_id], k=options["k"])
+            for user_id in users
+        }
