@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from recsys_app.lib.env import env_bool, env_int, env_list, env_str
+from recsys_app.lib.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RECSYS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -310,6 +310,13 @@ LLM_TEMPLATE_MAX_MS = env_int("LLM_TEMPLATE_MAX_MS", 1000, minimum=10)
 LLM_SECRETS_KEY = env_str("LLM_SECRETS_KEY")
 LLM_KEY_ENV_PREFIX = "LLM_KEY_"
 LLM_PROVIDER_HOSTS = env_list("LLM_PROVIDER_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+# Online quality (llmops/online.py): every 15 minutes this share of each prompt version's new
+# production calls (by a hash of the trace id; at most LLM_ONLINE_SAMPLE_MAX a version) is scored
+# like an offline evaluation; the prompt's page flags a score whose online mean differs from the
+# offline one by more than LLM_ONLINE_DRIFT_ALERT.
+LLM_ONLINE_SAMPLE_SHARE = env_float("LLM_ONLINE_SAMPLE_SHARE", 0.05, maximum=1.0)
+LLM_ONLINE_SAMPLE_MAX = env_int("LLM_ONLINE_SAMPLE_MAX", 50, minimum=0)
+LLM_ONLINE_DRIFT_ALERT = env_float("LLM_ONLINE_DRIFT_ALERT", 0.15, maximum=1.0)
 
 # Responsible AI (recsys_app/safety). Phone numbers are read as in this region when written
 # without a country code. Raw events and impressions older than their retention are deleted
@@ -393,4 +400,5 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys_app.retrieval.tasks.collaborative_model_train_task",
         "schedule": env_int("COLLABORATIVE_TRAIN_SECONDS", 6 * 3600, minimum=60) * 1.0,
     },
+    "llm-online-quality": {"task": "recsys_app.llmops.tasks.online_quality_sample_task", "schedule": 15 * 60.0},
 }

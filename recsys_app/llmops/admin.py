@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum
@@ -38,7 +39,9 @@ from recsys_app.llmops.models import (
     Route,
     Trace,
 )  # fmt: skip
+from recsys_app.llmops.online import prompt_quality
 from recsys_app.llmops.prompts import (
+    ONLINE_SET,
     REVIEW_CASES_MIN,
     PromptError,
     render,
@@ -56,6 +59,9 @@ from recsys_app.safety.redteam import SAFETY_SETS
 
 # Provider fields that audit entries name but never hold the value of.
 PROVIDER_SECRETS = ("api_key_encrypted",)
+# Datasets written by code alone, and the code that writes them.
+CODE_BUILT = {**{name: "safety.redteam.safety_sets_build" for name in SAFETY_SETS.values()},
+              ONLINE_SET: "llmops.online.online_quality_sample"}  # fmt: skip
 
 
 class ProviderForm(forms.ModelForm):
@@ -186,7 +192,8 @@ class VersionInline(admin.TabularInline):
         return format_html('<a href="{}">v{}</a>', url, version.number)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PromptVersion]:
-        done = EvalRun.objects.filter(version=OuterRef("pk"), status=EvalRun.Status.DONE).order_by("-pk")
+        done = (EvalRun.objects.filter(version=OuterRef("pk"), status=EvalRun.Status.DONE)
+                .exclude(dataset__name=ONLINE_SET).order_by("-pk"))  # fmt: skip
         return super().get_queryset(request).annotate(last_scores=Subquery(done.values("scores")[:1]))
 
     @admin.display(description="last evaluation")
@@ -206,9 +213,16 @@ class PromptAdmin(AuditedAdmin):
     change_form_template = "admin/llmops/prompt/change_form.html"
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        """The page also shows what reviewers made of each version's drafts, overall and per check."""
+        """The page also shows what reviewers made of each version's drafts, overall and per check,
+        and each version's offline scores beside its online ones (`llmops.online`)."""
         rows = prompt_feedback(prompt_name=object_id)
-        context = {**(extra_context or {}), "feedback": rows, "review_cases_min": REVIEW_CASES_MIN}
+        context = {
+            **(extra_context or {}),
+            "feedback": rows,
+            "review_cases_min": REVIEW_CASES_MIN,
+            "quality": prompt_quality(prompt_name=object_id),
+            "drift_alert": settings.LLM_ONLINE_DRIFT_ALERT,
+        }
         return super().change_view(request, object_id, form_url, context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prompt]:
@@ -348,7 +362,7 @@ class PromptVersionAdmin(admin.ModelAdmin):
         from recsys_app.llmops.tasks import eval_run_task
 
         for version in queryset:
-            for dataset in version.prompt.datasets.all():
+            for dataset in version.prompt.datasets.exclude(name=ONLINE_SET):
                 run = eval_run_create(version=version, dataset=dataset, by=request.user)
                 transaction.on_commit(partial(eval_run_task.delay, run.pk))
                 self.message_user(request, f"queued evaluation #{run.pk} of {version} on {dataset.name}")
@@ -455,8 +469,9 @@ class CacheEntryAdmin(admin.ModelAdmin):
 
 def built_by_code(dataset: EvalDataset | None) -> bool:
     """A prompt's red-team and benign sets are written by `safety.redteam.safety_sets_build`
-    alone: the gate trusts their cases, so no role (superusers included) edits them here."""
-    return dataset is not None and dataset.name in SAFETY_SETS.values()
+    alone (the gate trusts their cases), its online set by `llmops.online` (its cases are
+    production traces): no role (superusers included) edits them here."""
+    return dataset is not None and dataset.name in CODE_BUILT
 
 
 class CaseInline(admin.TabularInline):
@@ -481,14 +496,14 @@ class DatasetForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"])
-        if name in SAFETY_SETS.values():
-            raise forms.ValidationError(f"'{name}' sets are built from code (safety.redteam.safety_sets_build)")
+        if name in CODE_BUILT:
+            raise forms.ValidationError(f"'{name}' sets are built from code ({CODE_BUILT[name]})")
         return name
 
 
 @admin.register(EvalDataset)
 class EvalDatasetAdmin(admin.ModelAdmin):
-    """Red-team and benign sets are shown read-only and cannot be deleted (`built_by_code`);
+    """Red-team, benign and online sets are shown read-only and cannot be deleted (`built_by_code`);
     the bulk delete action refuses them too (Django checks each row's delete permission)."""
 
     form = DatasetForm
@@ -511,7 +526,7 @@ class EvalDatasetAdmin(admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EvalDataset]) -> None:
-        if queryset.filter(name__in=SAFETY_SETS.values()).exists():
+        if queryset.filter(name__in=CODE_BUILT).exists():
             raise PermissionDenied
         super().delete_queryset(request, queryset)
 

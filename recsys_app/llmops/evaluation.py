@@ -26,6 +26,7 @@ from django.db import transaction
 
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalResult, EvalRun, PromptVersion
+from recsys_app.llmops.prompts import ONLINE_SET
 from recsys_app.llmops.tracing import trace_span
 from recsys_app.safety.grounding import grounding
 from recsys_app.safety.redteam import safety_scores
@@ -38,6 +39,8 @@ def eval_run_create(*, version: PromptVersion, dataset: EvalDataset, provider: s
                     by: Any = None) -> EvalRun:  # fmt: skip
     if dataset.prompt_id != version.prompt_id:
         raise ValueError(f"dataset {dataset} belongs to prompt '{dataset.prompt_id}', not '{version.prompt_id}'")
+    if dataset.name == ONLINE_SET:
+        raise ValueError(f"{dataset} holds sampled production calls; llmops.online scores them, not a run")
     return EvalRun.objects.create(version=version, dataset=dataset, provider=provider, judge=judge, created_by=by)
 
 
@@ -48,7 +51,9 @@ def eval_run_execute(*, run: EvalRun) -> EvalRun:
         return run
     started = time.perf_counter()
     try:
-        with trace_span(f"evaluation #{run.pk}", version=str(run.version), dataset=str(run.dataset)) as span:
+        # `evaluation` marks the span, so online sampling never takes its calls for production ones.
+        with trace_span(f"evaluation #{run.pk}", evaluation=run.pk, version=str(run.version),
+                        dataset=str(run.dataset)) as span:  # fmt: skip
             for case in run.dataset.cases.all():
                 _score_case(run, case)
             run.trace = span
@@ -95,7 +100,7 @@ def _score_case(run: EvalRun, case: EvalCase) -> EvalResult:
         if (completion.parsed is not None or not version.output_schema) and completion.text
         else 0.0,
         "grounding": grounding(answer, case.grounding.get("item_ids")),
-        "guardrails": _guardrails(completion.trace.guardrails),
+        "guardrails": guardrail_share(completion.trace.guardrails),
     }
     if case.reference is not None:
         scores["reference"] = token_f1(_text_of(answer), _text_of(case.reference))
@@ -130,22 +135,31 @@ def _text_of(value: Any) -> str:
     return ""
 
 
-def _guardrails(verdicts: list[dict[str, Any]]) -> float:
+def guardrail_share(verdicts: list[dict[str, Any]]) -> float:
     if not verdicts:
         return 1.0
     return sum(1 for v in verdicts if v.get("passed")) / len(verdicts)
 
 
 def _judge(case: EvalCase, output: str) -> float:
+    reference = json.dumps(case.reference)[:1000] if case.reference is not None else ""
+    score = judge_score(task=json.dumps(case.variables), answer=output, reference=reference)
+    return score if score is not None else 0.0
+
+
+def judge_score(*, task: str, answer: str, reference: str = "") -> float | None:
+    """The judge prompt's 1-5 rating of the answer, mapped to [0, 1]; None when the judge call
+    failed or gave no rating."""
     try:
-        verdict = llm_complete(prompt=JUDGE_PROMPT, use_cache=False, variables={
-            "task": json.dumps(case.variables)[:2000], "answer": output[:2000],
-            "reference": json.dumps(case.reference)[:1000] if case.reference is not None else "",
-        })  # fmt: skip
+        verdict = llm_complete(
+            prompt=JUDGE_PROMPT,
+            use_cache=False,
+            variables={"task": task[:2000], "answer": answer[:2000], "reference": reference},
+        )
     except LLMError:
-        return 0.0
+        return None
     rating = verdict.parsed.get("score") if isinstance(verdict.parsed, dict) else None
-    return (float(rating) - 1) / 4 if isinstance(rating, int | float) and 1 <= rating <= 5 else 0.0
+    return (float(rating) - 1) / 4 if isinstance(rating, int | float) and 1 <= rating <= 5 else None
 
 
 @transaction.atomic

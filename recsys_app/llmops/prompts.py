@@ -23,6 +23,9 @@ from recsys_app.safety.redteam import SAFETY_SETS
 
 REVIEW_SET = "reviews-approved"  # drafts reviewers approved (with their edits), as evaluation cases
 REVIEW_CASES_MIN = 5  # from this many, the gate evaluates a version on them too
+# Sampled production calls (`llmops/online.py`): they describe what users got, not a test the
+# version passed, so the gate never counts them as its ordinary evaluation.
+ONLINE_SET = "online"
 
 # Catalog text, reviews and user messages reach the model as data; this line is prepended to
 # every system message so no prompt version can forget it.
@@ -117,11 +120,12 @@ def version_rollback(*, prompt: Prompt, by: Any = None) -> PromptVersion:
 
 def gate_check(*, version: PromptVersion) -> None:
     """Raise PromptError unless the version's evaluations meet every threshold of its prompt's
-    gate (on its latest run over an ordinary set) and of `LLM_SAFETY_GATE` (on its latest runs
-    over the prompt's red-team and benign sets). A prompt without a gate still needs one run."""
+    gate (on its latest run over an ordinary set: not red-team, benign or online) and of
+    `LLM_SAFETY_GATE` (on its latest runs over the prompt's red-team and benign sets). A prompt
+    without a gate still needs one run."""
     runs = list(EvalRun.objects.filter(version=version, status=EvalRun.Status.DONE).select_related("dataset")
                 .order_by("-created_at"))  # fmt: skip
-    ordinary = [run for run in runs if run.dataset.name not in SAFETY_SETS.values()]
+    ordinary = [run for run in runs if run.dataset.name not in (*SAFETY_SETS.values(), ONLINE_SET)]
     if not ordinary:
         raise PromptError(f"{version} has no finished evaluation; run one before promoting it to production")
     failures = _gate_failures(version.prompt.gate or {}, ordinary[:1])
