@@ -42,7 +42,12 @@ from recsys_app.catalog.facets import facets_current
 from recsys_app.catalog.models import EndUser, Facet
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.models import Trace
+from recsys_app.llmops.pinning import generation_pinned
 from recsys_app.llmops.tracing import trace_span, trace_subject
+from recsys_app.ranking.experiments import pins_of
+from recsys_app.ranking.serving import RecommendationResponse, RecommendedItem, impressions_log
+from recsys_app.ranking.surfaces import experiment_assignments
 from recsys_app.retrieval.sources import Range
 from recsys_app.safety.grounding import unsupported_claim
 from recsys_app.safety.guardrails import Checked, failed, guard_output, guard_text
@@ -53,6 +58,7 @@ MAX_STEPS = 3
 MAX_PREFERENCES = 12
 BOOSTED = 2  # carried preferences move at most this many items to the top
 ROUTER_PROMPT, REPLY_PROMPT = "agent_router", "agent_reply"
+CHAT_SURFACE = "chat"  # experiments on the agent name this surface
 INTENTS = ("search", "recommend", "similar", "details", "compare", "clarify", "off_topic")  # the router's
 REFUSAL = (
     "I can only help you find items in this catalog, and my instructions stay as they are. What are you looking for?"
@@ -123,9 +129,11 @@ def turn_run(
     message: str,
     on_token: TokenCallback | None = None,
     attributes: dict[str, Any] | None = None,
+    log_impressions: bool = True,
 ) -> ChatTurn:
     """Answer one message; the turn is stored with its trace tree. `attributes` are hard
-    filters the client holds (e.g. {"color": "red"}); they stay until replaced or reset."""
+    filters the client holds (e.g. {"color": "red"}); they stay until replaced or reset.
+    Evaluations pass `log_impressions=False`: their cards are not traffic."""
     message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise ChatError(f"message: {len(message)} characters; at most {MAX_MESSAGE}")
@@ -134,11 +142,16 @@ def turn_run(
     checked = guard_text(message)  # personal data is redacted before any model, trace or row sees it
     message = checked.value
     subject = session.end_user.external_id if session.end_user is not None else ""
-    with trace_subject(subject), trace_span(f"agent turn {number}", session=str(session.pk),
-                                            message=message[:200]) as span:  # fmt: skip
+    # Experiments on 'chat' may pin the agent's prompts or switch its model-written words off.
+    assignments = experiment_assignments(CHAT_SURFACE, None, user_external_id=subject or None,
+                                         session_id=str(session.pk))  # fmt: skip
+    named = {a.experiment: a.variant for a in assignments}
+    words = all(a.spec.generated.get("agent", True) for a in assignments)
+    with trace_subject(subject), generation_pinned(pins_of(assignments), named), trace_span(
+            f"agent turn {number}", session=str(session.pk), message=message[:200]) as span:  # fmt: skip
         span.guardrails = checked.verdicts
         outcome = _refused(checked, message) or _respond(session, message, number, on_token, attributes,
-                                                         polite=checked.blocked is not None)  # fmt: skip
+                                                         polite=checked.blocked is not None or not words)  # fmt: skip
         outcome.reply = " ".join(part for part in (outcome.note, outcome.reply, outcome.follow) if part)
         if outcome.source == "model" and (outcome.note or outcome.follow):
             outcome.source = "mixed"  # the model's sentence between catalog-made ones
@@ -150,11 +163,41 @@ def turn_run(
             session=session, number=number, message=message, intent=outcome.intent,
             constraints=outcome.constraints.as_json(), reply=outcome.reply, reply_source=outcome.source,
             cards=[card.public() for card in outcome.cards], steps=outcome.steps, trace=span,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=(time.perf_counter() - started) * 1000, assignments=named,
         )  # fmt: skip
         session.memory = _remember(session.memory, outcome)
         session.save(update_fields=["memory", "updated_at"])
+        if log_impressions:
+            _cards_log(turn, session, outcome.cards)
     return turn
+
+
+def turn_provenance(turn: ChatTurn) -> dict[str, Any] | None:
+    """The reply call under the turn's trace, if its words are the ones shown."""
+    call = (Trace.objects.filter(root_id=turn.trace_id, name=REPLY_PROMPT, kind=Trace.Kind.LLM, status="ok")
+            .select_related("prompt_version").first()) if turn.trace_id else None  # fmt: skip
+    # The turn records who phrased the reply (a streamed one may be the model's first sentences).
+    if call is None or turn.reply_source not in ("model", "mixed"):
+        return None
+    version = call.prompt_version.number if call.prompt_version else None
+    return {"model": call.model, "prompt": REPLY_PROMPT, "prompt_version": version}
+
+
+def _cards_log(turn: ChatTurn, session: ChatSession, cards: list[Card]) -> None:
+    """The cards as impressions on 'chat' under the turn's request id, with the reply's
+    provenance when a model wrote the words shown beside them."""
+    if not cards:
+        return
+    written = turn_provenance(turn)
+    items = [RecommendedItem(card.item_id, card.external_id, card.title, 0.0, ["agent"],
+                             {"code": "chat", "source": "agent"}, provenance={"reply": written} if written else None)
+             for card in cards]  # fmt: skip
+    first = next(iter(turn.assignments.items()), ("", ""))
+    response = RecommendationResponse(turn.request_id, turn.request_id, CHAT_SURFACE, turn.number, items, [],
+                                      experiment=first[0], variant=first[1], assignments=turn.assignments,
+                                      latency_ms=turn.latency_ms, session_id=str(session.pk))  # fmt: skip
+    user = session.end_user
+    impressions_log(response, user, user.external_id if user is not None else None)
 
 
 def _remember(memory: dict[str, Any], outcome: Outcome) -> dict[str, Any]:

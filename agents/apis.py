@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.agent import MAX_MESSAGE, REPLY_PROMPT, session_start, turn_run
+from agents.agent import MAX_MESSAGE, session_start, turn_provenance, turn_run
 from agents.models import ChatSession, ChatTurn
 from recsys_app.accounts.end_users import EndUserGrant
 from recsys_app.accounts.models import ApiToken
@@ -94,6 +94,8 @@ class TurnOut(BaseModel):
         description="Model calls of this turn that gave no answer, with why (e.g. 'agent_reply: budget: use case "
         "'agent' has used its 20000 tokens for today'); the turn then used its catalog-made fallback.",
     )
+    request_id: str = Field(description="Send it back with events on the cards: they count for this turn.")
+    assignments: dict[str, str] = Field(description="Experiments on 'chat' the session or user is in.")
 
 
 class ChatSessionCreateApi(APIView):
@@ -141,12 +143,12 @@ def session_of(request: Request, session_id: str) -> ChatSession:
 
 
 def turn_body(turn: ChatTurn) -> dict[str, Any]:
-    provenance = _provenance(turn)
+    provenance = turn_provenance(turn)
     return {
         "session_id": str(turn.session_id), "turn": turn.number, "intent": turn.intent, "reply": turn.reply,
         "cards": turn.cards, "constraints": turn.constraints, "trace_id": turn.trace_id,
         "generated": provenance is not None, "provenance": provenance, "degraded": _degraded(turn),
-        "reply_source": turn.reply_source,
+        "reply_source": turn.reply_source, "request_id": str(turn.request_id), "assignments": turn.assignments,
     }  # fmt: skip
 
 
@@ -155,17 +157,6 @@ def _degraded(turn: ChatTurn) -> list[str]:
         return []
     failed = Trace.objects.filter(root_id=turn.trace_id, kind=Trace.Kind.LLM, status=Trace.Status.ERROR)
     return [f"{name}: {error}"[:300] for name, error in failed.order_by("pk").values_list("name", "error")]
-
-
-def _provenance(turn: ChatTurn) -> dict[str, Any] | None:
-    """The reply call under the turn's trace, if its words are the ones shown."""
-    call = (Trace.objects.filter(root_id=turn.trace_id, name=REPLY_PROMPT, kind=Trace.Kind.LLM, status="ok")
-            .select_related("prompt_version").first()) if turn.trace_id else None  # fmt: skip
-    # The turn records who phrased the reply (a streamed one may be the model's first sentences).
-    if call is None or turn.reply_source not in ("model", "mixed"):
-        return None
-    version = call.prompt_version.number if call.prompt_version else None
-    return {"model": call.model, "prompt": REPLY_PROMPT, "prompt_version": version}
 
 
 class ChatMessageApi(APIView):

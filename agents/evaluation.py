@@ -26,6 +26,7 @@ from agents.tools import Card, cards_in_order
 from agents.understanding import Vocabulary
 from recsys_app.catalog.models import EndUser
 from recsys_app.llmops.models import EvalCase, EvalDataset, EvalResult, EvalRun, PromptVersion
+from recsys_app.llmops.tracing import trace_span
 
 DATASET = "conversations"
 
@@ -96,7 +97,7 @@ def conversation_run(turns: list[str], expect: dict[str, Any], *, vocabulary: Vo
     ok = False
     for number, message in enumerate(turns, start=1):
         started = time.perf_counter()
-        turn = turn_run(session=session, message=message)
+        turn = turn_run(session=session, message=message, log_impressions=False)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         cards = _cards(turn)
         result.transcript.append({"message": message, "intent": turn.intent, "reply": turn.reply,
@@ -190,8 +191,10 @@ def _evaluate(dataset: EvalDataset, cases: list[tuple[EvalCase, list[str], dict[
     started, latencies, model, replies = time.perf_counter(), [], 0, 0
     groups: dict[str, list[float]] = {}
     vocabulary = current_vocabulary()
-    for case, turns, expect, tags in cases:
-        outcome = conversation_run(turns, expect, vocabulary=vocabulary)
+    with trace_span(f"evaluation #{run.pk}", evaluation=run.pk):  # not production: online sampling skips it
+        outcomes = [(case, tags, conversation_run(turns, expect, vocabulary=vocabulary))
+                    for case, turns, expect, tags in cases]  # fmt: skip
+    for case, tags, outcome in outcomes:
         latencies += outcome.latencies_ms
         model, replies = model + outcome.model_replies, replies + outcome.replies
         scores = {"task_success": float(outcome.success), "grounding": outcome.grounding,

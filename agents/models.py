@@ -59,6 +59,10 @@ class ChatTurn(models.Model):
     steps = models.JSONField(default=list, blank=True, help_text="Tool calls: name, arguments, item ids returned.")
     trace = models.ForeignKey("llmops.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     latency_ms = models.FloatField(default=0.0)
+    request_id = models.UUIDField(
+        default=uuid.uuid4, editable=False, help_text="Clients send it back with events on the cards (attribution)."
+    )
+    assignments = models.JSONField(default=dict, blank=True, help_text="Experiments on 'chat' the unit was in.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

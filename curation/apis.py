@@ -16,20 +16,17 @@ from rest_framework.views import APIView
 from curation.enrichment import enrichment_job_create
 from curation.models import EnrichmentJob
 from curation.schemas import EnrichmentBudget, EnrichmentFilter
-from curation.selectors import (
-    collection_detail,
-    collection_summary,
-    collections_for_user,
-    collections_live,
-    enrichment_job_summary,
-)
+from curation.selectors import collection_summary, collections_live, enrichment_job_summary
+from curation.serving import collection_shown, collections_served
 from recsys_app.accounts.permissions import IngestScope, ServeScope, acting_user
-from recsys_app.catalog.models import EndUser
 from recsys_app.lib.errors import ApiError
 
 
 class CollectionsParams(serializers.Serializer):
     user_id = serializers.CharField(required=False, max_length=255, help_text="Only collections for this user.")
+    session_id = serializers.CharField(
+        required=False, max_length=128, help_text="The client's session (experiments that split by session)."
+    )
 
 
 class ProvenanceOut(BaseModel):
@@ -58,6 +55,7 @@ class CollectionOut(BaseModel):
 
 class CollectionsOut(BaseModel):
     collections: list[CollectionOut]
+    assignments: dict[str, str] = Field(description="Experiments of the collections surface the unit is in.")
 
 
 class EntryOut(BaseModel):
@@ -72,6 +70,8 @@ class EntryOut(BaseModel):
 
 class CollectionDetailOut(CollectionOut):
     entries: list[EntryOut]
+    request_id: str = Field(description="Send it back with click and purchase events: they count for this collection.")
+    assignments: dict[str, str]
 
 
 class CollectionsApi(APIView):
@@ -82,24 +82,26 @@ class CollectionsApi(APIView):
         params = CollectionsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         external_id = acting_user(request, params.validated_data.get("user_id"))
-        if external_id:
-            user = EndUser.objects.filter(external_id=external_id).first()
-            # An unknown user is in no segment: only collections for everyone.
-            chosen = collections_for_user(user=user if user is not None else EndUser(attributes={}))
-        else:
-            chosen = list(collections_live()[:200])
-        return Response({"collections": [collection_summary(draft) for draft in chosen]})
+        chosen, assignments = collections_served(external_id=external_id,
+                                                 session_id=params.validated_data.get("session_id"))  # fmt: skip
+        return Response({"collections": [collection_summary(draft) for draft in chosen], "assignments": assignments})
 
 
 class CollectionDetailApi(APIView):
     permission_classes = [ServeScope]
 
-    @extend_schema(operation_id="collection_detail", responses=CollectionDetailOut)
+    @extend_schema(operation_id="collection_detail", parameters=[CollectionsParams], responses=CollectionDetailOut,
+                   description="A collection's items; each is logged as an impression that records the draft and "
+                   "prompt version behind it.")  # fmt: skip
     def get(self, request: Request, collection_id: int) -> Response:
+        params = CollectionsParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
         draft = collections_live().filter(pk=collection_id).first()
         if draft is None:
             raise ApiError(f"No published collection {collection_id}.", code="not_found", http_status=404)
-        return Response(collection_detail(draft=draft))
+        external_id = acting_user(request, params.validated_data.get("user_id"))
+        return Response(collection_shown(draft=draft, external_id=external_id,
+                                         session_id=params.validated_data.get("session_id")))  # fmt: skip
 
 
 class EnrichmentJobIn(BaseModel):

@@ -32,6 +32,14 @@ def provenance(draft: Draft) -> dict[str, Any]:
     }
 
 
+def attribution(draft: Draft) -> dict[str, Any]:
+    """What an impression of the collection's items records about what wrote it."""
+    version = draft.prompt_version
+    return {"draft": draft.pk, "prompt": version.prompt_id if version else None,
+            "prompt_version": version.number if version else None, "model": draft.model,
+            "writer": draft.writer}  # fmt: skip
+
+
 def collections_live() -> QuerySet[Draft]:
     now = timezone.now()
     return (

@@ -27,7 +27,7 @@ from curation.claims import edit_problem
 from curation.faithfulness import grounds_for
 from curation.models import Draft, ReviewAction
 from curation.schemas import Audience, CollectionText, EnrichmentText, parsed
-from curation.selectors import content_lines, provenance
+from curation.selectors import attribution, content_lines, provenance
 from recsys_app.catalog.models import Item
 from recsys_app.catalog.services import item_enrich
 from recsys_app.llmops.models import EvalCase, EvalDataset
@@ -331,6 +331,7 @@ def _place(draft: Draft, audience: Audience) -> int:
         "audience_categories": audience.categories,
         "starts_at": draft.starts_at,
         "ends_at": draft.ends_at,
+        "provenance": attribution(draft),
     }
     placed = [external_id for external_id in ids if external_id in known]
     CuratedEntry.objects.bulk_create(

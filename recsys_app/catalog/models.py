@@ -172,6 +172,13 @@ class Impression(models.Model):
     variant = models.CharField(max_length=64, blank=True)
     score = models.FloatField(null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True, help_text="Server time to build the page it was on.")
+    session_id = models.CharField(max_length=128, blank=True, help_text="The client's session, when it sent one.")
+    assignments = models.JSONField(
+        default=dict, blank=True, help_text="Every running experiment the unit was in: {experiment: variant}."
+    )
+    provenance = models.JSONField(
+        null=True, blank=True, help_text="What generated the text shown with the item (prompt version, model, draft)."
+    )
 
     class Meta:
         ordering = ["-shown_at"]
@@ -179,6 +186,7 @@ class Impression(models.Model):
             models.Index(fields=["request_id"], name="impression_request"),
             models.Index(fields=["recommendation_id"], name="impression_recommendation"),
             models.Index(fields=["user", "-shown_at"], name="impression_user_time"),
+            GinIndex(fields=["assignments"], name="impression_assignments", condition=~Q(assignments={})),
             BrinIndex(fields=["shown_at"], name="impression_time_brin"),
         ]
 

@@ -20,6 +20,7 @@ from recsys_app.evaluation.models import EvaluationRun
 from recsys_app.lib.paginator import table_estimate
 from recsys_app.ops.models import TaskRun, Watermark
 from recsys_app.ranking.experiments import CLICK_TYPES, CONVERSION_TYPES
+from recsys_app.ranking.models import Experiment
 from recsys_app.safety.models import ExposureDaily
 
 WINDOW_DAYS = 30
@@ -162,7 +163,9 @@ def review_panel(since: datetime) -> dict[str, Any]:
 
 
 def evaluation_panel() -> dict[str, Any]:
-    run = EvaluationRun.objects.filter(status=EvaluationRun.Status.DONE).order_by("-finished_at").first()
+    # An experiment's replay (params.kind "replay") has its own page; this panel is the baselines' run.
+    done = EvaluationRun.objects.filter(status=EvaluationRun.Status.DONE).exclude(params__contains={"kind": "replay"})
+    run = done.order_by("-finished_at").first()
     if run is None:
         return {"run": None, "chart": bar_chart({}, title="Latest offline evaluation")}
     ndcg = {name: float(scores.get("ndcg@10", 0.0)) for name, scores in run.results.items()}
@@ -203,4 +206,11 @@ def dashboard_context() -> dict[str, Any]:
         "evaluation": evaluation_panel(),
         "fairness": fairness_panel(since),
         "jobs": jobs_panel(since),
+        "experiments": experiments_panel(),
     }
+
+
+def experiments_panel() -> list[dict[str, Any]]:
+    """Running experiments first, then the latest stopped ones; each links to its page."""
+    shown = Experiment.objects.exclude(status=Experiment.Status.DRAFT).order_by("status", "-created_at")
+    return list(shown.values("pk", "name", "surface", "status")[:8])

@@ -13,14 +13,17 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from recsys_app.catalog.models import EndUser
 from recsys_app.console.dashboard import dashboard_context
+from recsys_app.console.experiment_page import experiment_context
 from recsys_app.console.jobs import job_start
 from recsys_app.console.preview import preview_compare, preview_surfaces, user_history
+from recsys_app.evaluation.replay import experiment_replay_start
 from recsys_app.ranking.models import Experiment
 
 View = Callable[..., HttpResponse]
@@ -74,6 +77,25 @@ def user_preview(request: HttpRequest) -> HttpResponse:
             variant_b=chosen[1],
         )
     return _page(request, "console/preview.html", f"What {external_id} sees", **context)
+
+
+@console_page("ranking.view_experiment")
+def experiment_page(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    return _page(request, "console/experiment.html", f"Experiment {experiment.name}", **experiment_context(experiment))
+
+
+@require_POST
+@console_page("ranking.change_experiment")
+def experiment_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    try:
+        run = experiment_replay_start(experiment=experiment, by=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Replay queued (evaluation run #{run.pk}); results show here when it finishes.")
+    return HttpResponseRedirect(reverse("console:experiment", args=[pk]))
 
 
 @require_POST

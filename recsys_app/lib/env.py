@@ -48,7 +48,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0, maximum: float
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
     if value < minimum or (maximum is not None and value > maximum):
-        raise ImproperlyConfigured(f"{name}={value} is outside [{minimum}, {maximum if maximum is not None else 'inf'}]")
+        top = "inf" if maximum is None else maximum
+        raise ImproperlyConfigured(f"{name}={value} is outside [{minimum}, {top}]")
     return value
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from recsys_app.llmops.cache import cache_get, cache_get_similar, cache_key, cache_put
 from recsys_app.llmops.models import PromptVersion, Provider, Route, Trace
+from recsys_app.llmops.pinning import pin_for
 from recsys_app.llmops.prompts import PromptError, registry_cache, render, version_for
 from recsys_app.llmops.providers import ChatRequest, ChatResult, ProviderError, StreamCallback, provider_chat
 from recsys_app.llmops.schemas import schema_problem
@@ -91,14 +92,18 @@ def llm_complete(
     enum of the ones retrieved, so a constrained decoder cannot cite any other)."""
     call = _Call()
     started = time.perf_counter()
+    # A running experiment may pin the version or provider of a production call (pinning.py).
+    pin = pin_for(prompt) if label == PromptVersion.Label.PRODUCTION and number is None else None
     try:
+        number = pin.version if pin and pin.version else number
         call.version = version_for(prompt_name=prompt, label=label, number=number)
         call.use_case = call.version.prompt.use_case
         variables = _guarded_input(call, variables)
         call.messages = render(call.version, variables)
         call.params = _params(call.version)
         route = registry_cache.get(("route", call.use_case), lambda: _route(call.use_case))
-        providers = _providers(route, call.use_case, provider, call.version.provider_id)
+        pinned_provider = (pin.provider if pin else None) or call.version.provider_id
+        providers = _providers(route, call.use_case, provider, pinned_provider)
         call.provider = providers[0]
         schema = output_schema if output_schema is not None else call.version.output_schema
         request = ChatRequest(call.messages, json_schema=schema, **call.params)

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from recsys_app.llmops.models import Trace
+from recsys_app.llmops.pinning import current_experiments
 
 _current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("llm_trace_parent", default=None)
 _subject: contextvars.ContextVar[str] = contextvars.ContextVar("llm_trace_subject", default="")
@@ -34,7 +35,9 @@ def trace_subject(external_id: str) -> Iterator[None]:
 
 
 def _with_subject(attributes: dict[str, Any]) -> dict[str, Any]:
-    subject = _subject.get()
+    subject, experiments = _subject.get(), current_experiments()
+    if experiments:
+        attributes = {**attributes, "experiments": experiments}
     return {**attributes, "subject": subject} if subject else attributes
 
 

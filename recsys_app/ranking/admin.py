@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recsys_app.ranking.experiments import experiment_results, experiment_start, experiment_stop
+from recsys_app.ranking.experiment_results import experiment_results
+from recsys_app.ranking.experiments import BUCKETS, experiment_start, experiment_stop
 from recsys_app.ranking.models import BusinessRule, Experiment, Surface
 from recsys_app.safety.audit import AuditedAdmin
 
@@ -41,34 +43,51 @@ class BusinessRuleAdmin(AuditedAdmin):
 @admin.register(Experiment)
 class ExperimentAdmin(AuditedAdmin):
     audit_action = "experiment"
-    list_display = ["name", "surface", "status", "starts_at", "ends_at"]
-    list_filter = ["status", "surface"]
-    # Status changes go through the start and stop actions: they stop the surface's other
-    # running experiment first and are audited (a form edit would hit the one-running constraint).
-    readonly_fields = ["status", "results"]
+    list_display = ["name", "surface", "status", "unit", "layer_name", "traffic", "page", "starts_at", "ends_at"]
+    list_filter = ["status", "surface", "unit"]
+    # Status changes go through the start and stop actions: start places the experiment in a
+    # free slice of its layer (or says why it cannot run) and both are audited.
+    readonly_fields = ["status", "slots", "results"]
     actions = ["start", "stop"]
 
-    @admin.display(description="results (CTR and conversion with Wilson 95% intervals)")
+    @admin.display(description="layer")
+    def layer_name(self, experiment: Experiment) -> str:
+        return experiment.layer_name
+
+    @admin.display(description="results")
+    def page(self, experiment: Experiment) -> SafeString:
+        return format_html('<a href="{}">results</a>', reverse("console:experiment", args=[experiment.pk]))
+
+    @admin.display(description="slice of the layer")
+    def slots(self, experiment: Experiment) -> str:
+        if experiment.slot_start is None:
+            return "placed when started"
+        return f"{experiment.slot_start}-{experiment.slot_end} of {BUCKETS}"
+
+    @admin.display(description="results (CTR with Wilson 95% intervals)")
     def results(self, experiment: Experiment) -> SafeString:
         if experiment.pk is None:
             return format_html("<em>{}</em>", "saved experiments show results here")
+        shown = experiment_results(experiment=experiment)
         rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (r.variant, r.users, r.impressions, r.clicks, _rate(r.ctr), _rate(r.conversion_rate))
-                for r in experiment_results(experiment=experiment)
-            ),
-        )
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((r.variant, r.units, r.impressions, r.clicks, _rate(r.ctr), _rate(r.conversion_rate))
+             for r in shown.variants),
+        )  # fmt: skip
         header = (
-            "<tr><th>variant</th><th>users</th><th>impressions</th><th>clicks</th><th>CTR</th><th>conversion</th></tr>"
+            "<tr><th>variant</th><th>units</th><th>impressions</th><th>clicks</th><th>CTR</th><th>conversion</th></tr>"
         )
-        return format_html("<table>{}{}</table>", SafeString(header), rows)
+        link = reverse("console:experiment", args=[experiment.pk])
+        return format_html('<table>{}{}</table><p><a href="{}">Full results: both worlds, SRM, guard, replay</a></p>',
+                           SafeString(header), rows, link)  # fmt: skip
 
-    @admin.action(description="Start (one running experiment per surface)", permissions=["change"])
+    @admin.action(description="Start (in a free slice of its layer)", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
         for experiment in queryset:
-            experiment_start(experiment=experiment, by=request.user)
+            try:
+                experiment_start(experiment=experiment, by=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{experiment.name}: {exc}", level=messages.ERROR)
 
     @admin.action(description="Stop", permissions=["change"])
     def stop(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from recsys_app.accounts.permissions import AdminScope, ServeScope, acting_user
 from recsys_app.catalog.models import ItemKind
-from recsys_app.ranking.experiments import experiment_results
+from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.serving import (
     RecommendationRequest,
@@ -46,7 +46,14 @@ class _FilterParams(serializers.Serializer):
         return Filters(data.get("category"), data.get("price_min"), data.get("price_max"), data.get("kind"))
 
 
-class RecommendationParams(_FilterParams):
+class _SessionParam(serializers.Serializer):
+    session_id = serializers.CharField(
+        required=False, max_length=128,
+        help_text="The client's session id: experiments that split by session assign it (else by user).",
+    )  # fmt: skip
+
+
+class RecommendationParams(_FilterParams, _SessionParam):
     user_id = serializers.CharField(required=False, max_length=255, help_text="Unknown users get cold-start lists.")
     surface = serializers.SlugField(default="home", max_length=64)
     recommendation_id = serializers.UUIDField(required=False, help_text="Next page of an earlier list.")
@@ -68,6 +75,10 @@ class RecommendedItemOut(BaseModel):
     explanation: dict[str, Any] | None = Field(
         None, description="With `explain`: text, signals, phrased_by (template|model), generated (bool)."
     )
+    provenance: dict[str, Any] | None = Field(
+        None, description="What generated content stands behind the item: 'collection' (draft, prompt, "
+        "prompt_version, model) and/or 'explanation' (prompt, prompt_version, model). Logged on its impression.",
+    )  # fmt: skip
 
 
 class RecommendationsOut(BaseModel):
@@ -79,6 +90,7 @@ class RecommendationsOut(BaseModel):
     degraded: list[str] = Field(description="Sources that were skipped for this response, and why.")
     experiment: str = Field(description="Running experiment the user is in, or empty.")
     variant: str = Field(description="The user's variant in that experiment, or empty.")
+    assignments: dict[str, str] = Field(description="Every running experiment the unit is in: {experiment: variant}.")
 
 
 def _body(response: RecommendationResponse) -> dict[str, Any]:
@@ -91,6 +103,7 @@ def _body(response: RecommendationResponse) -> dict[str, Any]:
         "degraded": response.degraded,
         "experiment": response.experiment,
         "variant": response.variant,
+        "assignments": response.assignments,
     }
 
 
@@ -99,6 +112,8 @@ def _item_body(item: RecommendedItem) -> dict[str, Any]:
             "reason": item.reason}  # fmt: skip
     if item.explanation is not None:
         body["explanation"] = item.explanation
+    if item.provenance is not None:
+        body["provenance"] = item.provenance
     return body
 
 
@@ -123,12 +138,13 @@ class RecommendationsApi(APIView):
                 filters=params.filters(),
                 recommendation_id=data.get("recommendation_id"),
                 explain=data.get("explain", ""),
+                session_id=data.get("session_id"),
             )
         )
         return Response(_body(served))
 
 
-class SimilarItemsParams(_FilterParams):
+class SimilarItemsParams(_FilterParams, _SessionParam):
     user_id = serializers.CharField(required=False, max_length=255)
 
 
@@ -149,6 +165,7 @@ class SimilarItemsApi(APIView):
                 user_external_id=acting_user(request, data.get("user_id")),
                 filters=params.filters(),
                 seed_item_external_id=external_id,
+                session_id=data.get("session_id"),
             )
         )
         return Response(_body(served))
@@ -168,56 +185,75 @@ class TrendingApi(APIView):
 
 class RateOut(BaseModel):
     rate: float
-    low: float = Field(description="Wilson 95% interval, lower bound.")
+    low: float = Field(description="95% interval, lower bound.")
     high: float
+
+
+class LlmSideOut(BaseModel):
+    calls: int
+    errors: int
+    tokens: int
+    cost: float
+    cost_per_1000_requests: float
+    latency_p95_ms: float | None
+    error_rate: float
+    block_rate: float = Field(description="Share of calls a guardrail blocked.")
+    flag_rate: float = Field(description="Share of calls a guardrail flagged.")
+    grounding_rate: float | None = Field(description="Share of grounding checks passed; null: none ran.")
+    judge: float | None = Field(description="Mean online judge score of the sampled calls (0-1); null: none yet.")
 
 
 class VariantResultOut(BaseModel):
     variant: str
-    users: int
+    weight: float
+    stopped: str = Field(description="Why the guard stopped it; empty while it runs.")
+    units: int = Field(description="End users or sessions, as the experiment splits.")
+    users: int = Field(description="Same as units (kept for older clients).")
     requests: int
     impressions: int
     clicks: int
     conversions: int
     ctr: RateOut
     conversion_rate: RateOut
+    revenue_per_unit: RateOut | None = Field(description="Bootstrap 95%; null when no purchase had a price.")
+    llm: LlmSideOut
 
 
 class ExperimentResultsOut(BaseModel):
     experiment: str
     surface: str
     status: str
+    unit: str
+    layer: str
+    traffic: int
+    attribution_window_minutes: int
+    enough_data: bool
+    not_enough: list[str] = Field(description="Why the results are not to be read yet ('not enough data yet').")
+    srm: dict[str, Any] = Field(description="Sample-ratio mismatch: p_value (chi-square), detected, threshold.")
+    guard: list[str] = Field(description="Variants the guard stopped, and why.")
     variants: list[VariantResultOut]
-
-
-def _rate(values: tuple[float, float, float]) -> dict[str, float]:
-    return {"rate": round(values[0], 6), "low": round(values[1], 6), "high": round(values[2], 6)}
+    by_provenance: list[dict[str, Any]] = Field(
+        description="Per variant and per generated content shown with the items (shown: collection, explanation "
+        "or reply; prompt, prompt_version, draft, model): impressions, clicks, conversions, CTR."
+    )
+    replay: dict[str, Any] | None = Field(description="The latest offline replay of the variants, if any.")
 
 
 class ExperimentResultsApi(APIView):
     permission_classes = [AdminScope]
 
-    @extend_schema(responses=ExperimentResultsOut)
+    @extend_schema(
+        responses=ExperimentResultsOut,
+        description="Per variant: units, impressions, CTR and conversion (Wilson 95%), revenue per unit "
+        "(bootstrap 95%, where purchases have prices), the model side (calls, tokens, cost per 1,000 requests, "
+        "latency p95, guardrail block/flag rates, grounding rate, online judge score), the sample-ratio-mismatch "
+        "test, the minimum-sample verdict, guard stops, and the latest offline replay.",
+    )  # fmt: skip
     def get(self, request: Request, name: str) -> Response:
         experiment = Experiment.objects.filter(name=name).first()
         if experiment is None:
             raise Http404(f"No experiment named '{name}'.")
-        variants = [
-            {
-                **{f: getattr(r, f) for f in ("variant", "users", "requests", "impressions", "clicks", "conversions")},
-                "ctr": _rate(r.ctr),
-                "conversion_rate": _rate(r.conversion_rate),
-            }
-            for r in experiment_results(experiment=experiment)
-        ]
-        return Response(
-            {
-                "experiment": experiment.name,
-                "surface": experiment.surface,
-                "status": experiment.status,
-                "variants": variants,
-            }
-        )
+        return Response(experiment_results_body(experiment_results(experiment=experiment)))
 
 
 class SearchParams(_FilterParams):

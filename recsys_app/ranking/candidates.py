@@ -5,6 +5,7 @@ training examples all go through here."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.db import DatabaseError
 
@@ -40,7 +41,8 @@ def _candidates(query: Query, config: SurfaceConfig) -> tuple[dict[str, list[Can
     degraded: list[str] = []
     for name, setting in config.sources.items():
         try:
-            by_source[name] = SOURCES[name].fetch(query, setting.limit)
+            asked = replace(query, collections_version=setting.prompt_version) if setting.prompt_version else query
+            by_source[name] = SOURCES[name].fetch(asked, setting.limit)
         except DatabaseError as exc:
             logger.warning("source %s failed: %s", name, exc)
             degraded.append(f"{name}: unavailable")

@@ -11,6 +11,9 @@ class SourceSetting(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(100, ge=1, le=1000, description="Candidates this source brings.")
     weight: float = Field(1.0, ge=0, description="Weight of its normalised score in the fallback blend.")
+    prompt_version: int | None = Field(
+        None, ge=1, description="collections only: serve only lists written by this version of collection_writer."
+    )
 
 
 class SurfaceConfig(BaseModel):

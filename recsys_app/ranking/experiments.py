@@ -1,33 +1,98 @@
-"""A/B experiments: stable assignment, per-variant configuration, results from logged data."""
+"""A/B experiments over everything that ranks or generates: what a variant may change, how
+units are assigned (stable hashes, mutually exclusive layers), starting and stopping, and the
+guard that stops a variant whose model calls go wrong. Results are in `experiment_results.py`."""
 
 from __future__ import annotations
 
 import hashlib
-import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from django.db import connection, transaction
-from pydantic import ValidationError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from recsys_app.ranking.config import SurfaceConfig
+from recsys_app.llmops.pinning import Pin
+from recsys_app.ranking.config import SourceSetting, SurfaceConfig
 from recsys_app.ranking.models import Experiment
+from recsys_app.ranking.stats import wilson
 from recsys_app.safety.audit import audit_record
+
+__all__ = ["wilson"]
 
 BUCKETS = 10_000
 CLICK_TYPES = ("click",)
 CONVERSION_TYPES = ("add_to_cart", "purchase")
+# Experiments here have no serving configuration: what a variant changes is the agent's
+# models and whether it writes its replies.
+CONFIGLESS_SURFACES = ("chat",)
+COLLECTION_PROMPT = "collection_writer"  # the prompt whose version decides which collections serve
+
+
+class PromptPin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, ge=1, description="A version number; it must pass the prompt's gate.")
+    provider: str | None = Field(None, min_length=1, description="A provider's name, instead of the route's.")
+
+
+class VariantSpec(BaseModel):
+    """One variant, as stored in `Experiment.variants`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    weight: float = Field(gt=0)
+    config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the surface's configuration.")
+    prompts: dict[str, PromptPin] = Field(default_factory=dict, description="Per prompt name: version, provider.")
+    explain: Literal["", "signals", "model"] | None = Field(None, description="Explanation mode; None: the request's.")
+    ranker: Literal["blend", "learned"] | None = Field(None, description="None: the surface's own choice.")
+    generated: dict[Literal["collections", "profiles", "agent"], bool] = Field(
+        default_factory=dict, description="Switch a generated surface off (false) or on against a control."
+    )
+    stopped: str = Field("", description="Why the guard stopped it; a stopped variant takes no more units.")
+    stopped_at: str | None = None
+
+    @property
+    def pins(self) -> dict[str, Pin]:
+        return {name: Pin(pin.version, pin.provider) for name, pin in self.prompts.items()}
+
+    def touches(self) -> set[str]:
+        """The settings this variant changes (two overlapping experiments must not share one)."""
+        touched = set(self.config) | {f"prompt:{name}" for name in self.prompts}
+        touched |= {"ranker"} if self.ranker else set()
+        touched |= {"explain"} if self.explain is not None else set()
+        touched |= {f"generated:{name}" for name in self.generated}
+        return touched
 
 
 @dataclass(frozen=True)
 class Assignment:
     experiment: str
     variant: str
-    config: SurfaceConfig
+    config: SurfaceConfig | None  # None on a surface without serving configuration (chat)
+    spec: VariantSpec = field(repr=False)
+
+    @property
+    def pins(self) -> dict[str, Pin]:
+        return self.spec.pins
 
 
-def validate_variants(variants: Any, *, surface: str) -> None:
-    """Raise ValueError naming what is wrong with an experiment's variants."""
+def pins_of(assignments: list[Assignment]) -> dict[str, Pin]:
+    """Every prompt pin of the unit's variants (experiments that overlap never pin the same one)."""
+    return {name: pin for assignment in assignments for name, pin in assignment.pins.items()}
+
+
+def variant_specs(experiment: Experiment) -> list[VariantSpec]:
+    """The parsed variants, kept on the (per-process cached) row so a request parses them once."""
+    cached = experiment.__dict__.get("_specs")
+    if cached is None:
+        cached = [VariantSpec.model_validate(v) for v in experiment.variants]
+        experiment.__dict__["_specs"] = cached
+    return cached
+
+
+def validate_variants(variants: Any, *, surface: str) -> list[VariantSpec]:
+    """The variants, parsed; ValueError naming the variant and the field that is wrong."""
     from recsys_app.ranking.surfaces import surface_config
 
     if not isinstance(variants, list) or len(variants) < 2:
@@ -35,112 +100,185 @@ def validate_variants(variants: Any, *, surface: str) -> None:
     names = [v.get("name") if isinstance(v, dict) else None for v in variants]
     if any(not isinstance(n, str) or not n for n in names) or len(set(names)) != len(names):
         raise ValueError("every variant needs a unique, non-empty name")
-    base = surface_config(surface)
+    specs = []
     for variant in variants:
         weight = variant.get("weight")
         if not isinstance(weight, int | float) or weight <= 0:
             raise ValueError(f"variant '{variant['name']}' needs a positive weight")
         try:
-            merged_config(base, variant.get("config") or {})
+            spec = VariantSpec.model_validate(variant)
         except ValidationError as exc:
-            raise ValueError(f"variant '{variant['name']}' config: {exc}") from exc
+            raise ValueError(f"variant '{variant['name']}' {_first_error(exc)}") from exc
+        _check_pins(spec)
+        if surface in CONFIGLESS_SURFACES:
+            if spec.config or spec.ranker or spec.explain is not None:
+                raise ValueError(f"variant '{spec.name}': on '{surface}' a variant pins prompts or switches "
+                                 "'generated.agent'; config, ranker and explain do not apply")  # fmt: skip
+        else:
+            try:
+                variant_config(surface_config(surface), spec)
+            except ValidationError as exc:
+                raise ValueError(f"variant '{spec.name}' config: {_first_error(exc)}") from exc
+            except ValueError as exc:
+                raise ValueError(f"variant '{spec.name}' {exc}") from exc
+        specs.append(spec)
+    return specs
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def _check_pins(spec: VariantSpec) -> None:
+    """A pinned version must exist and pass its prompt's gate (staging is enough; it need not be
+    production); a pinned provider must exist and be enabled."""
+    from recsys_app.llmops.models import PromptVersion, Provider
+    from recsys_app.llmops.prompts import PromptError, gate_check
+
+    for prompt, pin in spec.prompts.items():
+        where = f"variant '{spec.name}' prompts.{prompt}"
+        if pin.version is not None:
+            version = PromptVersion.objects.filter(prompt_id=prompt, number=pin.version).first()
+            if version is None:
+                raise ValueError(f"{where}: prompt '{prompt}' has no version {pin.version}")
+            if version.label != PromptVersion.Label.PRODUCTION:
+                try:
+                    gate_check(version=version)
+                except PromptError as exc:
+                    raise ValueError(f"{where}: {exc}") from exc
+        if pin.provider is not None and not Provider.objects.filter(name=pin.provider, is_enabled=True).exists():
+            raise ValueError(f"{where}.provider: no enabled provider '{pin.provider}'")
 
 
 def merged_config(base: SurfaceConfig, override: dict[str, Any]) -> SurfaceConfig:
     return SurfaceConfig.model_validate({**base.model_dump(), **override})
 
 
-def bucket(salt: str, user_key: str) -> int:
-    """A stable bucket in [0, BUCKETS): the same user lands in the same variant every time."""
-    return int(hashlib.sha256(f"{salt}:{user_key}".encode()).hexdigest()[:12], 16) % BUCKETS
+def variant_config(base: SurfaceConfig, spec: VariantSpec) -> SurfaceConfig:
+    """The surface's configuration under this variant: its overrides, its ranker, generated
+    sources switched off, and the collections source narrowed to the pinned writer version."""
+    config = merged_config(base, spec.config)
+    sources = dict(config.sources)
+    if spec.generated.get("collections") is False:
+        sources.pop("collections", None)
+    if spec.generated.get("profiles") is False:
+        sources.pop("profile", None)
+    pinned = spec.prompts.get(COLLECTION_PROMPT)
+    if pinned is not None and pinned.version is not None and "collections" in sources:
+        sources["collections"] = SourceSetting(
+            **{**sources["collections"].model_dump(), "prompt_version": pinned.version}
+        )
+    if not sources:
+        raise ValueError("leaves the surface without a candidate source")
+    update: dict[str, Any] = {"sources": sources}
+    if spec.ranker is not None:
+        update["ranker"] = spec.ranker == "learned"
+    return SurfaceConfig.model_validate({**config.model_dump(), **update, "sources": {
+        name: setting.model_dump() for name, setting in sources.items()}})  # fmt: skip
 
 
-def assign(experiment: Experiment, user_key: str, base: SurfaceConfig) -> Assignment:
-    point = bucket(experiment.salt or experiment.name, user_key) / BUCKETS
-    total = sum(float(v["weight"]) for v in experiment.variants)
+def bucket(salt: str, unit_key: str) -> int:
+    """A stable bucket in [0, BUCKETS): the same unit lands in the same place every time."""
+    return int(hashlib.sha256(f"{salt}:{unit_key}".encode()).hexdigest()[:12], 16) % BUCKETS
+
+
+def in_experiment(experiment: Experiment, unit_key: str) -> bool:
+    """Whether the unit falls in the experiment's slice of its layer."""
+    slot = bucket(f"layer:{experiment.layer_name}", unit_key)
+    start = experiment.slot_start if experiment.slot_start is not None else 0
+    end = experiment.slot_end if experiment.slot_end is not None else BUCKETS
+    return start <= slot < end
+
+
+def assign(experiment: Experiment, unit_key: str, base: SurfaceConfig | None) -> Assignment | None:
+    """The unit's variant, or None when the unit is outside the experiment's slice or its
+    variant was stopped (then it gets the surface's own settings and is not counted)."""
+    if not in_experiment(experiment, unit_key):
+        return None
+    specs = variant_specs(experiment)
+    point = bucket(experiment.salt or experiment.name, unit_key) / BUCKETS
+    total = sum(spec.weight for spec in specs)
     edge = 0.0
-    for variant in experiment.variants:
-        edge += float(variant["weight"]) / total
+    for spec in specs:
+        edge += spec.weight / total
         if point < edge:
             break
-    return Assignment(experiment.name, variant["name"], merged_config(base, variant.get("config") or {}))
+    if spec.stopped:
+        return None
+    return _assignment(experiment, spec, base)
 
 
-def assign_variant(experiment: Experiment, name: str, base: SurfaceConfig) -> Assignment:
-    """The named variant, whoever the user is; ValueError naming the variants otherwise."""
-    for variant in experiment.variants:
-        if variant["name"] == name:
-            return Assignment(experiment.name, name, merged_config(base, variant.get("config") or {}))
-    known = ", ".join(v["name"] for v in experiment.variants)
+def assign_variant(experiment: Experiment, name: str, base: SurfaceConfig | None) -> Assignment:
+    """The named variant, whoever the unit is; ValueError naming the variants otherwise."""
+    for spec in variant_specs(experiment):
+        if spec.name == name:
+            return _assignment(experiment, spec, base)
+    known = ", ".join(spec.name for spec in variant_specs(experiment))
     raise ValueError(f"variant: '{name}' is not a variant of {experiment.name} ({known})")
 
 
-@dataclass
-class VariantResult:
-    variant: str
-    users: int
-    requests: int
-    impressions: int
-    clicks: int
-    conversions: int
-
-    @property
-    def ctr(self) -> tuple[float, float, float]:
-        return wilson(self.clicks, self.impressions)
-
-    @property
-    def conversion_rate(self) -> tuple[float, float, float]:
-        return wilson(self.conversions, self.impressions)
+def _assignment(experiment: Experiment, spec: VariantSpec, base: SurfaceConfig | None) -> Assignment:
+    return Assignment(experiment.name, spec.name, variant_config(base, spec) if base is not None else None, spec)
 
 
-def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float, float]:
-    """Rate with its Wilson score 95% interval: (rate, low, high)."""
-    if trials == 0:
-        return 0.0, 0.0, 0.0
-    rate = successes / trials
-    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return rate, max(0.0, centre - half), min(1.0, centre + half)
-
-
-_RESULTS = """
-SELECT i.variant, count(DISTINCT i.user_external_id), count(DISTINCT i.request_id), count(DISTINCT i.id),
-       count(DISTINCT i.id) FILTER (WHERE x.type = ANY(%(clicks)s)),
-       count(DISTINCT i.id) FILTER (WHERE x.type = ANY(%(conversions)s))
-FROM catalog_impression i
-LEFT JOIN catalog_interaction x ON x.request_id = i.request_id AND x.item_id = i.item_id
-WHERE i.experiment = %(experiment)s
-GROUP BY i.variant ORDER BY i.variant
-"""
-
-
-def experiment_results(*, experiment: Experiment) -> list[VariantResult]:
-    """Per variant: exposure, and impressions that led to a click or a conversion (events sent
-    with the response's request id)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RESULTS,
-            {"experiment": experiment.name, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES)},
-        )
-        found = {row[0]: VariantResult(*row) for row in cursor.fetchall()}
-    return [found.get(v["name"], VariantResult(v["name"], 0, 0, 0, 0, 0)) for v in experiment.variants]
+def unit_key(experiment: Experiment, *, user: str | None, session: str | None) -> str | None:
+    """What the experiment randomises for this request: the session where it splits by
+    session and the client sent one, else the end user; None for an anonymous request."""
+    if experiment.unit == Experiment.Unit.SESSION and session:
+        return f"session:{session}"
+    return user or None
 
 
 @transaction.atomic
 def experiment_start(*, experiment: Experiment, by: Any) -> Experiment:
-    """Run it; the surface's running experiment, if another, stops (one per surface)."""
-    for other in (
-        Experiment.objects.select_for_update()
-        .filter(surface=experiment.surface, status="running")
-        .exclude(pk=experiment.pk)
-    ):
-        experiment_stop(experiment=other, by=by)
-    return _status(experiment, "running", by)
+    """Run it in a free slice of its layer. Refused (ValueError saying why) when the layer has
+    too little free traffic, or when an experiment of another layer on the same surface changes
+    one of the same settings (the two would collide)."""
+    locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if locked.status == Experiment.Status.RUNNING:
+        return locked
+    specs = validate_variants(locked.variants, surface=locked.surface)
+    running = list(Experiment.objects.select_for_update().filter(status=Experiment.Status.RUNNING))
+    _check_collisions(locked, specs, [e for e in running if e.surface == locked.surface])
+    start = _free_slice([e for e in running if e.layer_name == locked.layer_name], locked)
+    locked.slot_start, locked.slot_end = start, start + locked.traffic * BUCKETS // 100
+    locked.save(update_fields=["slot_start", "slot_end"])
+    return _status(locked, Experiment.Status.RUNNING, by)
+
+
+def _check_collisions(experiment: Experiment, specs: list[VariantSpec], same_surface: list[Experiment]) -> None:
+    touched = set().union(*(spec.touches() for spec in specs))
+    for other in same_surface:
+        if other.layer_name == experiment.layer_name:
+            continue  # same layer: never the same units
+        shared = touched & set().union(*(spec.touches() for spec in variant_specs(other)))
+        if shared:
+            changes = ", ".join(sorted(shared))
+            raise ValueError(f"layer: '{other.name}' (layer '{other.layer_name}') also changes {changes} "
+                             f"on '{experiment.surface}'; run them in one layer")  # fmt: skip
+
+
+def _free_slice(in_layer: list[Experiment], experiment: Experiment) -> int:
+    """The first gap of the layer that holds the experiment's share of units."""
+    wanted = experiment.traffic * BUCKETS // 100
+    taken = sorted((e.slot_start or 0, e.slot_end if e.slot_end is not None else BUCKETS) for e in in_layer)
+    cursor = 0
+    for start, end in taken:
+        if start - cursor >= wanted:
+            return cursor
+        cursor = max(cursor, end)
+    if BUCKETS - cursor >= wanted:
+        return cursor
+    holders = ", ".join(f"{e.name} ({(e.slot_end or BUCKETS) - (e.slot_start or 0)} of {BUCKETS})" for e in in_layer)
+    raise ValueError(f"traffic: layer '{experiment.layer_name}' has no free {experiment.traffic}% "
+                     f"(held by {holders}); stop one, lower traffic, or use another layer")  # fmt: skip
 
 
 @transaction.atomic
 def experiment_stop(*, experiment: Experiment, by: Any) -> Experiment:
-    return _status(experiment, "stopped", by)
+    return _status(experiment, Experiment.Status.STOPPED, by)
 
 
 def _status(experiment: Experiment, status: str, by: Any) -> Experiment:
@@ -152,5 +290,53 @@ def _status(experiment: Experiment, status: str, by: Any) -> Experiment:
     locked.save(update_fields=["status"])
     verb = "start" if status == "running" else "stop"
     audit_record(actor=by, action=f"experiment.{verb}", target=locked, summary=f"{locked.name} on {locked.surface}",
-                 before={"status": before}, after={"status": status, "variants": locked.variants})  # fmt: skip
+                 before={"status": before}, after={"status": status, "variants": locked.variants,
+                 "layer": locked.layer_name, "slots": [locked.slot_start, locked.slot_end]})  # fmt: skip
     return locked
+
+
+@transaction.atomic
+def experiment_variant_stop(*, experiment: Experiment, variant: str, reason: str, by: Any = None) -> Experiment:
+    """Stop one variant: its units get the surface's own settings from now on and are no longer
+    counted; its results so far stay. Audited (by None: the guard)."""
+    locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    variants = [dict(v) for v in locked.variants]
+    chosen = next((v for v in variants if v["name"] == variant), None)
+    if chosen is None:
+        raise ValueError(f"variant: '{variant}' is not a variant of {locked.name}")
+    if chosen.get("stopped"):
+        return locked
+    chosen["stopped"], chosen["stopped_at"] = reason, timezone.now().isoformat()
+    locked.variants = variants
+    locked.save(update_fields=["variants"])
+    audit_record(actor=by, action="experiment.variant_stop", target=locked, summary=f"{locked.name}: {variant} stopped",
+                 before={"variant": variant, "stopped": ""}, after={"variant": variant, "stopped": reason})  # fmt: skip
+    return locked
+
+
+def experiments_guard() -> list[str]:
+    """Stop every variant of a running experiment whose model calls, over at least
+    `EXPERIMENT_GUARD_MIN_CALLS`, were flagged or blocked by guardrails, or failed, more often
+    than the thresholds allow. Returns what was stopped, as 'experiment/variant: why'."""
+    from recsys_app.ranking.experiment_results import llm_side
+
+    stopped = []
+    for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING):
+        for variant, side in llm_side(experiment=experiment).items():
+            reason = guard_reason(side)
+            if reason and not next(s for s in variant_specs(experiment) if s.name == variant).stopped:
+                experiment_variant_stop(experiment=experiment, variant=variant, reason=reason)
+                stopped.append(f"{experiment.name}/{variant}: {reason}")
+    return stopped
+
+
+def guard_reason(side: dict[str, Any]) -> str:
+    """Why a variant's model calls cross the guard's thresholds ('' when they do not)."""
+    calls = side["calls"]
+    if calls < settings.EXPERIMENT_GUARD_MIN_CALLS:
+        return ""
+    for key, limit in (("flag_rate", settings.EXPERIMENT_GUARD_FLAG_RATE),
+                       ("error_rate", settings.EXPERIMENT_GUARD_ERROR_RATE)):  # fmt: skip
+        if side[key] > limit:
+            return f"{key.replace('_', ' ')} {side[key]:.1%} over {calls} calls exceeds {limit:.0%}"
+    return ""

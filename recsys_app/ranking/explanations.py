@@ -21,6 +21,7 @@ from recsys_app.catalog.models import EndUser
 from recsys_app.catalog.selectors import LIKED_ITEMS_SQL
 from recsys_app.lib.titles import display_title
 from recsys_app.llmops.gateway import LLMError, llm_complete
+from recsys_app.llmops.pinning import Pin, current_experiments, generation_pinned, pin_for
 from recsys_app.llmops.tracing import trace_subject
 from recsys_app.ranking.models import BusinessRule, Explanation
 from recsys_app.ranking.rerank import ItemMeta, matches
@@ -117,7 +118,7 @@ def explanation_for(
     """The explanation of one item for one user: cached by its signals (not stored for
     anonymous requests, whose signals hold no history)."""
     signals = explanation_signals(user=user, meta=meta, source=source, surface=surface)
-    mode = "model" if phrase else "signals"
+    mode = _mode(phrase)
     if user is None:
         return Explanation(item_id=meta.id, signals=signals, text=template_text(signals), mode=mode,
                            phrased_by="template")  # fmt: skip
@@ -127,7 +128,10 @@ def explanation_for(
         return found
     text, by, provenance = template_text(signals), "template", dict[str, Any]()
     if phrase:
-        provenance = {"phrasing": QUEUED}
+        # The worker phrases it later under the experiment's pins, tagged with its variants.
+        pin = pin_for(EXPLANATION_PROMPT)
+        provenance = {"phrasing": QUEUED, "experiments": current_experiments(),
+                      "pin": {"version": pin.version, "provider": pin.provider} if pin else None}  # fmt: skip
     try:
         with transaction.atomic():
             created = Explanation.objects.create(
@@ -141,6 +145,17 @@ def explanation_for(
     return created
 
 
+def _mode(phrase: bool) -> str:
+    """'signals', 'model', or 'model:<pin>' under an experiment that pins the explanation
+    prompt's version or provider (so each variant keeps its own sentences)."""
+    if not phrase:
+        return "signals"
+    pin = pin_for(EXPLANATION_PROMPT)
+    if pin is None:
+        return "model"
+    return "model:" + hashlib.sha256(f"{pin.version}|{pin.provider}".encode()).hexdigest()[:8]
+
+
 def _queue_phrasing(explanation_id: int) -> None:
     from recsys_app.ranking.tasks import explanation_phrase_task
 
@@ -150,13 +165,16 @@ def _queue_phrasing(explanation_id: int) -> None:
 def explanation_phrase(*, explanation_id: int) -> Explanation | None:
     """The worker's half of `explain=model`: the model phrases a queued explanation once (a
     second delivery of the task finds it done and stops)."""
+    queued = Explanation.objects.filter(pk=explanation_id, provenance__phrasing=QUEUED).values("provenance").first()
     claimed = Explanation.objects.filter(pk=explanation_id, provenance__phrasing=QUEUED).update(
         provenance={"phrasing": "running"}
     )
-    if not claimed:
+    if not claimed or queued is None:
         return None
+    asked = queued["provenance"]
+    pins = {EXPLANATION_PROMPT: Pin(**asked["pin"])} if asked.get("pin") else {}
     found = Explanation.objects.select_related("user", "item").get(pk=explanation_id)
-    with trace_subject(found.user.external_id):
+    with trace_subject(found.user.external_id), generation_pinned(pins, asked.get("experiments") or {}):
         text, by, provenance = _phrased(found.item.title, found.signals, found.text)
     found.text, found.phrased_by, found.provenance = text[:300], by, provenance
     found.save(update_fields=["text", "phrased_by", "provenance"])

@@ -80,37 +80,61 @@ class BusinessRule(models.Model):
 
 
 class Experiment(models.Model):
-    """An A/B test on one surface: users split by a stable hash into weighted variants, each of
-    which overrides part of the surface's configuration (source mix, diversity, caps)."""
+    """An A/B test on one surface: units (end users or sessions) split by a stable hash into
+    weighted variants. A variant may override the surface's configuration (sources, diversity,
+    caps), pin a prompt version or provider per prompt, set the explanation mode and the
+    ranker, and switch generated surfaces (collections, profiles, the agent's words) off.
+
+    Experiments in one `layer` never share a unit: each holds its own slice of the layer's
+    hash space (`traffic` per cent, placed at start). Experiments in different layers overlap
+    independently and may not override the same setting of one surface."""
 
     class Status(models.TextChoices):
         DRAFT = "draft"
         RUNNING = "running"
         STOPPED = "stopped"
 
+    class Unit(models.TextChoices):
+        USER = "user"
+        SESSION = "session"
+
     name = models.SlugField(max_length=64, unique=True)
-    surface = models.CharField(max_length=64)
+    surface = models.CharField(max_length=64, help_text="A serving surface, or 'chat' for the agent.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
-    variants = models.JSONField(help_text='[{"name": "control", "weight": 50, "config": {}}, ...]')
+    variants = models.JSONField(
+        help_text='[{"name": "control", "weight": 50}, {"name": "v4", "weight": 50, "prompts": '
+        '{"collection_writer": {"version": 4}}, "config": {}, "explain": "model", "ranker": "learned", '
+        '"generated": {"collections": false}}]'
+    )
     salt = models.CharField(max_length=64, blank=True, help_text="Hash salt; empty means the name.")
+    unit = models.CharField(
+        max_length=8, choices=Unit.choices, default=Unit.USER, help_text="What is randomised: an end user or a session."
+    )
+    layer = models.SlugField(
+        max_length=64, blank=True, help_text="Experiments in one layer never share a unit; empty: the surface's layer."
+    )
+    traffic = models.PositiveSmallIntegerField(default=100, help_text="Per cent of the layer's units it takes (1-100).")
+    slot_start = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    slot_end = models.PositiveIntegerField(null=True, blank=True, editable=False)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["surface"], condition=Q(status="running"), name="one_running_experiment_per_surface"
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def layer_name(self) -> str:
+        return self.layer or f"surface-{self.surface}"
+
     def clean(self) -> None:
         from recsys_app.ranking.experiments import validate_variants
 
+        if not 1 <= self.traffic <= 100:
+            raise ValidationError({"traffic": "between 1 and 100 per cent"})
         try:
             validate_variants(self.variants, surface=self.surface)
         except ValueError as exc:

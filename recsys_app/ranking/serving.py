@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from django.utils import timezone
 from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.lib.errors import ApiError
 from recsys_app.lib.local_cache import LruCache
+from recsys_app.llmops.pinning import generation_pinned
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool, consumed_items
 from recsys_app.ranking.config import SurfaceConfig
+from recsys_app.ranking.experiments import pins_of
 from recsys_app.ranking.models import BusinessRule
 from recsys_app.ranking.pools import pool_build, pool_read
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
@@ -50,6 +53,7 @@ class RecommendationRequest:
     log_impressions: bool = True
     explain: str = ""  # "", "signals" (template sentences) or "model" (phrased by the language model)
     variant: str | None = None  # force a variant of the surface's running experiment (console preview)
+    session_id: str | None = None  # the client's session: the unit of experiments that split by session
 
 
 @dataclass
@@ -62,6 +66,7 @@ class RecommendedItem:
     reason: dict[str, Any]
     explanation: dict[str, Any] | None = None
     rules: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None  # what generated what is shown with it (collection, explanation)
 
 
 @dataclass
@@ -72,14 +77,17 @@ class RecommendationResponse:
     page: int
     items: list[RecommendedItem]
     degraded: list[str]
-    experiment: str = ""
+    experiment: str = ""  # the first experiment the unit is in (all of them: `assignments`)
     variant: str = ""
     latency_ms: float = 0.0  # server time to build the page, logged on its impressions
+    assignments: dict[str, str] = field(default_factory=dict)  # {experiment: variant}
+    session_id: str = ""
 
 
 def recommendations_serve(*, request: RecommendationRequest) -> RecommendationResponse:
     started = time.perf_counter()
-    config, assignment = effective_config(request.surface, request.user_external_id, variant=request.variant)
+    config, assignments = effective_config(request.surface, request.user_external_id, variant=request.variant,
+                                           session_id=request.session_id)  # fmt: skip
     user = _user(request.user_external_id)
     query = Query(
         user_id=user.pk if user is not None and user.consent_personalization else None,
@@ -89,6 +97,7 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     recommendation_id, page, shown = _page_of(request.recommendation_id, request.user_external_id)
     scored, degraded = _scored(query, config, request, user, shown)
     page_items = _rerank(scored, request, config, query)
+    _collection_provenance(page_items, config)
     request_id = uuid.uuid4()
     response = RecommendationResponse(
         request_id=request_id,
@@ -97,36 +106,65 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
         page=page,
         items=page_items,
         degraded=degraded,
-        experiment=assignment.experiment if assignment else "",
-        variant=assignment.variant if assignment else "",
+        experiment=assignments[0].experiment if assignments else "",
+        variant=assignments[0].variant if assignments else "",
+        assignments={a.experiment: a.variant for a in assignments},
+        session_id=request.session_id or "",
     )
+    explain = next((a.spec.explain for a in assignments if a.spec.explain is not None), request.explain)
+    if explain:
+        with generation_pinned(pins_of(assignments), response.assignments):
+            _explain(page_items, user if query.user_id is not None else None, request, explain)
     response.latency_ms = (time.perf_counter() - started) * 1000
     if request.log_impressions and page_items:
-        _log_impressions(response, user, request.user_external_id)
-    if request.explain:
-        _explain(page_items, user if query.user_id is not None else None, request)
+        impressions_log(response, user, request.user_external_id)
     return response
+
+
+def _collection_provenance(items: list[RecommendedItem], config: SurfaceConfig) -> None:
+    """Items brought by a published collection carry the draft and prompt version that wrote
+    it (the list that placed the item highest; the pinned writer version's lists only)."""
+    from_lists = [item.item_id for item in items if "collections" in item.sources]
+    if not from_lists:
+        return
+    setting = config.sources.get("collections")
+    version = setting.prompt_version if setting is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (c.item_id) c.item_id, c.provenance FROM retrieval_curatedentry c "
+            "WHERE c.item_id = ANY(%s) AND c.provenance <> '{}'::jsonb "
+            "AND (c.starts_at IS NULL OR c.starts_at <= now()) AND (c.ends_at IS NULL OR c.ends_at > now()) "
+            "AND (%s::int IS NULL OR (c.provenance ->> 'prompt_version')::int = %s::int) "
+            "ORDER BY c.item_id, c.position, c.id",
+            [from_lists, version, version],
+        )
+        found = {item_id: json.loads(value) if isinstance(value, str) else value for item_id, value in cursor}
+    for item in items:
+        if item.item_id in found:
+            item.provenance = {"collection": found[item.item_id]}
 
 
 PHRASED_PER_PAGE = 5  # model calls a page may cost; later items keep their template sentence
 
 
-def _explain(items: list[RecommendedItem], user: EndUser | None, request: RecommendationRequest) -> None:
+def _explain(items: list[RecommendedItem], user: EndUser | None, request: RecommendationRequest, mode: str) -> None:
     from recsys_app.ranking.explanations import explanation_for
 
     metas = item_metas({item.item_id for item in items}, with_attributes=True)
-    consented = request.explain == "model" and user is not None and user.consent_generative
+    consented = mode == "model" and user is not None and user.consent_generative
     for position, item in enumerate(items):
         if item.item_id not in metas:
             continue
         # A model phrases only for a user who consented to generative features.
-        phrase = request.explain == "model" and position < PHRASED_PER_PAGE and consented
+        phrase = mode == "model" and position < PHRASED_PER_PAGE and consented
         found = explanation_for(user=user, meta=metas[item.item_id], source=item.reason["source"],
                                 surface=request.surface, phrase=phrase)  # fmt: skip
         generated = found.phrased_by == "model"
+        written = {k: found.provenance.get(k) for k in ("model", "prompt", "prompt_version")} if generated else None
         item.explanation = {"text": found.text, "signals": found.signals, "phrased_by": found.phrased_by,
-                            "generated": generated, "provenance": {k: found.provenance.get(k) for k in
-                            ("model", "prompt", "prompt_version")} if generated else None}  # fmt: skip
+                            "generated": generated, "provenance": written}  # fmt: skip
+        if written is not None:
+            item.provenance = {**(item.provenance or {}), "explanation": written}
 
 
 def _scored(
@@ -292,14 +330,16 @@ def _item(entry: Scored, meta: ItemMeta) -> RecommendedItem:
 
 _INSERT_IMPRESSIONS = """
 INSERT INTO catalog_impression (request_id, recommendation_id, user_id, user_external_id, item_id, shown_at,
-                                surface, position, experiment, variant, source, sources, score, latency_ms)
-SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score, %s
-FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::float8[])
-     AS shown(item_id, position, source, sources, score)
+                                surface, position, experiment, variant, source, sources, score, latency_ms,
+                                session_id, assignments, provenance)
+SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score, %s,
+       %s, %s::jsonb, nullif(provenance, 'null')::jsonb
+FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::float8[], %s::text[])
+     AS shown(item_id, position, source, sources, score, provenance)
 """
 
 
-def _log_impressions(response: RecommendationResponse, user: EndUser | None, external_id: str | None) -> None:
+def impressions_log(response: RecommendationResponse, user: EndUser | None, external_id: str | None) -> None:
     """One statement for the whole page (Django's bulk_create costs more than the insert)."""
     items = response.items
     with connection.cursor() as cursor:
@@ -308,8 +348,10 @@ def _log_impressions(response: RecommendationResponse, user: EndUser | None, ext
             [
                 response.request_id, response.recommendation_id, user.pk if user else None, external_id or "",
                 timezone.now(), response.surface, response.experiment, response.variant, response.latency_ms,
+                response.session_id, json.dumps(response.assignments),
                 [i.item_id for i in items], list(range(1, len(items) + 1)), [i.reason["source"] for i in items],
                 [",".join(i.sources) for i in items], [i.score for i in items],
+                [json.dumps(i.provenance) for i in items],
             ],
         )  # fmt: skip
 
@@ -330,5 +372,5 @@ def search_serve(*, text: str, k: int, filters: Filters, user_external_id: str |
     response = RecommendationResponse(request_id, request_id, "search", 1, items, [])
     response.latency_ms = (time.perf_counter() - started) * 1000
     if items:
-        _log_impressions(response, _user(user_external_id), user_external_id)
+        impressions_log(response, _user(user_external_id), user_external_id)
     return response

@@ -14,7 +14,7 @@ from django.utils import timezone
 from recsys_app.lib.errors import ApiError
 from recsys_app.lib.local_cache import LocalCache
 from recsys_app.ranking.config import DEFAULT_SURFACES, SurfaceConfig
-from recsys_app.ranking.experiments import Assignment, assign, assign_variant
+from recsys_app.ranking.experiments import Assignment, assign, assign_variant, unit_key, variant_config
 from recsys_app.ranking.models import BusinessRule, Experiment, Surface
 from recsys_app.safety.audit import audit_record
 
@@ -53,32 +53,50 @@ def _surface_config(name: str) -> SurfaceConfig | ApiError:
 
 
 def effective_config(
-    surface: str, user_external_id: str | None, *, variant: str | None = None
-) -> tuple[SurfaceConfig, Assignment | None]:
-    """The surface's configuration for this user: a running experiment's variant if they are
-    in one. Anonymous requests get the surface's own settings. `variant` forces one variant of
-    the running experiment (the console's side-by-side preview)."""
+    surface: str, user_external_id: str | None, *, variant: str | None = None, session_id: str | None = None
+) -> tuple[SurfaceConfig, list[Assignment]]:
+    """The surface's configuration for this unit: every running experiment it falls in (one per
+    layer) applies its variant's changes. Anonymous requests without a session get the
+    surface's own settings. `variant` forces one variant of the surface's first running
+    experiment (the console's side-by-side preview)."""
     config = surface_config(surface)
-    experiment = running_experiment(surface) if user_external_id or variant else None
     if variant:
+        experiment = running_experiment(surface)
         if experiment is None:
             raise ValueError(f"variant: no experiment is running on '{surface}'")
-        assignment = assign_variant(experiment, variant, config)
-    elif experiment is None or not user_external_id:
-        return config, None
-    else:
-        assignment = assign(experiment, user_external_id, config)
-    return assignment.config, assignment
+        forced = assign_variant(experiment, variant, config)
+        return forced.config or config, [forced]
+    assignments = experiment_assignments(surface, config, user_external_id=user_external_id, session_id=session_id)
+    for assignment in assignments:
+        config = variant_config(config, assignment.spec)
+    return config, assignments
+
+
+def experiment_assignments(
+    surface: str, base: SurfaceConfig | None, *, user_external_id: str | None, session_id: str | None
+) -> list[Assignment]:
+    """The unit's variant in each running experiment on the surface that it falls in."""
+    found = []
+    for experiment in running_experiments(surface):
+        key = unit_key(experiment, user=user_external_id, session=session_id)
+        assignment = assign(experiment, key, base) if key else None
+        if assignment is not None:
+            found.append(assignment)
+    return found
 
 
 def running_experiment(surface: str) -> Experiment | None:
+    return next(iter(running_experiments(surface)), None)
+
+
+def running_experiments(surface: str) -> list[Experiment]:
     candidates = _experiments.get(surface, lambda: _running_experiments(surface))
     now = timezone.now()
-    return next((e for e in candidates if _in_window(e.starts_at, e.ends_at, now)), None)
+    return [e for e in candidates if _in_window(e.starts_at, e.ends_at, now)]
 
 
 def _running_experiments(surface: str) -> list[Experiment]:
-    return list(Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING))
+    return list(Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING).order_by("created_at"))
 
 
 def active_rules(surface: str) -> list[BusinessRule]:

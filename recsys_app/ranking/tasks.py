@@ -67,3 +67,11 @@ def candidate_pools_prune_task() -> dict[str, Any]:
     from recsys_app.ranking.pools import candidate_pools_prune
 
     return {"deleted": candidate_pools_prune()}
+
+
+@shared_task(base=RecordedTask, soft_time_limit=120, time_limit=150)
+def experiments_guard_task() -> dict[str, Any]:
+    """Beat: stop variants whose model calls cross the guard's thresholds (audited)."""
+    from recsys_app.ranking.experiments import experiments_guard
+
+    return {"stopped": experiments_guard()}

@@ -182,6 +182,9 @@ class CuratedEntry(models.Model):
     )
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="What wrote the list: draft, prompt, version, model (for attribution)."
+    )
 
     class Meta:
         verbose_name_plural = "curated entries"

@@ -64,6 +64,7 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     exclude: set[int] = field(default_factory=set)
     seed_item_id: int | None = None  # item pages: "more like this"
+    collections_version: int | None = None  # an experiment's pinned collection_writer version
 
 
 @dataclass(frozen=True)
@@ -353,8 +354,10 @@ class CollectionsSource(CandidateSource):
             f"WHERE (c.starts_at IS NULL OR c.starts_at <= now()) AND (c.ends_at IS NULL OR c.ends_at > now()) "
             f"AND c.audience_attributes <@ {user_attributes} "
             f"AND (jsonb_array_length(c.audience_categories) = 0 OR c.audience_categories ?| %s::text[]) "
+            f"AND (%s::int IS NULL OR (c.provenance ->> 'prompt_version')::int = %s::int) "
             f"AND {where} GROUP BY c.item_id ORDER BY 2 DESC, 1 LIMIT %s",
-            [*([query.user_id] if query.user_id is not None else []), categories, *params, limit],
+            [*([query.user_id] if query.user_id is not None else []), categories, query.collections_version,
+             query.collections_version, *params, limit],
         )
 
 

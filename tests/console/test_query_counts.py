@@ -34,7 +34,7 @@ from tests.factories import item_row, make_catalog
 # Queries per page as the `admin` role (session, user, permissions and the nav's groups included).
 # The preview serves five surfaces of k=10 items and explains the first: its count is per page shown.
 QUERIES = {
-    "dashboard": 17,
+    "dashboard": 18,  # the experiments panel lists the running and stopped experiments
     "preview": 43,
     "draft_list": 11,  # the list filter by enrichment job reads the jobs that have drafts
     "draft_review": 11,
@@ -42,7 +42,8 @@ QUERIES = {
     "version_list": 9,
     "route_list": 8,
     "experiment_list": 9,
-    "experiment_change": 7,
+    "experiment_change": 10,  # results: per unit, timeline, clicks by provenance, the model side
+    "experiment_page": 11,
     "job_list": 11,
     "exposure": 14,
     "trace_list": 13,
@@ -68,6 +69,7 @@ def _pages(draft: Draft, experiment: Experiment) -> dict[str, str]:
         "route_list": reverse("admin:llmops_route_changelist"),
         "experiment_list": reverse("admin:ranking_experiment_changelist"),
         "experiment_change": reverse("admin:ranking_experiment_change", args=[experiment.pk]),
+        "experiment_page": reverse("console:experiment", args=[experiment.pk]),
         "job_list": reverse("admin:ops_taskrun_changelist"),
         "exposure": reverse("admin:safety_exposuredaily_changelist"),
         "trace_list": reverse("admin:llmops_trace_changelist"),

@@ -65,13 +65,19 @@ def test_unknown_role_is_refused(db: None) -> None:
 @pytest.mark.parametrize("role", ["viewer", "reviewer", "operator", "admin"])
 def test_every_role_can_open_every_page(cast: dict[str, Any], role: str) -> None:
     client = _client(cast[role])
-    for url in PAGES:
+    for url in [*PAGES, _experiment_page()]:
         assert client.get(url).status_code == 200, url
+
+
+def _experiment_page() -> str:
+    experiment = Experiment.objects.create(name="roles", surface="home", variants=[
+        {"name": "a", "weight": 1}, {"name": "b", "weight": 1}])  # fmt: skip
+    return reverse("console:experiment", args=[experiment.pk])
 
 
 def test_staff_without_a_role_is_refused_every_page(viewer: Any, outsider: Any) -> None:
     staff, anonymous = _client(viewer), Client()
-    for url in PAGES:
+    for url in [*PAGES, _experiment_page()]:
         assert staff.get(url).status_code == 403, url
         assert anonymous.get(url).status_code == 302, url
     assert _client(outsider).get(PAGES[0]).status_code == 302, "not staff: sent to the login page"
@@ -138,3 +144,18 @@ def test_a_viewer_cannot_start_an_experiment(cast: dict[str, Any]) -> None:
     _client(cast["operator"]).post(changelist, {"action": "start", "_selected_action": [experiment.pk]})
     experiment.refresh_from_db()
     assert experiment.status == Experiment.Status.RUNNING
+
+
+@pytest.mark.parametrize("role,allowed", [("viewer", False), ("reviewer", False), ("operator", True), ("admin", True)])
+def test_only_operators_replay_an_experiment(cast: dict[str, Any], role: str, allowed: bool) -> None:
+    from recsys_app.evaluation.models import EvaluationRun
+
+    experiment = Experiment.objects.create(name="replayed", surface="home", variants=[
+        {"name": "a", "weight": 1}, {"name": "b", "weight": 1, "config": {"diversity": 0.5}}])  # fmt: skip
+    response = _client(cast[role]).post(reverse("console:experiment_replay", args=[experiment.pk]))
+    assert response.status_code == (302 if allowed else 403)
+    replays = EvaluationRun.objects.filter(params__kind="replay", params__experiment="replayed")
+    assert replays.exists() == allowed
+    if allowed:
+        page = _client(cast[role]).get(reverse("console:experiment", args=[experiment.pk])).content.decode()
+        assert f"Run #{replays.get().pk}: pending" in page

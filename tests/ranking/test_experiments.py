@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from recsys_app.catalog.models import Impression
 from recsys_app.catalog.services import interactions_ingest
 from recsys_app.ranking.config import DEFAULT_SURFACES
-from recsys_app.ranking.experiments import assign, bucket, validate_variants, wilson
+from recsys_app.ranking.experiment_results import experiment_results
+from recsys_app.ranking.experiments import assign, bucket, experiment_start, validate_variants, wilson
 from recsys_app.ranking.models import Experiment
 from tests.world import World
 
@@ -98,12 +99,83 @@ def test_variants_change_the_list_and_results_count_attributed_events(
     assert token_client("admin").get("/api/v1/experiments/nope/results").status_code == 404
 
 
-def test_one_running_experiment_per_surface(db: None) -> None:
-    from django.db import IntegrityError, transaction
+def test_layers_keep_experiments_apart_and_refuse_collisions(db: None, operator) -> None:  # type: ignore[no-untyped-def]
+    from recsys_app.ranking.experiments import in_experiment
 
-    Experiment.objects.create(name="a", surface="home", status="running", variants=VARIANTS)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Experiment.objects.create(name="b", surface="home", status="running", variants=VARIANTS)
+    halves = [Experiment.objects.create(name=f"half-{n}", surface="home", traffic=50, variants=VARIANTS)
+              for n in range(2)]  # fmt: skip
+    for experiment in halves:
+        experiment_start(experiment=experiment, by=operator)
+    first, second = (Experiment.objects.get(pk=e.pk) for e in halves)
+    assert (first.slot_start, first.slot_end, second.slot_start, second.slot_end) == (0, 5000, 5000, 10000)
+    units = [f"user-{n}" for n in range(4000)]
+    inside = [(in_experiment(first, u), in_experiment(second, u)) for u in units]
+    assert not any(a and b for a, b in inside) and all(a or b for a, b in inside)  # one layer: exactly one each
+    assert 0.45 < sum(a for a, _ in inside) / len(units) < 0.55
+    third = Experiment.objects.create(name="third", surface="home", traffic=10, variants=VARIANTS)
+    with pytest.raises(ValueError, match="traffic: layer 'surface-home' has no free 10%"):
+        experiment_start(experiment=third, by=operator)
+    clash = Experiment.objects.create(name="clash", surface="home", layer="other", variants=VARIANTS)
+    with pytest.raises(ValueError, match="also changes diversity, sources on 'home'; run them in one layer"):
+        experiment_start(experiment=clash, by=operator)
+    apart = Experiment.objects.create(name="apart", surface="home", layer="other", variants=[
+        {"name": "a", "weight": 1}, {"name": "b", "weight": 1, "config": {"creator_cap": 1}}])  # fmt: skip
+    experiment_start(experiment=apart, by=operator)
+    apart.refresh_from_db()
+    both = sum(in_experiment(first, u) and in_experiment(apart, u) for u in units) / len(units)
+    assert 0.45 < both < 0.55  # another layer overlaps independently
+    assert Experiment.objects.get(pk=third.pk).status == "draft"
+
+
+def test_a_session_unit_splits_one_user_across_sessions(world: World, serve_client: APIClient, operator) -> None:  # type: ignore[no-untyped-def]
+    experiment = Experiment.objects.create(name="by-session", surface="trending", unit="session", variants=[
+        {"name": "a", "weight": 1}, {"name": "b", "weight": 1}])  # fmt: skip
+    experiment_start(experiment=experiment, by=operator)
+    user = world.users[0]
+    variants = {}
+    for n in range(12):
+        session = f"s-{n}"
+        body = serve_client.get("/api/v1/recommendations", {"surface": "trending", "user_id": user, "k": 1,
+                                                             "session_id": session}).json()  # fmt: skip
+        again = serve_client.get("/api/v1/recommendations", {"surface": "trending", "user_id": user, "k": 1,
+                                                              "session_id": session}).json()  # fmt: skip
+        assert body["variant"] == again["variant"]
+        variants[session] = body["variant"]
+    assert set(variants.values()) == {"a", "b"}
+    results = experiment_results(experiment=experiment)
+    assert sum(v.units for v in results.variants) == 12  # sessions, not the one user
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        ({"prompts": {"collection_writer": {"version": 99}}}, "prompts.collection_writer: prompt 'collection_writer' "
+         "has no version 99"),
+        ({"prompts": {"collection_writer": {"provider": "nope"}}}, "no enabled provider 'nope'"),
+        ({"generated": {"chatbot": False}}, "generated.chatbot"),
+        ({"ranker": "llm"}, "variant 'b' ranker"),
+        ({"explain": "loud"}, "variant 'b' explain"),
+    ],
+)
+def test_bad_generation_settings_are_named(llm: None, variant: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_variants([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, **variant}], surface="home")
+
+
+def test_a_pinned_version_must_pass_its_gate(llm: None) -> None:
+    from recsys_app.llmops.models import Prompt
+    from recsys_app.llmops.prompts import version_create, version_for
+
+    prompt = Prompt.objects.get(name="explanation")
+    current = version_for(prompt_name="explanation")
+    draft = version_create(prompt=prompt, template=current.template, output_schema=current.output_schema)
+    with pytest.raises(ValueError, match=f"prompts.explanation: .*v{draft.number}.* no finished evaluation"):
+        validate_variants([{"name": "a", "weight": 1},
+                           {"name": "b", "weight": 1, "prompts": {"explanation": {"version": draft.number}}}],
+                          surface="home")  # fmt: skip
+    validate_variants([{"name": "a", "weight": 1},
+                       {"name": "b", "weight": 1, "prompts": {"explanation": {"version": current.number}}}],
+                      surface="home")  # fmt: skip
 
 
 def test_experiment_results_show_in_the_console(world: World, serve_client: APIClient, operator) -> None:  # type: ignore[no-untyped-def]
