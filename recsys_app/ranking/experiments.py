@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -229,6 +230,24 @@ def unit_key(experiment: Experiment, *, user: str | None, session: str | None) -
     if experiment.unit == Experiment.Unit.SESSION and session:
         return f"session:{session}"
     return user or None
+
+
+@transaction.atomic
+def experiment_create(*, name: str, surface: str, variants: Any, by: Any = None, unit: str = "user", layer: str = "",
+                      traffic: int = 100, salt: str = "") -> Experiment:  # fmt: skip
+    """A draft experiment, validated (ValueError naming the field) and audited."""
+    experiment = Experiment(name=name, surface=surface, variants=variants, unit=unit, layer=layer, traffic=traffic,
+                            salt=salt)  # fmt: skip
+    try:
+        experiment.full_clean()
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ValueError(f"{field}: {'; '.join(messages)}") from exc
+    experiment.save()
+    audit_record(actor=by, action="experiment.create", target=experiment, summary=f"{name} on {surface}",
+                 before=None, after={"variants": variants, "unit": unit, "layer": experiment.layer_name,
+                                     "traffic": traffic})  # fmt: skip
+    return experiment
 
 
 @transaction.atomic

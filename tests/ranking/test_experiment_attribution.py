@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from curation import services
 from curation.models import Brief, Draft, DraftItem
-from recsys_app.catalog.models import Impression, Item
+from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.catalog.services import end_users_upsert, interactions_ingest
 from recsys_app.llmops.models import EvalDataset, EvalRun, Prompt, PromptVersion
 from recsys_app.llmops.prompts import version_create, version_for
@@ -245,3 +245,59 @@ def test_impressions_record_every_experiment_of_every_layer(world: World, serve_
     assert set(body["assignments"]) == {"div", "cap"}
     shown = Impression.objects.filter(request_id=body["request_id"]).first()
     assert shown is not None and shown.assignments == body["assignments"]
+
+
+def test_a_chat_experiment_switches_the_agents_words_off_and_logs_its_cards(
+    world: World, llm: None, operator: Any, serve_client: APIClient
+) -> None:
+    experiment = Experiment.objects.create(name="agent-words", surface="chat", unit="session", variants=[
+        {"name": "model", "weight": 1}, {"name": "catalog", "weight": 1, "generated": {"agent": False}}])  # fmt: skip
+    experiment_start(experiment=experiment, by=operator)
+    turns: dict[str, dict[str, Any]] = {}
+    while len(turns) < 2:  # sessions until both variants answered
+        session = serve_client.post("/api/v1/chat/sessions", {"user_id": world.users[2]}, format="json").json()
+        url = f"/api/v1/chat/sessions/{session['session_id']}/messages"
+        body = serve_client.post(url, {"message": "a tent for two"}, format="json").json()
+        turns.setdefault(body["assignments"]["agent-words"], body)
+    assert turns["catalog"]["reply_source"] == "template" and turns["catalog"]["generated"] is False
+    for variant, body in turns.items():
+        shown = list(Impression.objects.filter(request_id=body["request_id"]).order_by("position"))
+        assert [i.item.external_id for i in shown] == [card["item_id"] for card in body["cards"]] and shown
+        assert all(i.surface == "chat" and i.assignments == {"agent-words": variant} for i in shown)
+        if body["generated"]:
+            assert shown[0].provenance == {"reply": body["provenance"]}
+    model = turns["model"]
+    assert not interactions_ingest(rows=[_click(model, world.users[2], model["cards"][0]["item_id"])]).errors
+    results = {v.variant: v for v in experiment_results(experiment=experiment).variants}
+    assert results["model"].clicks == 1 and results["catalog"].clicks == 0
+    assert results["model"].llm["calls"] >= 1  # its reply call is tagged with the variant
+
+
+def test_a_pinned_explanation_version_phrases_the_variants_explanations(
+    world: World, llm: None, operator: Any, serve_client: APIClient
+) -> None:
+    from recsys_app.llmops.models import Trace
+    from recsys_app.ranking.explanations import explanation_phrase
+    from recsys_app.ranking.models import Explanation
+
+    prompt = Prompt.objects.get(name="explanation")
+    current = version_for(prompt_name="explanation")
+    pinned = _gate_passed(version_create(prompt=prompt, system=current.system, template=current.template,
+                                         output_schema=current.output_schema, params=current.params))  # fmt: skip
+    experiment = Experiment.objects.create(name="why-v-next", surface="home", variants=[
+        {"name": "signals", "weight": 1, "explain": "signals"},
+        {"name": "pinned", "weight": 1, "explain": "model", "prompts": {"explanation": {"version": pinned.number}}},
+    ])  # fmt: skip
+    experiment_start(experiment=experiment, by=operator)
+    EndUser.objects.update(consent_generative=True)  # a model phrases only for those who consented
+    served = {}
+    for user in world.users:
+        body = serve_client.get("/api/v1/recommendations", {"user_id": user, "k": 2}).json()
+        served.setdefault(body["variant"], body)
+    assert all(i["explanation"]["phrased_by"] == "template" for i in served["signals"]["items"])
+    queued = Explanation.objects.filter(mode__startswith="model:").first()  # the variant's own cache key
+    assert queued is not None and queued.provenance["pin"]["version"] == pinned.number
+    found = explanation_phrase(explanation_id=queued.pk)  # the worker's half
+    assert found is not None
+    call = Trace.objects.filter(name="explanation", kind="llm").latest("pk")
+    assert call.prompt_version_id == pinned.pk and call.attributes["experiments"] == {"why-v-next": "pinned"}

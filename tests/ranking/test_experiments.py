@@ -188,3 +188,31 @@ def test_experiment_results_show_in_the_console(world: World, serve_client: APIC
     client.force_login(operator)
     html = client.get(reverse("admin:ranking_experiment_change", args=[experiment.pk])).content.decode()
     assert "<th>CTR</th>" in html and "0.00% [" in html
+
+
+def test_the_experiment_command_creates_starts_and_reports(db: None) -> None:
+    import io
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    from recsys_app.safety.models import AuditEntry
+
+    out = io.StringIO()
+    call_command("experiment", "create", "cli", "--surface", "trending", "--traffic", "40", "--start",
+                 "--variants", json.dumps(VARIANTS), stdout=out)  # fmt: skip
+    assert "cli: running in surface-trending [0, 4000)" in out.getvalue()
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", flat=True)) == [
+        "experiment.create", "experiment.start"]  # fmt: skip
+    out = io.StringIO()
+    call_command("experiment", "results", "cli", stdout=out)
+    body = json.loads(out.getvalue())
+    assert body["traffic"] == 40 and body["enough_data"] is False and len(body["variants"]) == 2
+    with pytest.raises(CommandError, match="--variants: not JSON"):
+        call_command("experiment", "create", "bad", "--surface", "home", "--variants", "[{")
+    with pytest.raises(CommandError, match="variants: variant 'b' needs a positive weight"):
+        call_command("experiment", "create", "bad", "--surface", "home", "--variants",
+                     json.dumps([{"name": "a", "weight": 1}, {"name": "b", "weight": 0}]))  # fmt: skip
+    with pytest.raises(CommandError, match="no experiment named 'nope'"):
+        call_command("experiment", "stop", "nope")
+    assert not Experiment.objects.filter(name="bad").exists()
