@@ -171,6 +171,29 @@ def test_events_without_a_request_id_count_once_for_the_latest_impression_in_the
     assert (result.impressions, result.clicks) == (3, 2)
 
 
+def test_revenue_per_unit_comes_from_attributed_purchases_with_a_bootstrap_interval(
+    world: World, serve_client: APIClient
+) -> None:
+    experiment = Experiment.objects.create(name="revenue", surface="trending", status="running", variants=TWO)
+    bodies = {u: serve_client.get("/api/v1/recommendations", {"surface": "trending", "user_id": u, "k": 2}).json()
+              for u in world.users}  # fmt: skip
+    buyers = world.users[:4]
+    prices = {i.external_id: float(i.price) for i in Item.objects.all()}
+    purchases = [_click(bodies[u], u, bodies[u]["items"][0]["item_id"], type="purchase") for u in buyers]
+    purchases.append(_click(bodies[buyers[0]], buyers[0], bodies[buyers[0]]["items"][1]["item_id"], type="purchase",
+                            value=99.5))  # a value sent with the event wins over the catalog price
+    assert not interactions_ingest(rows=purchases).errors
+    results = {v.variant: v for v in experiment_results(experiment=experiment).variants}
+    spent: dict[str, float] = {"a": 0.0, "b": 0.0}
+    for row in purchases:
+        spent[bodies[row["user_id"]]["variant"]] += row.get("value") or prices[row["item_id"]]
+    for name, variant in results.items():
+        assert variant.revenue_per_unit is not None
+        mean, low, high = variant.revenue_per_unit
+        assert mean == pytest.approx(spent[name] / variant.units) and low <= mean <= high
+        assert variant.conversions == sum(1 for r in purchases if bodies[r["user_id"]]["variant"] == name)
+
+
 def test_a_skewed_split_is_flagged_as_a_sample_ratio_mismatch(world: World, serve_client: APIClient) -> None:
     experiment = Experiment.objects.create(name="split", surface="trending", status="running", variants=TWO)
     visitors = [f"guest-{n}" for n in range(400)]
