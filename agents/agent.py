@@ -143,8 +143,7 @@ def turn_run(
     message = checked.value
     subject = session.end_user.external_id if session.end_user is not None else ""
     # Experiments on 'chat' may pin the agent's prompts or switch its model-written words off.
-    assignments = experiment_assignments(CHAT_SURFACE, None, user_external_id=subject or None,
-                                         session_id=str(session.pk))  # fmt: skip
+    assignments = experiment_assignments(CHAT_SURFACE, user_external_id=subject or None, session_id=str(session.pk))
     named = {a.experiment: a.variant for a in assignments}
     words = all(a.spec.generated.get("agent", True) for a in assignments)
     with trace_subject(subject), generation_pinned(pins_of(assignments), named), trace_span(

@@ -213,4 +213,4 @@ def dashboard_context() -> dict[str, Any]:
 def experiments_panel() -> list[dict[str, Any]]:
     """Running experiments first, then the latest stopped ones; each links to its page."""
     shown = Experiment.objects.exclude(status=Experiment.Status.DRAFT).order_by("status", "-created_at")
-    return list(shown.values("pk", "name", "surface", "status")[:8])
+    return [dict(row) for row in shown.values("pk", "name", "surface", "status")[:8]]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
@@ -201,6 +202,9 @@ class Trace(models.Model):
             # Erasing an end user finds the traces about them (`tracing.traces_redact`).
             models.Index(KeyTextTransform("subject", "attributes"), name="trace_subject",
                          condition=Q(attributes__has_key="subject")),
+            # An experiment's results and its guard read the calls made under it.
+            GinIndex(KeyTransform("experiments", "attributes"), name="trace_experiments",
+                     condition=Q(attributes__has_key="experiments")),
         ]  # fmt: skip
 
     def __str__(self) -> str:

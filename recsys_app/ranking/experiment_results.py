@@ -29,7 +29,8 @@ WITH imp AS (
            i.assignments ->> %(experiment)s AS variant,
            CASE WHEN %(by_session)s AND i.session_id <> '' THEN 'session:' || i.session_id
                 ELSE i.user_external_id END AS unit
-    FROM catalog_impression i WHERE i.assignments ? %(experiment)s
+    -- the first condition lets the partial GIN index (rows in some experiment) answer
+    FROM catalog_impression i WHERE i.assignments <> '{}'::jsonb AND i.assignments ? %(experiment)s
 ),
 direct AS (
     SELECT x.type, x.value, x.item_id, imp.id AS impression_id
@@ -108,7 +109,7 @@ SELECT t.attributes -> 'experiments' ->> %(experiment)s, count(*), count(*) FILT
 FROM llmops_trace t
 LEFT JOIN LATERAL (SELECT e.scores FROM llmops_evalresult e WHERE e.trace_id = t.id AND e.scores ? 'judge'
                    ORDER BY e.id DESC LIMIT 1) r ON true
-WHERE t.kind = 'llm' AND t.attributes -> 'experiments' ? %(experiment)s
+WHERE t.attributes ? 'experiments' AND t.attributes -> 'experiments' ? %(experiment)s AND t.kind = 'llm'
 GROUP BY 1
 """
 

@@ -66,20 +66,19 @@ def effective_config(
             raise ValueError(f"variant: no experiment is running on '{surface}'")
         forced = assign_variant(experiment, variant, config)
         return forced.config or config, [forced]
-    assignments = experiment_assignments(surface, config, user_external_id=user_external_id, session_id=session_id)
-    for assignment in assignments:
+    assignments = experiment_assignments(surface, user_external_id=user_external_id, session_id=session_id)
+    for assignment in assignments:  # one per layer; starting refused overlaps that change the same setting
         config = variant_config(config, assignment.spec)
     return config, assignments
 
 
-def experiment_assignments(
-    surface: str, base: SurfaceConfig | None, *, user_external_id: str | None, session_id: str | None
-) -> list[Assignment]:
-    """The unit's variant in each running experiment on the surface that it falls in."""
+def experiment_assignments(surface: str, *, user_external_id: str | None, session_id: str | None) -> list[Assignment]:
+    """The unit's variant in each running experiment on the surface that it falls in (without
+    a configuration: `effective_config` applies the variants' changes in turn)."""
     found = []
     for experiment in running_experiments(surface):
         key = unit_key(experiment, user=user_external_id, session=session_id)
-        assignment = assign(experiment, key, base) if key else None
+        assignment = assign(experiment, key, None) if key else None
         if assignment is not None:
             found.append(assignment)
     return found
