@@ -45,7 +45,7 @@ from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import Trace
 from recsys_app.llmops.pinning import generation_pinned
 from recsys_app.llmops.tracing import trace_span, trace_subject
-from recsys_app.ranking.experiments import pins_of
+from recsys_app.ranking.experiments import exposures_log, pins_of
 from recsys_app.ranking.serving import RecommendationResponse, RecommendedItem, impressions_log
 from recsys_app.ranking.surfaces import experiment_assignments
 from recsys_app.retrieval.sources import Range
@@ -129,11 +129,11 @@ def turn_run(
     message: str,
     on_token: TokenCallback | None = None,
     attributes: dict[str, Any] | None = None,
-    log_impressions: bool = True,
+    live: bool = True,
 ) -> ChatTurn:
     """Answer one message; the turn is stored with its trace tree. `attributes` are hard
     filters the client holds (e.g. {"color": "red"}); they stay until replaced or reset.
-    Evaluations pass `log_impressions=False`: their cards are not traffic."""
+    Evaluations pass `live=False`: they are in no experiment and their cards are not traffic."""
     message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise ChatError(f"message: {len(message)} characters; at most {MAX_MESSAGE}")
@@ -143,7 +143,8 @@ def turn_run(
     message = checked.value
     subject = session.end_user.external_id if session.end_user is not None else ""
     # Experiments on 'chat' may pin the agent's prompts or switch its model-written words off.
-    assignments = experiment_assignments(CHAT_SURFACE, user_external_id=subject or None, session_id=str(session.pk))
+    assignments = (experiment_assignments(CHAT_SURFACE, user_external_id=subject or None, session_id=str(session.pk))
+                   if live else [])  # fmt: skip
     named = {a.experiment: a.variant for a in assignments}
     words = all(a.spec.generated.get("agent", True) for a in assignments)
     with trace_subject(subject), generation_pinned(pins_of(assignments), named), trace_span(
@@ -166,7 +167,8 @@ def turn_run(
         )  # fmt: skip
         session.memory = _remember(session.memory, outcome)
         session.save(update_fields=["memory", "updated_at"])
-        if log_impressions:
+        if live:
+            exposures_log(assignments, surface=CHAT_SURFACE)
             _cards_log(turn, session, outcome.cards)
     return turn
 

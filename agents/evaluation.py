@@ -97,7 +97,7 @@ def conversation_run(turns: list[str], expect: dict[str, Any], *, vocabulary: Vo
     ok = False
     for number, message in enumerate(turns, start=1):
         started = time.perf_counter()
-        turn = turn_run(session=session, message=message, log_impressions=False)
+        turn = turn_run(session=session, message=message, live=False)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         cards = _cards(turn)
         result.transcript.append({"message": message, "intent": turn.intent, "reply": turn.reply,

@@ -11,9 +11,9 @@ from typing import Any
 from curation.models import Draft
 from curation.selectors import attribution, collection_detail, collections_for_user, collections_live
 from recsys_app.catalog.models import EndUser, Item
-from recsys_app.ranking.experiments import COLLECTION_PROMPT
+from recsys_app.ranking.experiments import COLLECTION_PROMPT, Assignment, exposures_log, variant_config
 from recsys_app.ranking.serving import RecommendationResponse, RecommendedItem, impressions_log
-from recsys_app.ranking.surfaces import effective_config
+from recsys_app.ranking.surfaces import effective_config, surface_config
 
 SURFACE = "collections"
 
@@ -23,6 +23,7 @@ def collections_served(*, external_id: str | None, session_id: str | None) -> tu
     is in: a variant without the `collections` source gets none, a pinned writer version only
     its own."""
     config, assignments = effective_config(SURFACE, external_id, session_id=session_id)
+    exposures_log(assignments, surface=SURFACE)
     setting = config.sources.get("collections")
     if setting is None:
         return [], _named(assignments)
@@ -42,6 +43,13 @@ def _written_by(draft: Draft, number: int) -> bool:
     return version is not None and version.prompt_id == COLLECTION_PROMPT and version.number == number
 
 
+def _listed(draft: Draft, assignment: Assignment) -> bool:
+    setting = variant_config(surface_config(SURFACE), assignment.spec).sources.get("collections")
+    if setting is None:
+        return False
+    return setting.prompt_version is None or _written_by(draft, setting.prompt_version)
+
+
 def _named(assignments: list[Any]) -> dict[str, str]:
     return {a.experiment: a.variant for a in assignments}
 
@@ -52,6 +60,10 @@ def collection_shown(*, draft: Draft, external_id: str | None, session_id: str |
     clicks send back."""
     body = collection_detail(draft=draft)
     _, assignments = effective_config(SURFACE, external_id, session_id=session_id)
+    # A unit whose variant would not list this collection (switched off, another writer
+    # version) may still open it by id; the view is then not counted for that experiment.
+    assignments = [a for a in assignments if _listed(draft, a)]
+    exposures_log(assignments, surface=SURFACE)
     made = attribution(draft)
     ids = dict(Item.objects.filter(external_id__in=[e["item_id"] for e in body["entries"]])
                .values_list("external_id", "pk"))  # fmt: skip

@@ -347,7 +347,7 @@ IMPORT_PARALLEL_MIN_ROWS = env_int("IMPORT_PARALLEL_MIN_ROWS", 20_000, minimum=1
 # Experiments (ranking/experiment_results.py): an event sent without a request id counts for
 # the user's latest impression of the item within this window (last touch); a variant's
 # results are "not enough data yet" below these sizes; the guard stops a variant whose model
-# calls (at least EXPERIMENT_GUARD_MIN_CALLS) were flagged or failed more often than this.
+# calls (at least EXPERIMENT_GUARD_MIN_CALLS) were flagged, blocked or failed more often than this.
 EXPERIMENT_ATTRIBUTION_MINUTES = env_int("EXPERIMENT_ATTRIBUTION_MINUTES", 30, minimum=1)
 EXPERIMENT_MIN_UNITS = env_int("EXPERIMENT_MIN_UNITS", 100, minimum=1)
 EXPERIMENT_MIN_IMPRESSIONS = env_int("EXPERIMENT_MIN_IMPRESSIONS", 1000, minimum=1)
@@ -355,6 +355,7 @@ EXPERIMENT_SRM_P = env_float("EXPERIMENT_SRM_P", 0.001)
 EXPERIMENT_GUARD_MIN_CALLS = env_int("EXPERIMENT_GUARD_MIN_CALLS", 20, minimum=1)
 EXPERIMENT_GUARD_FLAG_RATE = env_float("EXPERIMENT_GUARD_FLAG_RATE", 0.2)
 EXPERIMENT_GUARD_ERROR_RATE = env_float("EXPERIMENT_GUARD_ERROR_RATE", 0.2)
+EXPERIMENT_GUARD_BLOCK_RATE = env_float("EXPERIMENT_GUARD_BLOCK_RATE", 0.2)
 
 LOGGING = {
     "version": 1,

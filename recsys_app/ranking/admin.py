@@ -49,6 +49,14 @@ class ExperimentAdmin(AuditedAdmin):
     # free slice of its layer (or says why it cannot run) and both are audited.
     readonly_fields = ["status", "slots", "results"]
     actions = ["start", "stop"]
+    # Once started, what decides who is in which variant is fixed: a change would reshuffle
+    # units mid-test (or undo a guard stop). Stop it and create a new experiment instead.
+    FIXED_ONCE_STARTED = ["name", "surface", "variants", "salt", "unit", "layer", "traffic", "starts_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Experiment | None = None) -> list[str]:
+        if obj is not None and obj.status != Experiment.Status.DRAFT:
+            return [*self.readonly_fields, *self.FIXED_ONCE_STARTED]
+        return list(self.readonly_fields)
 
     @admin.display(description="layer")
     def layer_name(self, experiment: Experiment) -> str:

@@ -171,16 +171,21 @@ class SimilarItemsApi(APIView):
         return Response(_body(served))
 
 
+class TrendingParams(_FilterParams, _SessionParam):
+    user_id = serializers.CharField(required=False, max_length=255, help_text="Assigns experiments on 'trending'.")
+
+
 class TrendingApi(APIView):
     permission_classes = [ServeScope]
 
-    @extend_schema(parameters=[_FilterParams], responses=RecommendationsOut)
+    @extend_schema(parameters=[TrendingParams], responses=RecommendationsOut)
     def get(self, request: Request) -> Response:
-        params = _params(_FilterParams, request)
-        served = recommendations_serve(
-            request=RecommendationRequest(surface="trending", k=params.validated_data["k"], filters=params.filters())
-        )
-        return Response(_body(served))
+        params = _params(TrendingParams, request)
+        data = params.validated_data
+        asked = RecommendationRequest(surface="trending", k=data["k"], filters=params.filters(),
+                                      user_external_id=acting_user(request, data.get("user_id")),
+                                      session_id=data.get("session_id"))  # fmt: skip
+        return Response(_body(recommendations_serve(request=asked)))
 
 
 class RateOut(BaseModel):

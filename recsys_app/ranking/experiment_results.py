@@ -110,6 +110,7 @@ FROM llmops_trace t
 LEFT JOIN LATERAL (SELECT e.scores FROM llmops_evalresult e WHERE e.trace_id = t.id AND e.scores ? 'judge'
                    ORDER BY e.id DESC LIMIT 1) r ON true
 WHERE t.attributes ? 'experiments' AND t.attributes -> 'experiments' ? %(experiment)s AND t.kind = 'llm'
+  AND NOT EXISTS (SELECT 1 FROM llmops_trace s WHERE s.id IN (t.parent_id, t.root_id) AND s.attributes ? 'evaluation')
 GROUP BY 1
 """
 
@@ -174,10 +175,16 @@ def experiment_results(*, experiment: Experiment) -> ExperimentResults:
             revenues[variant].append(float(revenue or 0))
             if revenue is not None:
                 priced.add(variant)
+        # The denominator: every unit served under the variant, shown items or not.
+        cursor.execute("SELECT variant, count(*) FROM ranking_experimentexposure WHERE experiment = %s "
+                       "GROUP BY variant", [experiment.name])  # fmt: skip
+        for variant, exposed in cursor.fetchall():
+            if variant in found:
+                found[variant].units = max(found[variant].units, exposed)
     llm = llm_side(experiment=experiment)
     for name, result in found.items():
-        if priced:
-            result.revenue_per_unit = bootstrap_mean(revenues[name])
+        if priced:  # units that saw nothing or bought nothing spent 0
+            result.revenue_per_unit = bootstrap_mean(revenues[name] + [0.0] * (result.units - len(revenues[name])))
         result.llm = llm.get(name, _no_calls())
         requests = max(result.requests, 1)
         result.llm["cost_per_1000_requests"] = round(result.llm["cost"] / requests * 1000, 6)
@@ -210,6 +217,8 @@ def _not_enough(variants: list[VariantResult]) -> list[str]:
     EXPERIMENT_MIN_IMPRESSIONS impressions before its intervals are worth reading."""
     short = []
     for v in variants:
+        if v.stopped:  # its results are frozen; the others decide when the experiment reads
+            continue
         if v.units < settings.EXPERIMENT_MIN_UNITS:
             short.append(f"{v.variant}: {v.units} of {settings.EXPERIMENT_MIN_UNITS} units")
         elif v.impressions < settings.EXPERIMENT_MIN_IMPRESSIONS:

@@ -5,15 +5,16 @@ guard that stops a variant whose model calls go wrong. Results are in `experimen
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from recsys_app.lib.local_cache import LruCache
 from recsys_app.llmops.pinning import Pin
 from recsys_app.ranking.config import SourceSetting, SurfaceConfig
 from recsys_app.ranking.models import Experiment
@@ -58,11 +59,15 @@ class VariantSpec(BaseModel):
         return {name: Pin(pin.version, pin.provider) for name, pin in self.prompts.items()}
 
     def touches(self) -> set[str]:
-        """The settings this variant changes (two overlapping experiments must not share one)."""
-        touched = set(self.config) | {f"prompt:{name}" for name in self.prompts}
+        """The settings this variant changes (two overlapping experiments must not share one).
+        Whatever decides the candidate sources (their configuration, a generated source switched
+        off, the collections writer's version) is one setting: `sources`."""
+        touched = set(self.config) | {f"prompt:{name}" for name in self.prompts if name != COLLECTION_PROMPT}
         touched |= {"ranker"} if self.ranker else set()
         touched |= {"explain"} if self.explain is not None else set()
-        touched |= {f"generated:{name}" for name in self.generated}
+        touched |= {f"generated:{name}" for name in self.generated if name == "agent"}
+        if {"collections", "profiles"} & set(self.generated) or COLLECTION_PROMPT in self.prompts:
+            touched.add("sources")
         return touched
 
 
@@ -72,6 +77,7 @@ class Assignment:
     variant: str
     config: SurfaceConfig | None  # None on a surface without serving configuration (chat)
     spec: VariantSpec = field(repr=False)
+    unit: str = ""  # the unit key it was assigned by (empty for a forced preview)
 
     @property
     def pins(self) -> dict[str, Pin]:
@@ -84,18 +90,25 @@ def pins_of(assignments: list[Assignment]) -> dict[str, Pin]:
 
 
 def variant_specs(experiment: Experiment) -> list[VariantSpec]:
-    """The parsed variants, kept on the (per-process cached) row so a request parses them once."""
+    """The parsed variants, kept on the (per-process cached) row so a request parses them once;
+    a row whose variants were replaced (a refresh, a stop) is parsed again."""
     cached = experiment.__dict__.get("_specs")
-    if cached is None:
-        cached = [VariantSpec.model_validate(v) for v in experiment.variants]
+    if cached is None or cached[0] is not experiment.variants:
+        cached = (experiment.variants, [VariantSpec.model_validate(v) for v in experiment.variants])
         experiment.__dict__["_specs"] = cached
-    return cached
+    return cached[1]
 
 
 def validate_variants(variants: Any, *, surface: str) -> list[VariantSpec]:
     """The variants, parsed; ValueError naming the variant and the field that is wrong."""
+    from recsys_app.lib.errors import ApiError
     from recsys_app.ranking.surfaces import surface_config
 
+    if surface not in CONFIGLESS_SURFACES:
+        try:
+            surface_config(surface)
+        except ApiError as exc:
+            raise ValueError(f"surface: {exc}") from exc
     if not isinstance(variants, list) or len(variants) < 2:
         raise ValueError("an experiment needs a list of at least two variants")
     names = [v.get("name") if isinstance(v, dict) else None for v in variants]
@@ -111,6 +124,7 @@ def validate_variants(variants: Any, *, surface: str) -> list[VariantSpec]:
         except ValidationError as exc:
             raise ValueError(f"variant '{variant['name']}' {_first_error(exc)}") from exc
         _check_pins(spec)
+        _check_switches(spec, surface)
         if surface in CONFIGLESS_SURFACES:
             if spec.config or spec.ranker or spec.explain is not None:
                 raise ValueError(f"variant '{spec.name}': on '{surface}' a variant pins prompts or switches "
@@ -124,6 +138,21 @@ def validate_variants(variants: Any, *, surface: str) -> list[VariantSpec]:
                 raise ValueError(f"variant '{spec.name}' {exc}") from exc
         specs.append(spec)
     return specs
+
+
+def _check_switches(spec: VariantSpec, surface: str) -> None:
+    """A switch must be able to change something here: the agent's words only on 'chat', a
+    generated source only on a surface that has it (true: as the surface has it)."""
+    from recsys_app.ranking.surfaces import surface_config
+
+    for name in spec.generated:
+        if (name == "agent") != (surface in CONFIGLESS_SURFACES):
+            where = "only on 'chat'" if name == "agent" else "not on 'chat' (it has no candidate sources)"
+            raise ValueError(f"variant '{spec.name}' generated.{name}: applies {where}")
+        source = {"collections": "collections", "profiles": "profile"}.get(name)
+        if source is not None and source not in merged_config(surface_config(surface), spec.config).sources:
+            raise ValueError(f"variant '{spec.name}' generated.{name}: its sources on '{surface}' have no "
+                             f"'{source}' to switch")  # fmt: skip
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -208,7 +237,7 @@ def assign(experiment: Experiment, unit_key: str, base: SurfaceConfig | None) ->
             break
     if spec.stopped:
         return None
-    return _assignment(experiment, spec, base)
+    return replace(_assignment(experiment, spec, base), unit=unit_key)
 
 
 def assign_variant(experiment: Experiment, name: str, base: SurfaceConfig | None) -> Assignment:
@@ -225,10 +254,11 @@ def _assignment(experiment: Experiment, spec: VariantSpec, base: SurfaceConfig |
 
 
 def unit_key(experiment: Experiment, *, user: str | None, session: str | None) -> str | None:
-    """What the experiment randomises for this request: the session where it splits by
-    session and the client sent one, else the end user; None for an anonymous request."""
-    if experiment.unit == Experiment.Unit.SESSION and session:
-        return f"session:{session}"
+    """What the experiment randomises for this request: the session where it splits by session
+    (a request without one is not in the experiment: falling back to the user would put one
+    person in two variants), else the end user; None for an anonymous request."""
+    if experiment.unit == Experiment.Unit.SESSION:
+        return f"session:{session}" if session else None
     return user or None
 
 
@@ -258,12 +288,26 @@ def experiment_start(*, experiment: Experiment, by: Any) -> Experiment:
     locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
     if locked.status == Experiment.Status.RUNNING:
         return locked
+    # Two starts in one layer or on one surface wait for each other (surface first, always), so
+    # neither places itself without seeing the other.
+    with connection.cursor() as cursor:
+        for key in (f"experiment-surface:{locked.surface}", f"experiment-layer:{locked.layer_name}"):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
     specs = validate_variants(locked.variants, surface=locked.surface)
-    running = list(Experiment.objects.select_for_update().filter(status=Experiment.Status.RUNNING))
+    running = list(Experiment.objects.filter(status=Experiment.Status.RUNNING))
+    in_layer = [e for e in running if e.layer_name == locked.layer_name]
+    mixed = [e.name for e in in_layer if e.unit != locked.unit]
+    if mixed:
+        raise ValueError(f"unit: layer '{locked.layer_name}' splits by {in_layer[0].unit} ({', '.join(mixed)}); "
+                         f"a {locked.unit} experiment needs another layer")  # fmt: skip
     _check_collisions(locked, specs, [e for e in running if e.surface == locked.surface])
-    start = _free_slice([e for e in running if e.layer_name == locked.layer_name], locked)
+    start = _free_slice(in_layer, locked)
     locked.slot_start, locked.slot_end = start, start + locked.traffic * BUCKETS // 100
-    locked.save(update_fields=["slot_start", "slot_end"])
+    update = ["slot_start", "slot_end"]
+    if locked.status == Experiment.Status.DRAFT:
+        locked.starts_at = max(locked.starts_at, timezone.now())
+        update.append("starts_at")
+    locked.save(update_fields=update)
     return _status(locked, Experiment.Status.RUNNING, by)
 
 
@@ -334,16 +378,23 @@ def experiment_variant_stop(*, experiment: Experiment, variant: str, reason: str
 
 
 def experiments_guard() -> list[str]:
-    """Stop every variant of a running experiment whose model calls, over at least
-    `EXPERIMENT_GUARD_MIN_CALLS`, were flagged or blocked by guardrails, or failed, more often
-    than the thresholds allow. Returns what was stopped, as 'experiment/variant: why'."""
+    """Stop every variant (never the control, the first) of a running experiment whose model
+    calls, over at least `EXPERIMENT_GUARD_MIN_CALLS`, were flagged or blocked by guardrails,
+    or failed, more often than the thresholds allow. Returns what was stopped, as
+    'experiment/variant: why'."""
     from recsys_app.ranking.experiment_results import llm_side
 
     stopped = []
     for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING):
+        specs = {spec.name: spec for spec in variant_specs(experiment)}
+        control = experiment.variants[0]["name"]
         for variant, side in llm_side(experiment=experiment).items():
+            spec = specs.get(variant)  # None: a variant removed since its calls were traced
+            # The control is the product as it runs today: the guard judges what is new.
+            if spec is None or spec.stopped or variant == control:
+                continue
             reason = guard_reason(side)
-            if reason and not next(s for s in variant_specs(experiment) if s.name == variant).stopped:
+            if reason:
                 experiment_variant_stop(experiment=experiment, variant=variant, reason=reason)
                 stopped.append(f"{experiment.name}/{variant}: {reason}")
     return stopped
@@ -355,7 +406,34 @@ def guard_reason(side: dict[str, Any]) -> str:
     if calls < settings.EXPERIMENT_GUARD_MIN_CALLS:
         return ""
     for key, limit in (("flag_rate", settings.EXPERIMENT_GUARD_FLAG_RATE),
+                       ("block_rate", settings.EXPERIMENT_GUARD_BLOCK_RATE),
                        ("error_rate", settings.EXPERIMENT_GUARD_ERROR_RATE)):  # fmt: skip
         if side[key] > limit:
             return f"{key.replace('_', ' ')} {side[key]:.1%} over {calls} calls exceeds {limit:.0%}"
     return ""
+
+
+# Units already recorded as exposed, per process: a unit's later requests skip the insert.
+_exposed: LruCache[bool] = LruCache(size=200_000, ttl=3600.0)
+
+_EXPOSE = """
+INSERT INTO ranking_experimentexposure (experiment, variant, unit, surface, first_at)
+SELECT e, v, u, %s, now() FROM unnest(%s::text[], %s::text[], %s::text[]) AS a(e, v, u)
+ON CONFLICT (experiment, unit) DO NOTHING
+"""
+
+
+def exposures_log(assignments: list[Assignment], *, surface: str) -> None:
+    """Record each unit's first exposure to each experiment it was served under (once: a
+    unique constraint, and a per-process cache in front of it)."""
+    fresh = [a for a in assignments if a.unit]
+    if not fresh:
+        return
+    _, missing = _exposed.get_many([(a.experiment, a.unit) for a in fresh])
+    todo = [a for a in fresh if (a.experiment, a.unit) in set(missing)]
+    if not todo:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPOSE, [surface, [a.experiment for a in todo], [a.variant for a in todo],
+                                 [a.unit for a in todo]])  # fmt: skip
+    _exposed.put_many({(a.experiment, a.unit): True for a in todo})

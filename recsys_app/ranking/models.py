@@ -141,6 +141,25 @@ class Experiment(models.Model):
             raise ValidationError({"variants": str(exc)}) from exc
 
 
+class ExperimentExposure(models.Model):
+    """The first time a unit was served under an experiment: the denominator of its results and
+    of the sample-ratio test, counted whether or not the page showed anything (a variant that
+    empties pages or a list the user never opens still has its units)."""
+
+    id = models.BigAutoField(primary_key=True)
+    experiment = models.CharField(max_length=64)
+    variant = models.CharField(max_length=64)
+    unit = models.CharField(max_length=300, db_collation="C", help_text="End user id, or 'session:<id>'.")
+    surface = models.CharField(max_length=64)
+    first_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["experiment", "unit"], name="exposure_unit_once")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}/{self.variant}: {self.unit}"
+
+
 class RankerModel(models.Model):
     """A learned ranker (LightGBM LambdaRank) with the evaluation that gated its activation."""
 

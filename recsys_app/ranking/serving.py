@@ -21,12 +21,12 @@ from recsys_app.llmops.pinning import generation_pinned
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool, consumed_items
 from recsys_app.ranking.config import SurfaceConfig
-from recsys_app.ranking.experiments import pins_of
+from recsys_app.ranking.experiments import exposures_log, pins_of
 from recsys_app.ranking.models import BusinessRule
 from recsys_app.ranking.pools import pool_build, pool_read
 from recsys_app.ranking.rerank import ItemMeta, apply_rules, diversify, place_pins
 from recsys_app.ranking.surfaces import active_rules, effective_config
-from recsys_app.retrieval.sources import Filters, Query, item_conditions
+from recsys_app.retrieval.sources import CollectionsSource, Filters, Query, favourite_categories, item_conditions
 
 DIVERSITY_WINDOW = 4  # MMR looks at the best DIVERSITY_WINDOW x k candidates after rules
 REASONS = {
@@ -97,7 +97,7 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
     recommendation_id, page, shown = _page_of(request.recommendation_id, request.user_external_id)
     scored, degraded = _scored(query, config, request, user, shown)
     page_items = _rerank(scored, request, config, query)
-    _collection_provenance(page_items, config)
+    _collection_provenance(page_items, config, query.user_id)
     request_id = uuid.uuid4()
     response = RecommendationResponse(
         request_id=request_id,
@@ -116,27 +116,36 @@ def recommendations_serve(*, request: RecommendationRequest) -> RecommendationRe
         with generation_pinned(pins_of(assignments), response.assignments):
             _explain(page_items, user if query.user_id is not None else None, request, explain)
     response.latency_ms = (time.perf_counter() - started) * 1000
-    if request.log_impressions and page_items:
-        impressions_log(response, user, request.user_external_id)
+    if request.log_impressions:
+        exposures_log(assignments, surface=request.surface)  # an empty page exposes its unit too
+        if page_items:
+            impressions_log(response, user, request.user_external_id)
     return response
 
 
-def _collection_provenance(items: list[RecommendedItem], config: SurfaceConfig) -> None:
+def _collection_provenance(items: list[RecommendedItem], config: SurfaceConfig, user_id: int | None) -> None:
     """Items brought by a published collection carry the draft and prompt version that wrote
-    it (the list that placed the item highest; the pinned writer version's lists only)."""
+    it: among the lists the `collections` source could have offered this user (live, for their
+    audience, of the pinned writer version), the one that placed the item highest."""
     from_lists = [item.item_id for item in items if "collections" in item.sources]
     if not from_lists:
         return
     setting = config.sources.get("collections")
     version = setting.prompt_version if setting is not None else None
+    attributes, categories = "'{}'::jsonb", list[str]()
+    if user_id is not None:
+        attributes = "(SELECT u.attributes FROM catalog_enduser u WHERE u.id = %s)"
+        categories = favourite_categories(user_id, CollectionsSource.AUDIENCE_CATEGORIES)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT ON (c.item_id) c.item_id, c.provenance FROM retrieval_curatedentry c "
             "WHERE c.item_id = ANY(%s) AND c.provenance <> '{}'::jsonb "
             "AND (c.starts_at IS NULL OR c.starts_at <= now()) AND (c.ends_at IS NULL OR c.ends_at > now()) "
+            f"AND c.audience_attributes <@ {attributes} "
+            "AND (jsonb_array_length(c.audience_categories) = 0 OR c.audience_categories ?| %s::text[]) "
             "AND (%s::int IS NULL OR (c.provenance ->> 'prompt_version')::int = %s::int) "
             "ORDER BY c.item_id, c.position, c.id",
-            [from_lists, version, version],
+            [from_lists, *([user_id] if user_id is not None else []), categories, version, version],
         )
         found = {item_id: json.loads(value) if isinstance(value, str) else value for item_id, value in cursor}
     for item in items:

@@ -21,8 +21,8 @@ from recsys_app.catalog.services import end_users_upsert, interactions_ingest
 from recsys_app.llmops.models import EvalDataset, EvalRun, Prompt, PromptVersion
 from recsys_app.llmops.prompts import version_create, version_for
 from recsys_app.ranking.experiment_results import experiment_results
-from recsys_app.ranking.experiments import experiment_start, experiments_guard, validate_variants
-from recsys_app.ranking.models import Experiment
+from recsys_app.ranking.experiments import experiment_start, experiment_stop, experiments_guard, validate_variants
+from recsys_app.ranking.models import Experiment, ExperimentExposure
 from recsys_app.ranking.stats import wilson
 from recsys_app.safety.models import AuditEntry
 from tests.world import World
@@ -201,9 +201,12 @@ def test_a_skewed_split_is_flagged_as_a_sample_ratio_mismatch(world: World, serv
         serve_client.get("/api/v1/recommendations", {"surface": "trending", "user_id": visitor, "k": 1})
     fair = experiment_results(experiment=experiment)
     assert fair.srm_p is not None and not fair.srm
-    # A logging path that loses most of one variant's units (a crash, a bot filter) skews the split.
-    lost = Impression.objects.filter(variant="b").values_list("user_external_id", flat=True)
-    Impression.objects.filter(user_external_id__in=list(lost)[: len(lost) * 3 // 5]).delete()
+    # An assignment path that loses most of one variant's units (a crash before the response,
+    # a bot filter, a cache that sends them elsewhere) skews the recorded split.
+    lost = list(ExperimentExposure.objects.filter(experiment="split", variant="b").values_list("pk", flat=True))
+    ExperimentExposure.objects.filter(pk__in=lost[: len(lost) * 3 // 5]).delete()
+    Impression.objects.filter(variant="b").exclude(user_external_id__in=ExperimentExposure.objects.filter(
+        experiment="split").values("unit")).delete()  # fmt: skip
     skewed = experiment_results(experiment=experiment)
     assert skewed.srm and skewed.srm_p is not None and skewed.srm_p < 0.001
 
@@ -238,6 +241,16 @@ def test_the_guard_stops_a_variant_whose_model_outputs_are_flagged(llm: None, op
     entry = AuditEntry.objects.get(action="experiment.variant_stop")
     assert entry.after["variant"] == "flagged" and entry.actor_name in ("", "system", None)
     assert experiments_guard() == []  # once stopped, not again
+    experiment_stop(experiment=experiment, by=operator)
+    reversed_roles = Experiment.objects.create(name="taglines-control-flagged", surface="chat",
+                                               variants=[dict(v) for v in reversed(experiment.variants)])  # fmt: skip
+    reversed_roles.variants[0].pop("stopped"), reversed_roles.variants[0].pop("stopped_at")
+    reversed_roles.save()
+    experiment_start(experiment=reversed_roles, by=operator)
+    for n in range(24):
+        with generation_pinned({"tagline": Pin(version=flagged.number)}, {"taglines-control-flagged": "flagged"}):
+            llm_complete(prompt="tagline", variables={"thing": f"thing {n % 3}"})
+    assert experiments_guard() == []  # the control is the product as it runs: never stopped
     results = experiment_results(experiment=experiment)
     assert results.guard == ["flagged: flag rate 100.0% over 24 calls exceeds 20%"]
     assert {v.variant: v.llm["flag_rate"] for v in results.variants} == {"clean": 0.0, "flagged": 1.0}
@@ -277,7 +290,9 @@ def test_a_chat_experiment_switches_the_agents_words_off_and_logs_its_cards(
         {"name": "model", "weight": 1}, {"name": "catalog", "weight": 1, "generated": {"agent": False}}])  # fmt: skip
     experiment_start(experiment=experiment, by=operator)
     turns: dict[str, dict[str, Any]] = {}
-    while len(turns) < 2:  # sessions until both variants answered
+    for _ in range(30):  # sessions until both variants answered
+        if len(turns) == 2:
+            break
         session = serve_client.post("/api/v1/chat/sessions", {"user_id": world.users[2]}, format="json").json()
         url = f"/api/v1/chat/sessions/{session['session_id']}/messages"
         body = serve_client.post(url, {"message": "a tent for two"}, format="json").json()
@@ -324,3 +339,45 @@ def test_a_pinned_explanation_version_phrases_the_variants_explanations(
     assert found is not None
     call = Trace.objects.filter(name="explanation", kind="llm").latest("pk")
     assert call.prompt_version_id == pinned.pk and call.attributes["experiments"] == {"why-v-next": "pinned"}
+
+
+def test_exposure_counts_units_whose_pages_showed_nothing(world: World, llm: None, operator: Any,
+                                                           serve_client: APIClient) -> None:  # fmt: skip
+    experiment = Experiment.objects.create(name="empty-lists", surface="collections", variants=TWO)
+    experiment_start(experiment=experiment, by=operator)
+    for user in world.users:  # no collection is published: every list is empty
+        assert serve_client.get("/api/v1/collections", {"user_id": user}).json()["collections"] == []
+    results = experiment_results(experiment=experiment)
+    assert sum(v.units for v in results.variants) == len(world.users) and all(v.impressions == 0
+                                                                           for v in results.variants)  # fmt: skip
+    assert set(ExperimentExposure.objects.values_list("surface", flat=True)) == {"collections"}
+
+
+def test_a_collection_opened_outside_its_variant_is_not_counted_for_it(
+    world: World, llm: None, operator: Any, serve_client: APIClient
+) -> None:
+    current = version_for(prompt_name="collection_writer")
+    draft = _published(operator, OUTDOOR, current)
+    experiment = Experiment.objects.create(name="pinned-elsewhere", surface="collections", variants=[
+        {"name": "a", "weight": 1, "prompts": {"collection_writer": {"version": current.number}}},
+        {"name": "b", "weight": 1, "config": {"diversity": 0.1}}])  # fmt: skip
+    experiment_start(experiment=experiment, by=operator)
+    Experiment.objects.filter(pk=experiment.pk).update(variants=[  # as if v1's lists were another version's
+        {"name": "a", "weight": 1, "prompts": {"collection_writer": {"version": current.number + 1}}},
+        {"name": "b", "weight": 1, "config": {"diversity": 0.1}}])  # fmt: skip
+    from recsys_app.lib.local_cache import LocalCache
+
+    LocalCache.clear_all()
+    tags = {serve_client.get(f"/api/v1/collections/{draft.pk}", {"user_id": u}).json()["request_id"]: u
+            for u in world.users}  # fmt: skip
+    shown = Impression.objects.filter(request_id__in=list(tags), position=1)
+    assert {tuple(i.assignments.items()) for i in shown} == {(), (("pinned-elsewhere", "b"),)}
+
+
+def test_the_trending_endpoint_assigns_users_and_sessions(world: World, serve_client: APIClient, operator: Any) -> None:
+    experiment = Experiment.objects.create(name="trend-split", surface="trending", unit="session", variants=TWO)
+    experiment_start(experiment=experiment, by=operator)
+    with_session = serve_client.get("/api/v1/trending", {"user_id": world.users[0], "session_id": "s1"}).json()
+    without = serve_client.get("/api/v1/trending", {"user_id": world.users[0]}).json()
+    assert with_session["assignments"] == {"trend-split": with_session["variant"]} and with_session["variant"]
+    assert without["assignments"] == {}  # a session experiment without a session: not in it

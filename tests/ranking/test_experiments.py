@@ -125,6 +125,25 @@ def test_layers_keep_experiments_apart_and_refuse_collisions(db: None, operator)
     both = sum(in_experiment(first, u) and in_experiment(apart, u) for u in units) / len(units)
     assert 0.45 < both < 0.55  # another layer overlaps independently
     assert Experiment.objects.get(pk=third.pk).status == "draft"
+    by_session = Experiment.objects.create(name="by-session", surface="item_page", layer="other", unit="session",
+                                           variants=[*VARIANTS[:1], {"name": "b", "weight": 1}])  # fmt: skip
+    refused = r"unit: layer 'other' splits by user \(apart\); a session experiment needs another layer"
+    with pytest.raises(ValueError, match=refused):
+        experiment_start(experiment=by_session, by=operator)
+
+
+def test_a_started_experiment_cannot_be_edited_in_the_console(db: None, operator) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+    from django.urls import reverse
+
+    experiment = Experiment.objects.create(name="fixed", surface="home", variants=VARIANTS)
+    client = Client()
+    client.force_login(operator)
+    url = reverse("admin:ranking_experiment_change", args=[experiment.pk])
+    assert 'name="variants"' in client.get(url).content.decode()
+    experiment_start(experiment=experiment, by=operator)
+    page = client.get(url).content.decode()
+    assert 'name="variants"' not in page and 'name="traffic"' not in page and 'name="ends_at' in page
 
 
 def test_a_session_unit_splits_one_user_across_sessions(world: World, serve_client: APIClient, operator) -> None:  # type: ignore[no-untyped-def]
@@ -155,6 +174,9 @@ def test_a_session_unit_splits_one_user_across_sessions(world: World, serve_clie
         ({"generated": {"chatbot": False}}, "generated.chatbot"),
         ({"ranker": "llm"}, "variant 'b' ranker"),
         ({"explain": "loud"}, "variant 'b' explain"),
+        ({"generated": {"agent": False}}, "generated.agent: applies only on 'chat'"),
+        ({"config": {"sources": {"trending": {}}}, "generated": {"collections": False}},
+         "generated.collections: its sources on 'home' have no 'collections' to switch"),
     ],
 )
 def test_bad_generation_settings_are_named(llm: None, variant: dict, message: str) -> None:

@@ -2,17 +2,19 @@
 
 import django.contrib.postgres.indexes
 import django.db.models.fields.json
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY: traces keep being written meanwhile
 
     dependencies = [
         ('llmops', '0003_provider_key_encrypted'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='trace',
             index=django.contrib.postgres.indexes.GinIndex(django.db.models.fields.json.KeyTransform('experiments', 'attributes'), condition=models.Q(('attributes__has_key', 'experiments')), name='trace_experiments'),
         ),
