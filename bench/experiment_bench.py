@@ -35,12 +35,13 @@ def main() -> None:
     ensure_demo_catalog()
     from recsys_app.catalog.models import EndUser, Impression
     from recsys_app.ranking.experiment_results import experiment_results
-    from recsys_app.ranking.models import Experiment
+    from recsys_app.ranking.models import Experiment, ExperimentExposure
     from recsys_app.ranking.serving import RecommendationRequest, recommendations_serve
 
     users = list(EndUser.objects.values_list("external_id", flat=True)[:600])
     Impression.objects.filter(surface__in=["trending", "bench-plain"]).delete()
     Experiment.objects.filter(name__startswith="bench-").delete()
+    ExperimentExposure.objects.filter(experiment__startswith="bench-").delete()
     _surfaces()
     experiments = [
         Experiment.objects.create(name="bench-diversity", surface="trending", layer="bench-a", status="running",

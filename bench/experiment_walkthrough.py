@@ -35,10 +35,11 @@ def main() -> None:
     ensure_demo_catalog()
     from recsys_app.accounts.services import api_token_create
     from recsys_app.catalog.models import Impression
-    from recsys_app.ranking.models import Experiment
+    from recsys_app.ranking.models import Experiment, ExperimentExposure
 
     Experiment.objects.filter(name=NAME).delete()
     Impression.objects.filter(assignments__has_key=NAME).delete()  # an earlier run's
+    ExperimentExposure.objects.filter(experiment=NAME).delete()
     drafts = _collections()
     print(f"# published collections (drafted by the pipeline, approved, published): {drafts}")
     variants = [{"name": "on", "weight": 1}, {"name": "off", "weight": 1, "generated": {"collections": False}}]

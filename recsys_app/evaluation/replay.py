@@ -14,10 +14,9 @@ import time
 from typing import Any
 
 import numpy as np
-from django.utils import timezone
 
 from recsys_app.evaluation.models import EvaluationRun
-from recsys_app.evaluation.services import DEFAULT_KS, ListContext, lists_score, split_params
+from recsys_app.evaluation.services import DEFAULT_KS, ListContext, lists_score, run_claimed, split_params
 from recsys_app.evaluation.split import TemporalSplit, temporal_split, users_array
 from recsys_app.lib.errors import ApiError
 from recsys_app.ops.tasking import task_progress
@@ -107,20 +106,7 @@ def variant_configs(*, experiment: Experiment, names: list[str] | None = None) -
 
 def experiment_replay_execute(*, run: EvaluationRun) -> EvaluationRun:
     """Claim a pending replay run and execute it; a run already claimed elsewhere is left alone."""
-    claimed = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.PENDING).update(
-        status=EvaluationRun.Status.RUNNING, started_at=timezone.now()
-    )
-    run.refresh_from_db()
-    if not claimed:
-        return run
-    try:
-        run.split, run.results = _replay(run.params)
-        run.status = EvaluationRun.Status.DONE
-    except Exception as exc:
-        run.status, run.error = EvaluationRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "split", "results", "error", "finished_at"])
-    return run
+    return run_claimed(run=run, work=lambda claimed: _replay(claimed.params))
 
 
 def _replay(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,21 @@ def split_params(*, ks: tuple[int, ...], test_fraction: float, strategy: str) ->
 
 def evaluation_run_execute(*, run: EvaluationRun) -> EvaluationRun:
     """Claim a pending run and execute it; a run already claimed elsewhere is left alone."""
+    return run_claimed(run=run, work=_baselines_scored)
+
+
+def _baselines_scored(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    params = run.params
+    split = temporal_split(weighted_events(), test_fraction=params["test_fraction"], strategy=params["strategy"])
+    results = _score_all(split, params["ks"], _baselines(), pipeline=params.get("pipeline", False))
+    return split.describe(), results
+
+
+def run_claimed(
+    *, run: EvaluationRun, work: Callable[[EvaluationRun], tuple[dict[str, Any], dict[str, Any]]]
+) -> EvaluationRun:
+    """Claim a pending run (a conditional UPDATE: another worker's claim wins), do its work
+    (split, results), and record it done, or failed with the error."""
     claimed = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.PENDING).update(
         status=EvaluationRun.Status.RUNNING, started_at=timezone.now()
     )
@@ -51,11 +67,7 @@ def evaluation_run_execute(*, run: EvaluationRun) -> EvaluationRun:
     if not claimed:
         return run
     try:
-        split = temporal_split(
-            weighted_events(), test_fraction=run.params["test_fraction"], strategy=run.params["strategy"]
-        )
-        run.split = split.describe()
-        run.results = _score_all(split, run.params["ks"], _baselines(), pipeline=run.params.get("pipeline", False))
+        run.split, run.results = work(run)
         run.status = EvaluationRun.Status.DONE
     except Exception as exc:
         run.status, run.error = EvaluationRun.Status.FAILED, f"{type(exc).__name__}: {exc}"

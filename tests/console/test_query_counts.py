@@ -42,8 +42,8 @@ QUERIES = {
     "version_list": 9,
     "route_list": 8,
     "experiment_list": 9,
-    "experiment_change": 10,  # results: per unit, timeline, clicks by provenance, the model side
-    "experiment_page": 11,
+    "experiment_change": 11,  # results: per unit, exposures, timeline, clicks by provenance, the model side
+    "experiment_page": 12,
     "job_list": 11,
     "exposure": 14,
     "trace_list": 13,
