@@ -45,14 +45,14 @@ endif
 ## Lint, type-check, then run the whole test suite on real PostgreSQL (embedded unless DATABASE_URL is set).
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy recsys_app curation agents
+	$(BIN)/mypy recsys_app curation agents simulation
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy recsys_app curation agents
+	$(BIN)/mypy recsys_app curation agents simulation
 
 ## Stop the embedded PostgreSQL (it outlives `make run` on purpose).
 db-stop:
