@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from recsys_app.ranking.experiments import CLICK_TYPES, CONVERSION_TYPES, variant_specs
 from recsys_app.ranking.models import Experiment
@@ -228,7 +229,7 @@ def _not_enough(variants: list[VariantResult]) -> list[str]:
 
 def _timeline(experiment: Experiment) -> dict[str, list[tuple[datetime, float]]]:
     """CTR per variant per hour for an experiment younger than three days, else per day."""
-    young = experiment.starts_at is not None and (_now() - experiment.starts_at).days < 3
+    young = experiment.starts_at is not None and (timezone.now() - experiment.starts_at).days < 3
     series: dict[str, list[tuple[datetime, float]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(_TIMELINE, _params(experiment, step="hour" if young else "day"))
@@ -247,12 +248,6 @@ def _by_provenance(experiment: Experiment) -> list[dict[str, Any]]:
         row["draft"] = int(row["draft"]) if row["draft"] else None
         row["ctr"] = _rate(wilson(row["clicks"], row["impressions"]))
     return rows
-
-
-def _now() -> datetime:
-    from django.utils import timezone
-
-    return timezone.now()
 
 
 def _no_calls() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recsys_app.lib.local_cache import LruCache
 from recsys_app.llmops.pinning import Pin
-from recsys_app.ranking.config import SourceSetting, SurfaceConfig
+from recsys_app.ranking.config import SurfaceConfig
 from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.stats import wilson
 from recsys_app.safety.audit import audit_record
@@ -189,7 +189,7 @@ def merged_config(base: SurfaceConfig, override: dict[str, Any]) -> SurfaceConfi
 def variant_config(base: SurfaceConfig, spec: VariantSpec) -> SurfaceConfig:
     """The surface's configuration under this variant: its overrides, its ranker, generated
     sources switched off, and the collections source narrowed to the pinned writer version."""
-    config = merged_config(base, spec.config)
+    config = merged_config(base, spec.config) if spec.config else base
     sources = dict(config.sources)
     if spec.generated.get("collections") is False:
         sources.pop("collections", None)
@@ -197,16 +197,14 @@ def variant_config(base: SurfaceConfig, spec: VariantSpec) -> SurfaceConfig:
         sources.pop("profile", None)
     pinned = spec.prompts.get(COLLECTION_PROMPT)
     if pinned is not None and pinned.version is not None and "collections" in sources:
-        sources["collections"] = SourceSetting(
-            **{**sources["collections"].model_dump(), "prompt_version": pinned.version}
-        )
+        sources["collections"] = sources["collections"].model_copy(update={"prompt_version": pinned.version})
     if not sources:
         raise ValueError("leaves the surface without a candidate source")
     update: dict[str, Any] = {"sources": sources}
     if spec.ranker is not None:
         update["ranker"] = spec.ranker == "learned"
-    return SurfaceConfig.model_validate({**config.model_dump(), **update, "sources": {
-        name: setting.model_dump() for name, setting in sources.items()}})  # fmt: skip
+    # Every part was validated already (the merged overrides, the parsed spec): copy, not re-parse.
+    return config.model_copy(update=update)
 
 
 def bucket(salt: str, unit_key: str) -> int:
@@ -430,7 +428,8 @@ def exposures_log(assignments: list[Assignment], *, surface: str) -> None:
     if not fresh:
         return
     _, missing = _exposed.get_many([(a.experiment, a.unit) for a in fresh])
-    todo = [a for a in fresh if (a.experiment, a.unit) in set(missing)]
+    unseen = set(missing)
+    todo = [a for a in fresh if (a.experiment, a.unit) in unseen]
     if not todo:
         return
     with connection.cursor() as cursor:

@@ -37,9 +37,7 @@ class Command(BaseCommand):
             if experiment is None:
                 raise CommandError(f"no experiment named '{options['name']}'")
             if options["action"] == "start":
-                experiment = experiment_start(experiment=experiment, by=None)
-                self.stdout.write(f"{experiment.name}: running in {experiment.layer_name} "
-                                  f"[{experiment.slot_start}, {experiment.slot_end})")  # fmt: skip
+                self._start(experiment)
             elif options["action"] == "stop":
                 experiment_stop(experiment=experiment, by=None)
                 self.stdout.write(f"{experiment.name}: stopped")
@@ -59,6 +57,9 @@ class Command(BaseCommand):
                                        traffic=options["traffic"])  # fmt: skip
         self.stdout.write(f"{experiment.name}: created on {experiment.surface}")
         if options["start"]:
-            experiment = experiment_start(experiment=experiment, by=None)
-            self.stdout.write(f"{experiment.name}: running in {experiment.layer_name} "
-                              f"[{experiment.slot_start}, {experiment.slot_end})")  # fmt: skip
+            self._start(experiment)
+
+    def _start(self, experiment: Experiment) -> None:
+        experiment = experiment_start(experiment=experiment, by=None)
+        self.stdout.write(f"{experiment.name}: running in {experiment.layer_name} "
+                          f"[{experiment.slot_start}, {experiment.slot_end})")
