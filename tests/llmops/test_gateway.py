@@ -134,8 +134,10 @@ def test_a_version_written_for_another_model_uses_it_then_the_fallback(llm: None
     base = version_for(prompt_name="explanation")
     elsewhere = Provider.objects.create(name="elsewhere", kind="openai", base_url="http://127.0.0.1:9/v1",
                                         model="big", max_retries=0)  # fmt: skip
+    # Greedy decoding: the test is about the fallback, so the local answer must not vary run to run
+    # (at temperature 0.2 it now and then repeated the prompt and was refused by a guardrail).
     pinned = version_create(prompt=base.prompt, template=base.template, output_schema=base.output_schema,
-                            provider=elsewhere)  # fmt: skip
+                            provider=elsewhere, params={"temperature": 0.0, "max_tokens": 80})  # fmt: skip
     Route.objects.filter(use_case="explanations").update(fallback="local")
     variables = {"item_title": "Heat", "signals": ["popular"]}
     completion = llm_complete(prompt="explanation", number=pinned.number, variables=variables)
