@@ -41,6 +41,7 @@ from agents.understanding import Reading, Vocabulary, read, vocabulary_of
 from recsys_app.catalog.facets import facets_current
 from recsys_app.catalog.models import EndUser, Facet
 from recsys_app.lib.local_cache import LocalCache
+from recsys_app.lib.traffic import is_simulated, simulated_traffic
 from recsys_app.llmops.gateway import LLMError, llm_complete
 from recsys_app.llmops.models import Trace
 from recsys_app.llmops.pinning import generation_pinned
@@ -120,7 +121,8 @@ def session_start(*, end_user: EndUser | None = None, operator: Any = None, toke
                 memory["carried"] = dict(sorted(carried.items(), key=lambda kv: -abs(kv[1]))[:MAX_PREFERENCES])
                 known = {**last.memory.get("carried_values", {}), **last.memory.get("values", {})}
                 memory["carried_values"] = {label: known[label] for label in memory["carried"] if label in known}
-    return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory)
+    return ChatSession.objects.create(end_user=end_user, operator=operator, token=token, memory=memory,
+                                      simulated=is_simulated())  # fmt: skip
 
 
 def turn_run(
@@ -167,9 +169,11 @@ def turn_run(
         )  # fmt: skip
         session.memory = _remember(session.memory, outcome)
         session.save(update_fields=["memory", "updated_at"])
-        if live:
-            exposures_log(assignments, surface=CHAT_SURFACE)
-            _cards_log(turn, session, outcome.cards)
+        # A streamed turn runs after the request's middleware returned: the session says if it is simulated.
+        with simulated_traffic(session.simulated or is_simulated()):
+            if live:
+                exposures_log(assignments, surface=CHAT_SURFACE)
+                _cards_log(turn, session, outcome.cards)
     return turn
 
 

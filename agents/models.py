@@ -29,6 +29,7 @@ class ChatSession(models.Model):
         "use the session.",
     )  # fmt: skip
     memory = models.JSONField(default=dict, blank=True)
+    simulated = models.BooleanField(default=False, db_default=False, help_text="Opened by a user simulator.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -78,7 +78,7 @@ def ensure_demo_catalog() -> None:
     llm_defaults_ensure()
     if not Item.objects.exists():
         print("loading the demo catalog and embedding it (first run only)…")
-        demo_load()
+        demo_load(hold_back=False)  # every rating: figures stay comparable across steps
         item_embeddings_refresh()
         item_stats_refresh()
         item_neighbors_refresh()

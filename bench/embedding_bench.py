@@ -30,7 +30,7 @@ def main() -> None:
     from recsys_app.retrieval.services import item_embeddings_refresh, item_text
 
     if not Item.objects.exists():
-        demo_load()
+        demo_load(hold_back=False)  # every rating: figures stay comparable across steps
     items = list(Item.objects.order_by("id")[: args.items])  # what a refresh after deletion takes first
     texts = [
         item_text(title=i.title, description=i.description, category_path=i.category_path, tags=i.tags) for i in items

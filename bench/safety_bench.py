@@ -212,7 +212,7 @@ def main() -> None:
     from recsys_app.llmops.seed import llm_defaults_ensure
 
     if not Item.objects.exists():
-        demo_load()
+        demo_load(hold_back=False)  # every rating: figures stay comparable across steps
     llm_defaults_ensure()
     print(f"machine: {machine()}; local model: {settings.LLM_LOCAL_PROFILE}; demo catalog")
     steps = {"chain": lambda: chain_overhead(args.runs), "corpus": lambda: corpora(args.runs),

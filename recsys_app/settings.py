@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "recsys_app.lib.traffic.SimulatedTrafficMiddleware",
 ]
 
 ROOT_URLCONF = "recsys_app.urls"
@@ -349,6 +350,12 @@ IMPORT_PARALLEL_MIN_ROWS = env_int("IMPORT_PARALLEL_MIN_ROWS", 20_000, minimum=1
 # results are "not enough data yet" below these sizes; the guard stops a variant whose model
 # calls (at least EXPERIMENT_GUARD_MIN_CALLS) were flagged, blocked or failed more often than this.
 EXPERIMENT_ATTRIBUTION_MINUTES = env_int("EXPERIMENT_ATTRIBUTION_MINUTES", 30, minimum=1)
+
+# Simulated traffic (README "Step 13"): requests with `simulated=true` mark what they write.
+# Training leaves marked events out unless this says otherwise; reports label them.
+SIMULATED_TRAFFIC_IN_TRAINING = env_bool("SIMULATED_TRAFFIC_IN_TRAINING", False)
+# `make run` drives the demo with simulated users at this many visits a minute (0: off).
+SIMULATOR_VISITS_PER_MINUTE = env_float("SIMULATOR_VISITS_PER_MINUTE", 6.0, minimum=0.0)
 EXPERIMENT_MIN_UNITS = env_int("EXPERIMENT_MIN_UNITS", 100, minimum=1)
 EXPERIMENT_MIN_IMPRESSIONS = env_int("EXPERIMENT_MIN_IMPRESSIONS", 1000, minimum=1)
 EXPERIMENT_SRM_P = env_float("EXPERIMENT_SRM_P", 0.001)

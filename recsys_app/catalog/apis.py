@@ -20,6 +20,7 @@ from recsys_app.catalog.models import EndUser, Item
 from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn
 from recsys_app.lib.errors import ApiError
 from recsys_app.lib.rows import RowError
+from recsys_app.lib.traffic import is_simulated, simulated_traffic
 
 
 def batch_from_request(request: Request, key: str, limit: int) -> list[Any]:
@@ -89,6 +90,8 @@ class EventDoc(BaseModel):
 
 class EventsIn(BaseModel):
     events: list[EventDoc]
+    simulated: bool = Field(False, description="The batch comes from a user simulator (as `?simulated=true` says): "
+                            "its events are marked, left out of training and labelled in reports.")
 
 
 class _UpsertApi(APIView):
@@ -177,7 +180,8 @@ class EventsIngestApi(APIView):
     )
     def post(self, request: Request) -> Response:
         rows = batch_from_request(request, "events", settings.EVENTS_MAX_BATCH)
-        result = services.interactions_ingest(rows=rows)
+        with simulated_traffic(_simulated_field(request) or is_simulated()):
+            result = services.interactions_ingest(rows=rows)
         return Response(
             {
                 "received": result.received,
@@ -187,6 +191,14 @@ class EventsIngestApi(APIView):
                 "errors": _errors(result.errors),
             }
         )
+
+
+def _simulated_field(request: Request) -> bool:
+    value = request.data.get("simulated", False) if isinstance(request.data, dict) else False
+    if not isinstance(value, bool):
+        raise ApiError(f"simulated: {value!r} is not true or false.", code="invalid",
+                       details={"simulated": ["Must be a boolean."]})  # fmt: skip
+    return value
 
 
 class ItemOut(serializers.ModelSerializer):
@@ -246,6 +258,7 @@ class EndUserOut(serializers.ModelSerializer):
             "consent_personalization",
             "consent_generative",
             "consent_training",
+            "simulated",
             "created_at",
             "updated_at",
         ]

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from recsys_app.catalog.models import InteractionType
 from recsys_app.lib.rows import RowError
+from recsys_app.lib.traffic import is_simulated
 
 COLUMNS = ("user_id", "item_id", "type", "value", "timestamp", "surface", "context", "idempotency_key", "request_id")
 REQUIRED = ("user_id", "item_id", "type", "timestamp")
@@ -304,10 +305,11 @@ WITH staged AS (
     LEFT JOIN catalog_item i ON i.external_id = s.item_ext
 ), inserted AS (
     INSERT INTO catalog_interaction
-        (user_id, item_id, type, value, occurred_at, surface, context, request_id, idempotency_key, received_at)
+        (user_id, item_id, type, value, occurred_at, surface, context, request_id, idempotency_key, received_at,
+         simulated)
     SELECT user_id, item_id, type, value, to_timestamp(occurred_us / 1e6), coalesce(surface, ''),
            coalesce(context, '{}'::jsonb), request_id,
-           idempotency_key, now()
+           idempotency_key, now(), %s
     FROM staged
     WHERE user_id IS NOT NULL AND item_id IS NOT NULL
     ON CONFLICT (idempotency_key) DO NOTHING
@@ -334,7 +336,7 @@ def write(batch: EventBatch) -> WriteResult:
         cursor.execute("TRUNCATE event_stage")
         with cursor.cursor.copy("COPY event_stage FROM STDIN (FORMAT csv)") as copy:
             copy.write(batch.stage_payload())
-        cursor.execute(_INSERT)
+        cursor.execute(_INSERT, [is_simulated()])  # marked when a simulator sent them (lib/traffic.py)
         rows = cursor.fetchall()
     (_, resolved, stored, _, _) = next(row for row in rows if row[0] is None)
     result.errors = sorted(

@@ -86,6 +86,9 @@ class EndUser(models.Model):
     consent_personalization = models.BooleanField(default=True)
     consent_generative = models.BooleanField(default=False)
     consent_training = models.BooleanField(default=True)
+    simulated = models.BooleanField(
+        default=False, db_default=False, help_text="Created by simulated traffic (a user simulator), not a person."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,6 +135,7 @@ class Interaction(models.Model):
     request_id = models.UUIDField(null=True, blank=True, help_text="Recommendation request this event answers.")
     idempotency_key = models.CharField(max_length=128, db_collation="C")
     received_at = models.DateTimeField(auto_now_add=True)
+    simulated = models.BooleanField(default=False, db_default=False, help_text="Sent by a user simulator.")
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -141,6 +145,8 @@ class Interaction(models.Model):
             models.Index(fields=["user", "-occurred_at"], name="interaction_user_time"),
             BrinIndex(fields=["occurred_at"], name="interaction_time_brin"),
             models.Index(fields=["request_id"], name="interaction_request", condition=Q(request_id__isnull=False)),
+            # small (simulated rows only): the purge and "simulated only" reports find them by it
+            models.Index(fields=["id"], name="interaction_simulated", condition=Q(simulated=True)),
         ]
         constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="interaction_idempotency_unique")]
 
@@ -179,6 +185,7 @@ class Impression(models.Model):
     provenance = models.JSONField(
         null=True, blank=True, help_text="What generated the text shown with the item (prompt version, model, draft)."
     )
+    simulated = models.BooleanField(default=False, db_default=False, help_text="Shown to a simulated user.")
 
     class Meta:
         ordering = ["-shown_at"]
@@ -188,6 +195,7 @@ class Impression(models.Model):
             models.Index(fields=["user", "-shown_at"], name="impression_user_time"),
             GinIndex(fields=["assignments"], name="impression_assignments", condition=~Q(assignments={})),
             BrinIndex(fields=["shown_at"], name="impression_time_brin"),
+            models.Index(fields=["id"], name="impression_simulated", condition=Q(simulated=True)),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from recsys_app.catalog.models import Creator, EndUser, Item
 from recsys_app.catalog.schemas import CreatorIn, EndUserIn, ItemIn, content_hash
 from recsys_app.lib.rows import RowError, row_errors_from_pydantic
 from recsys_app.lib.sql import upsert_rows
+from recsys_app.lib.traffic import is_simulated
 
 RowT = TypeVar("RowT", bound=BaseModel)
 
@@ -94,7 +95,7 @@ def end_users_upsert(*, rows: Sequence[Any], indexes: Sequence[int] | None = Non
 
 
 # Columns set on insert only; every other column is updated when its value changed.
-_INSERT_ONLY = frozenset({"external_id", "created_at", "updated_at"})
+_INSERT_ONLY = frozenset({"external_id", "created_at", "updated_at", "simulated"})
 
 
 def _upsert_by_external_id(model: type[Model], rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -143,7 +144,8 @@ def _write_items(valid: list[tuple[int, ItemIn]], errors: list[RowError]) -> tup
 
 def _write_end_users(valid: list[tuple[int, EndUserIn]], errors: list[RowError]) -> tuple[int, int]:
     now = timezone.now()
-    return _upsert_by_external_id(EndUser, [_base_columns(row, now) for _, row in valid])
+    simulated = is_simulated()  # on insert only: simulated traffic never relabels a real user
+    return _upsert_by_external_id(EndUser, [{**_base_columns(row, now), "simulated": simulated} for _, row in valid])
 
 
 @dataclass

@@ -18,7 +18,9 @@ from django.utils import timezone
 from recsys_app.console.charts import Series, bar_chart, line_chart
 from recsys_app.evaluation.models import EvaluationRun
 from recsys_app.lib.paginator import table_estimate
+from recsys_app.lib.traffic import POPULATION_NAMES, Population, population_sql
 from recsys_app.ops.models import TaskRun, Watermark
+from recsys_app.ops.simulated_traffic import simulated_counts
 from recsys_app.ranking.experiments import CLICK_TYPES, CONVERSION_TYPES
 from recsys_app.ranking.models import Experiment
 from recsys_app.safety.models import ExposureDaily
@@ -55,14 +57,17 @@ def catalog_panel(since: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def events_panel() -> dict[str, Any]:
-    """Events per day and type over the window that ends at the newest event (demo data is old)."""
+def events_panel(population: Population = "all") -> dict[str, Any]:
+    """Events per day and type over the window that ends at the newest event (demo data is old;
+    simulated events, left out of the watermark, are as new as the simulator)."""
     mark = Watermark.objects.filter(name="latest-event").values_list("value", flat=True).first()
-    until = mark or timezone.now()
+    simulated = _rows("SELECT occurred_at FROM catalog_interaction WHERE simulated ORDER BY id DESC LIMIT 1", [])
+    latest = [moment for moment in (mark, simulated[0][0] if simulated and population != "real" else None) if moment]
+    until = max(latest) if latest else timezone.now()
     since = until - timedelta(days=WINDOW_DAYS)
     rows = _rows(
-        "SELECT occurred_at::date, type, count(*) FROM catalog_interaction "
-        "WHERE occurred_at > %s AND occurred_at <= %s GROUP BY 1, 2",
+        "SELECT occurred_at::date, type, count(*) FROM catalog_interaction x "
+        f"WHERE occurred_at > %s AND occurred_at <= %s AND {population_sql('x', population)} GROUP BY 1, 2",
         [since, until],
     )
     return {"chart": line_chart(_series(rows), title=f"Events per day and type, to {until:%Y-%m-%d}")}
@@ -74,15 +79,16 @@ SELECT i.shown_at::date, i.surface, i.experiment, i.variant, count(DISTINCT i.id
        count(DISTINCT i.id) FILTER (WHERE x.type = ANY(%(conversions)s))
 FROM catalog_impression i
 LEFT JOIN catalog_interaction x ON x.request_id = i.request_id AND x.item_id = i.item_id
-WHERE i.shown_at >= %(since)s
+WHERE i.shown_at >= %(since)s AND {population}
 GROUP BY 1, 2, 3, 4
 """
 
 
-def engagement_panel(since: datetime) -> dict[str, Any]:
+def engagement_panel(since: datetime, population: Population = "all") -> dict[str, Any]:
     """CTR and conversion per day, by surface and by experiment variant (events sent back with
     the response's request id count for the impression they answer)."""
-    rows = _rows(_ENGAGEMENT, {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES)})  # type: ignore[arg-type]
+    params = {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES)}
+    rows = _rows(_ENGAGEMENT.format(population=population_sql("i", population)), params)  # type: ignore[arg-type]
     by_surface: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     by_variant: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for day, surface, experiment, variant, shown, clicks, conversions in rows:
@@ -109,14 +115,14 @@ _LATENCY = """
 SELECT shown_at::date, surface,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
 FROM catalog_impression
-WHERE shown_at >= %s AND position = 1 AND latency_ms IS NOT NULL
+WHERE shown_at >= %s AND position = 1 AND latency_ms IS NOT NULL AND {population}
 GROUP BY 1, 2
 """
 
 
-def latency_panel(since: datetime) -> dict[str, Any]:
+def latency_panel(since: datetime, population: Population = "all") -> dict[str, Any]:
     """Server time per recommendation request (one impression per request: its first position)."""
-    rows = _rows(_LATENCY, [since])
+    rows = _rows(_LATENCY.format(population=population_sql("catalog_impression", population)), [since])
     p95 = _series([(day, f"{surface} p95", high) for day, surface, _, high in rows])
     p50 = _series([(day, f"{surface} p50", mid) for day, surface, mid, _ in rows])
     return {"chart": line_chart({**p50, **p95}, title="Recommendation latency per day (ms)")}
@@ -193,14 +199,23 @@ def jobs_panel(since: datetime) -> dict[str, Any]:
     return {"counts": counts, "failed": counts.get(TaskRun.Status.FAILED, 0)}
 
 
-def dashboard_context() -> dict[str, Any]:
+def simulated_panel(population: Population) -> dict[str, Any]:
+    """What simulated users wrote, how the page counts it, and the purge (lib/traffic.py)."""
+    counts = simulated_counts()
+    label = {"all": "mixed" if counts.total else "real", "real": "real", "simulated": "simulated"}[population]
+    return {"counts": counts, "population": population, "populations": list(POPULATION_NAMES.items()),
+            "label": label}  # fmt: skip
+
+
+def dashboard_context(population: Population = "all") -> dict[str, Any]:
     since = timezone.now() - timedelta(days=WINDOW_DAYS)
     return {
         "window_days": WINDOW_DAYS,
+        "simulated": simulated_panel(population),
         "catalog": catalog_panel(since),
-        "events": events_panel(),
-        "engagement": engagement_panel(since),
-        "latency": latency_panel(since),
+        "events": events_panel(population),
+        "engagement": engagement_panel(since, population),
+        "latency": latency_panel(since, population),
         "llm": llm_panel(since),
         "review": review_panel(since),
         "evaluation": evaluation_panel(),

@@ -24,6 +24,8 @@ from recsys_app.console.experiment_page import experiment_context
 from recsys_app.console.jobs import job_start
 from recsys_app.console.preview import preview_compare, preview_surfaces, user_history
 from recsys_app.evaluation.replay import experiment_replay_start
+from recsys_app.lib.traffic import POPULATIONS
+from recsys_app.ops.simulated_traffic import simulated_traffic_purge
 from recsys_app.ranking.models import Experiment
 
 View = Callable[..., HttpResponse]
@@ -48,7 +50,19 @@ def _page(request: HttpRequest, template: str, title: str, **context: Any) -> Te
 
 @console_page("ops.view_taskrun")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return _page(request, "console/dashboard.html", "Dashboard", **dashboard_context())
+    population = request.GET.get("population", "all")
+    population = population if population in POPULATIONS else "all"
+    return _page(request, "console/dashboard.html", "Dashboard", **dashboard_context(population))  # type: ignore[arg-type]
+
+
+@require_POST
+@console_page("catalog.delete_interaction")
+def simulated_purge(request: HttpRequest) -> HttpResponse:
+    removed = simulated_traffic_purge(by=request.user)
+    messages.success(request, f"Purged simulated traffic: {removed.events} events, {removed.impressions} impressions, "
+                              f"{removed.exposures} exposures, {removed.chat_sessions} chat sessions, "
+                              f"{removed.users} simulated users.")  # fmt: skip
+    return HttpResponseRedirect(reverse("console:dashboard"))
 
 
 @console_page("catalog.view_enduser")
@@ -82,7 +96,8 @@ def user_preview(request: HttpRequest) -> HttpResponse:
 @console_page("ranking.view_experiment")
 def experiment_page(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment, pk=pk)
-    return _page(request, "console/experiment.html", f"Experiment {experiment.name}", **experiment_context(experiment))
+    context = experiment_context(experiment, request.GET.get("population", "all"))
+    return _page(request, "console/experiment.html", f"Experiment {experiment.name}", **context)
 
 
 @require_POST

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from recsys_app.accounts.permissions import AdminScope, ServeScope, acting_user
 from recsys_app.catalog.models import ItemKind
+from recsys_app.lib.traffic import POPULATIONS
 from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.serving import (
@@ -231,6 +232,10 @@ class ExperimentResultsOut(BaseModel):
     unit: str
     layer: str
     traffic: int
+    population: dict[str, Any] = Field(
+        description="Whose traffic is counted (counted: all|real|simulated, the `population` parameter) and how the "
+        "results are labelled: label 'simulated' (all of it came from a user simulator), 'mixed' or 'real'."
+    )
     attribution_window_minutes: int
     enough_data: bool
     not_enough: list[str] = Field(description="Why the results are not to be read yet ('not enough data yet').")
@@ -244,10 +249,18 @@ class ExperimentResultsOut(BaseModel):
     replay: dict[str, Any] | None = Field(description="The latest offline replay of the variants, if any.")
 
 
+class ExperimentResultsParams(serializers.Serializer):
+    population = serializers.ChoiceField(
+        choices=list(POPULATIONS), default="all",
+        help_text="Count all traffic, only people's (real) or only the simulator's (simulated).",
+    )  # fmt: skip
+
+
 class ExperimentResultsApi(APIView):
     permission_classes = [AdminScope]
 
     @extend_schema(
+        parameters=[ExperimentResultsParams],
         responses=ExperimentResultsOut,
         description="Per variant: units, impressions, CTR and conversion (Wilson 95%), revenue per unit "
         "(bootstrap 95%, where purchases have prices), the model side (calls, tokens, cost per 1,000 requests, "
@@ -258,7 +271,8 @@ class ExperimentResultsApi(APIView):
         experiment = Experiment.objects.filter(name=name).first()
         if experiment is None:
             raise Http404(f"No experiment named '{name}'.")
-        return Response(experiment_results_body(experiment_results(experiment=experiment)))
+        population = _params(ExperimentResultsParams, request).validated_data["population"]
+        return Response(experiment_results_body(experiment_results(experiment=experiment, population=population)))
 
 
 class SearchParams(_FilterParams):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from recsys_app.lib.traffic import POPULATIONS, Population, population_label, population_sql
 from recsys_app.ranking.experiments import CLICK_TYPES, CONVERSION_TYPES, variant_specs
 from recsys_app.ranking.models import Experiment
 from recsys_app.ranking.stats import bootstrap_mean, srm_p_value, wilson
@@ -32,6 +33,7 @@ WITH imp AS (
                 ELSE i.user_external_id END AS unit
     -- the first condition lets the partial GIN index (rows in some experiment) answer
     FROM catalog_impression i WHERE i.assignments <> '{}'::jsonb AND i.assignments ? %(experiment)s
+      AND (%(population)s = 'all' OR i.simulated = (%(population)s = 'simulated'))
 ),
 direct AS (
     SELECT x.type, x.value, x.item_id, imp.id AS impression_id
@@ -147,6 +149,14 @@ class ExperimentResults:
     timeline: dict[str, list[tuple[datetime, float]]]  # CTR per variant per hour or day
     window_minutes: int
     by_provenance: list[dict[str, Any]] = field(default_factory=list)  # clicks per generated content shown
+    population: Population = "all"  # the traffic counted: all, real (people) or simulated
+    simulated_impressions: int = 0  # of the experiment's impressions in that population
+    total_impressions: int = 0
+
+    @property
+    def label(self) -> str:
+        """'simulated', 'mixed', 'real' (or '' before any impression): shown wherever results are."""
+        return population_label(self.simulated_impressions, self.total_impressions)
 
     @property
     def srm(self) -> bool:
@@ -157,13 +167,16 @@ class ExperimentResults:
         return [f"{v.variant}: {v.stopped}" for v in self.variants if v.stopped]
 
 
-def experiment_results(*, experiment: Experiment) -> ExperimentResults:
+def experiment_results(*, experiment: Experiment, population: Population = "all") -> ExperimentResults:
+    """Results over all traffic, or only people's (`real`) or only the simulator's."""
+    if population not in POPULATIONS:
+        raise ValueError(f"population: {population!r} is not one of {', '.join(POPULATIONS)}")
     specs = variant_specs(experiment)
     found = {spec.name: VariantResult(spec.name, spec.weight, spec.stopped) for spec in specs}
     revenues: dict[str, list[float]] = {name: [] for name in found}
     priced: set[str] = set()
     with connection.cursor() as cursor:
-        cursor.execute(_PER_UNIT, _params(experiment))
+        cursor.execute(_PER_UNIT, _params(experiment, population=population))
         for variant, _unit, impressions, requests, clicks, conversions, revenue in cursor.fetchall():
             result = found.get(variant)
             if result is None:  # a variant removed from the experiment after it served
@@ -177,8 +190,8 @@ def experiment_results(*, experiment: Experiment) -> ExperimentResults:
             if revenue is not None:
                 priced.add(variant)
         # The denominator: every unit served under the variant, shown items or not.
-        cursor.execute("SELECT variant, count(*) FROM ranking_experimentexposure WHERE experiment = %s "
-                       "GROUP BY variant", [experiment.name])  # fmt: skip
+        cursor.execute("SELECT variant, count(*) FROM ranking_experimentexposure e WHERE experiment = %s "
+                       f"AND {population_sql('e', population)} GROUP BY variant", [experiment.name])  # fmt: skip
         for variant, exposed in cursor.fetchall():
             if variant in found:
                 found[variant].units = max(found[variant].units, exposed)
@@ -195,10 +208,21 @@ def experiment_results(*, experiment: Experiment) -> ExperimentResults:
         variants=variants,
         srm_p=srm_p_value([v.units for v in variants if not v.stopped], [v.weight for v in variants if not v.stopped]),
         not_enough=_not_enough(variants),
-        timeline=_timeline(experiment),
+        timeline=_timeline(experiment, population),
         window_minutes=settings.EXPERIMENT_ATTRIBUTION_MINUTES,
-        by_provenance=_by_provenance(experiment),
+        by_provenance=_by_provenance(experiment, population),
+        population=population,
+        **_simulated_share(experiment, population),
     )
+
+
+def _simulated_share(experiment: Experiment, population: Population) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FILTER (WHERE i.simulated), count(*) FROM catalog_impression i "
+                       "WHERE i.assignments <> '{}'::jsonb AND i.assignments ? %s AND "
+                       + population_sql("i", population), [experiment.name])  # fmt: skip
+        simulated, total = cursor.fetchone()
+    return {"simulated_impressions": simulated, "total_impressions": total}
 
 
 def _params(experiment: Experiment, **extra: Any) -> dict[str, Any]:
@@ -209,6 +233,7 @@ def _params(experiment: Experiment, **extra: Any) -> dict[str, Any]:
         "clicks": list(CLICK_TYPES),
         "conversions": list(CONVERSION_TYPES),
         "attributed": list(CLICK_TYPES + CONVERSION_TYPES),
+        "population": "all",
         **extra,
     }
 
@@ -227,21 +252,21 @@ def _not_enough(variants: list[VariantResult]) -> list[str]:
     return short
 
 
-def _timeline(experiment: Experiment) -> dict[str, list[tuple[datetime, float]]]:
+def _timeline(experiment: Experiment, population: Population) -> dict[str, list[tuple[datetime, float]]]:
     """CTR per variant per hour for an experiment younger than three days, else per day."""
     young = experiment.starts_at is not None and (timezone.now() - experiment.starts_at).days < 3
     series: dict[str, list[tuple[datetime, float]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_TIMELINE, _params(experiment, step="hour" if young else "day"))
+        cursor.execute(_TIMELINE, _params(experiment, population=population, step="hour" if young else "day"))
         for moment, variant, shown, clicks in cursor.fetchall():
             series.setdefault(variant, []).append((moment, clicks / shown if shown else 0.0))
     return series
 
 
-def _by_provenance(experiment: Experiment) -> list[dict[str, Any]]:
+def _by_provenance(experiment: Experiment, population: Population) -> list[dict[str, Any]]:
     keys = ("variant", "shown", "prompt", "prompt_version", "draft", "model", "impressions", "clicks", "conversions")
     with connection.cursor() as cursor:
-        cursor.execute(_BY_PROVENANCE, _params(experiment))
+        cursor.execute(_BY_PROVENANCE, _params(experiment, population=population))
         rows = [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
         row["prompt_version"] = int(row["prompt_version"]) if row["prompt_version"] else None
@@ -300,6 +325,12 @@ def experiment_results_body(results: ExperimentResults) -> dict[str, Any]:
         "unit": experiment.unit,
         "layer": experiment.layer_name,
         "traffic": experiment.traffic,
+        "population": {
+            "counted": results.population,
+            "label": results.label,
+            "simulated_impressions": results.simulated_impressions,
+            "impressions": results.total_impressions,
+        },
         "attribution_window_minutes": results.window_minutes,
         "enough_data": not results.not_enough,
         "not_enough": results.not_enough,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recsys_app.lib.local_cache import LruCache
+from recsys_app.lib.traffic import is_simulated
 from recsys_app.llmops.pinning import Pin
 from recsys_app.ranking.config import SurfaceConfig
 from recsys_app.ranking.models import Experiment
@@ -415,10 +416,15 @@ def guard_reason(side: dict[str, Any]) -> str:
 _exposed: LruCache[bool] = LruCache(size=200_000, ttl=3600.0)
 
 _EXPOSE = """
-INSERT INTO ranking_experimentexposure (experiment, variant, unit, surface, first_at)
-SELECT e, v, u, %s, now() FROM unnest(%s::text[], %s::text[], %s::text[]) AS a(e, v, u)
+INSERT INTO ranking_experimentexposure (experiment, variant, unit, surface, first_at, simulated)
+SELECT e, v, u, %s, now(), %s FROM unnest(%s::text[], %s::text[], %s::text[]) AS a(e, v, u)
 ON CONFLICT (experiment, unit) DO NOTHING
 """
+
+
+def exposures_forget() -> None:
+    """Forget this process's record of exposed units (after exposures were deleted)."""
+    _exposed.clear()
 
 
 def exposures_log(assignments: list[Assignment], *, surface: str) -> None:
@@ -433,6 +439,6 @@ def exposures_log(assignments: list[Assignment], *, surface: str) -> None:
     if not todo:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_EXPOSE, [surface, [a.experiment for a in todo], [a.variant for a in todo],
+        cursor.execute(_EXPOSE, [surface, is_simulated(), [a.experiment for a in todo], [a.variant for a in todo],
                                  [a.unit for a in todo]])  # fmt: skip
     _exposed.put_many({(a.experiment, a.unit): True for a in todo})

@@ -152,6 +152,7 @@ class ExperimentExposure(models.Model):
     unit = models.CharField(max_length=300, db_collation="C", help_text="End user id, or 'session:<id>'.")
     surface = models.CharField(max_length=64)
     first_at = models.DateTimeField(default=timezone.now)
+    simulated = models.BooleanField(default=False, db_default=False, help_text="A simulated user's exposure.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["experiment", "unit"], name="exposure_unit_once")]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from recsys_app.catalog.models import EndUser, Impression, Item
 from recsys_app.lib.errors import ApiError
 from recsys_app.lib.local_cache import LruCache
+from recsys_app.lib.traffic import is_simulated
 from recsys_app.llmops.pinning import generation_pinned
 from recsys_app.ranking.blend import Scored
 from recsys_app.ranking.candidates import RERANK_POOL, candidate_pool, consumed_items
@@ -340,9 +341,9 @@ def _item(entry: Scored, meta: ItemMeta) -> RecommendedItem:
 _INSERT_IMPRESSIONS = """
 INSERT INTO catalog_impression (request_id, recommendation_id, user_id, user_external_id, item_id, shown_at,
                                 surface, position, experiment, variant, source, sources, score, latency_ms,
-                                session_id, assignments, provenance)
+                                session_id, assignments, provenance, simulated)
 SELECT %s, %s, %s, %s, item_id, %s, %s, position, %s, %s, source, string_to_array(sources, ','), score, %s,
-       %s, %s::jsonb, nullif(provenance, 'null')::jsonb
+       %s, %s::jsonb, nullif(provenance, 'null')::jsonb, %s
 FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::float8[], %s::text[])
      AS shown(item_id, position, source, sources, score, provenance)
 """
@@ -357,7 +358,7 @@ def impressions_log(response: RecommendationResponse, user: EndUser | None, exte
             [
                 response.request_id, response.recommendation_id, user.pk if user else None, external_id or "",
                 timezone.now(), response.surface, response.experiment, response.variant, response.latency_ms,
-                response.session_id, json.dumps(response.assignments),
+                response.session_id, json.dumps(response.assignments), is_simulated(),
                 [i.item_id for i in items], list(range(1, len(items) + 1)), [i.reason["source"] for i in items],
                 [",".join(i.sources) for i in items], [i.score for i in items],
                 [json.dumps(i.provenance) for i in items],

@@ -2,7 +2,8 @@
 offline evaluation.
 
 Each event counts with its type's weight; negative types subtract. Only users who consented
-to their data being used for training contribute.
+to their data being used for training contribute; simulated traffic does not (unless
+SIMULATED_TRAFFIC_IN_TRAINING).
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ import pandas as pd
 from django.db import connection
 from scipy import sparse
 
+from recsys_app.lib.traffic import in_training_sql
+
 _EVENTS = """
 SELECT x.id, x.user_id, x.item_id, t.weight, extract(epoch FROM x.occurred_at)::float8 AS ts
 FROM catalog_interaction x
 JOIN catalog_interactiontype t ON t.code = x.type
 JOIN catalog_enduser u ON u.id = x.user_id
-WHERE u.consent_training AND t.weight <> 0 AND x.occurred_at < %s
+WHERE u.consent_training AND t.weight <> 0 AND x.occurred_at < %s AND {training}
 """
 
 
 def weighted_events(*, before: datetime | None = None) -> pd.DataFrame:
     """Columns interaction_id, user_id, item_id, weight, ts (epoch seconds); consented users only."""
     with connection.cursor() as cursor:
-        cursor.execute(_EVENTS, [before or datetime.max.replace(year=9999)])
+        cursor.execute(_EVENTS.format(training=in_training_sql("x")), [before or datetime.max.replace(year=9999)])
         rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=["interaction_id", "user_id", "item_id", "weight", "ts"])
     types = {"interaction_id": "int64", "user_id": "int64", "item_id": "int64", "weight": "float32", "ts": "float64"}

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from recsys_app.lib.traffic import in_training_sql
 from recsys_app.ops.models import Watermark
 
 LATEST_EVENT = "latest-event"
@@ -19,11 +20,11 @@ HISTORY_FOR_COOCCURRENCE = 50  # each user's most recent positive items that pai
 # Trending decays from the newest event in the data rather than from the wall clock, so a
 # catalog replayed from the past (the MovieLens demo ends in 2016) still has a trend.
 _STATS = """
-WITH latest AS (SELECT coalesce(max(occurred_at), now()) AS t FROM catalog_interaction),
+WITH latest AS (SELECT coalesce(max(occurred_at), now()) AS t FROM catalog_interaction x WHERE {training}),
 positive AS (
     SELECT x.item_id, count(DISTINCT x.user_id)::float8 AS popularity
     FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0
-    WHERE %(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[])
+    WHERE (%(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[])) AND {training}
     GROUP BY x.item_id
 ),
 recent AS (
@@ -32,7 +33,7 @@ recent AS (
                AS trending
     FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type, latest
     WHERE x.occurred_at > latest.t - make_interval(days => %(window)s)
-      AND (%(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[]))
+      AND (%(items)s::bigint[] IS NULL OR x.item_id = ANY(%(items)s::bigint[])) AND {training}
     GROUP BY x.item_id
 )
 INSERT INTO retrieval_itemstats (item_id, popularity, trending, updated_at)
@@ -51,6 +52,7 @@ WITH recent AS (
                row_number() OVER (PARTITION BY x.user_id ORDER BY max(x.occurred_at) DESC) AS r
         FROM catalog_interaction x JOIN catalog_interactiontype k ON k.code = x.type AND k.weight > 0
         JOIN catalog_enduser u ON u.id = x.user_id AND u.consent_training
+        WHERE {training}
         GROUP BY x.user_id, x.item_id
     ) ranked WHERE r <= %(history)s
 ),
@@ -81,12 +83,13 @@ def item_stats_refresh(*, item_ids: list[int] | None = None) -> StatsRefresh:
     """Popularity and trending of every item, or of the given ones (after an erasure, so the
     counts no longer include the erased user's events)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STATS, {"half_life": TRENDING_HALF_LIFE_DAYS, "window": TRENDING_WINDOW_DAYS,
-                                "items": item_ids})  # fmt: skip
+        training = in_training_sql("x")  # simulated traffic moves no statistic unless settings say so
+        params = {"half_life": TRENDING_HALF_LIFE_DAYS, "window": TRENDING_WINDOW_DAYS, "items": item_ids}
+        cursor.execute(_STATS.format(training=training), params)
         items = cursor.rowcount
         cursor.execute(
             "INSERT INTO ops_watermark (name, value) SELECT %s, coalesce(max(occurred_at), now()) "
-            "FROM catalog_interaction ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            f"FROM catalog_interaction x WHERE {training} ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
             [LATEST_EVENT],
         )
         return StatsRefresh(items=items)
@@ -103,5 +106,6 @@ def item_neighbors_refresh() -> StatsRefresh:
     """Rebuild the co-occurrence table in one transaction (readers see the old one until commit)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM retrieval_itemneighbor")
-        cursor.execute(_NEIGHBORS, {"history": HISTORY_FOR_COOCCURRENCE, "per_item": NEIGHBORS_PER_ITEM})
+        cursor.execute(_NEIGHBORS.format(training=in_training_sql("x")),
+                       {"history": HISTORY_FOR_COOCCURRENCE, "per_item": NEIGHBORS_PER_ITEM})  # fmt: skip
         return StatsRefresh(items=0, neighbors=cursor.rowcount)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recsys_app.lib.traffic import POPULATIONS
 from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.experiments import experiment_create, experiment_start, experiment_stop
 from recsys_app.ranking.models import Experiment
@@ -25,8 +26,12 @@ class Command(BaseCommand):
         create.add_argument("--layer", default="", help="empty: the surface's layer")
         create.add_argument("--traffic", type=int, default=100, help="per cent of the layer's units")
         create.add_argument("--start", action="store_true", help="start it at once")
-        for name in ("start", "stop", "results"):
+        for name in ("start", "stop"):
             sub.add_parser(name).add_argument("name")
+        results = sub.add_parser("results")
+        results.add_argument("name")
+        results.add_argument("--population", default="all", choices=list(POPULATIONS),
+                             help="all traffic, people only (real) or the simulator only")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -42,7 +47,8 @@ class Command(BaseCommand):
                 experiment_stop(experiment=experiment, by=None)
                 self.stdout.write(f"{experiment.name}: stopped")
             else:
-                body = experiment_results_body(experiment_results(experiment=experiment))
+                results = experiment_results(experiment=experiment, population=options["population"])
+                body = experiment_results_body(results)
                 self.stdout.write(json.dumps(body, indent=2, default=str))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
