@@ -356,6 +356,8 @@ EXPERIMENT_ATTRIBUTION_MINUTES = env_int("EXPERIMENT_ATTRIBUTION_MINUTES", 30, m
 SIMULATED_TRAFFIC_IN_TRAINING = env_bool("SIMULATED_TRAFFIC_IN_TRAINING", False)
 # `make run` drives the demo with simulated users at this many visits a minute (0: off).
 SIMULATOR_VISITS_PER_MINUTE = env_float("SIMULATOR_VISITS_PER_MINUTE", 6.0, minimum=0.0)
+# Where the simulator finds the product's API (`manage.py simulate`, its Celery job, `make run`).
+SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}")
 EXPERIMENT_MIN_UNITS = env_int("EXPERIMENT_MIN_UNITS", 100, minimum=1)
 EXPERIMENT_MIN_IMPRESSIONS = env_int("EXPERIMENT_MIN_IMPRESSIONS", 1000, minimum=1)
 EXPERIMENT_SRM_P = env_float("EXPERIMENT_SRM_P", 0.001)

@@ -21,7 +21,6 @@ abandonment, per variant of the chat experiment the sessions were in (the turns'
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import time
@@ -29,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from simulation.client import ApiClient, ApiError
+from simulation.stats import wilson
 
 
 @dataclass(frozen=True)
@@ -70,23 +69,6 @@ class Goal:
 class Shopper:
     goal: Goal
     user_id: str | None = None  # None: an anonymous session, and no events are sent
-
-
-def catalog_items(client: ApiClient, *, limit: int = 2000, page_size: int = 200) -> list[dict[str, Any]]:
-    """Available items from the public item listing, following its cursor up to `limit` items."""
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(items) < limit:
-        page = client.items(page_size=page_size, cursor=cursor)
-        items += [item for item in page["results"] if item.get("is_available", True)]
-        cursor = _cursor(page.get("next"))
-        if cursor is None:
-            break
-    return items[:limit]
-
-
-def _cursor(link: str | None) -> str | None:
-    return parse_qs(urlparse(link).query).get("cursor", [None])[0] if link else None
 
 
 def goals_draw(items: list[dict[str, Any]], *, count: int, rng: random.Random, most: int = 3,
@@ -231,16 +213,6 @@ class Conversation:
         return self.found is not None
 
 
-def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion (95% by default)."""
-    if total == 0:
-        return (0.0, 1.0)
-    p = successes / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 @dataclass
 class VariantOutcome:
     conversations: int = 0
@@ -254,7 +226,8 @@ class VariantOutcome:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson(self.successes, self.conversations)
+        _, low, high = wilson(self.successes, self.conversations)
+        return low, high
 
     @property
     def mean_turns(self) -> float | None:
