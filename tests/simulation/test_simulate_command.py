@@ -6,17 +6,20 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from recsys_app.catalog.models import EndUser, Impression
 from recsys_app.celery import app
 from recsys_app.ops.models import TaskRun
 from recsys_app.ops.services import job_enqueue
+from recsys_app.ops.simulator import DEMO_EXPERIMENT, demo_experiment_ensure, live_traffic
 from recsys_app.ops.tasks import SIMULATION_BENCH_TASK
 from recsys_app.ranking.models import Experiment
 from simulation.catalog_tastes import CatalogItem, catalog_tastes
@@ -98,3 +101,31 @@ def test_the_bench_runs_as_a_job_in_a_real_worker_with_progress(world: World, li
     assert run.status == TaskRun.Status.SUCCEEDED, run.error or log.read_text()[-2000:]
     assert run.progress == 1.0 and "10 of 10 simulated users" in run.log
     assert run.result["label"] == "simulated" and run.result["simulator"]["users"] == 10
+
+
+def test_live_traffic_visits_at_a_rate_until_stopped_and_fills_the_demo_experiment(world: World, live_server: Any
+                                                                                    ) -> None:  # fmt: skip
+    experiment = demo_experiment_ensure()
+    assert experiment is not None and experiment.status == "running" and demo_experiment_ensure() is None
+    stop = threading.Event()
+    reports: list[Any] = []
+
+    def visit() -> None:
+        try:
+            reports.append(live_traffic(visits_per_minute=600, stop=stop, base_url=live_server.url, users=20, seed=5))
+        finally:
+            connections.close_all()  # this thread's own connection (tokens), so the test database can go
+
+    thread = threading.Thread(target=visit)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Impression.objects.filter(simulated=True).values("request_id").distinct(
+            ).count() < 12:  # fmt: skip
+        time.sleep(0.2)
+    stop.set()
+    thread.join(timeout=60)
+    report = reports[0]
+    assert report.visits >= 5 and report.errors == 0 and not report.sent  # a long run keeps counts only
+    shown = Impression.objects.filter(simulated=True, assignments__has_key=DEMO_EXPERIMENT)
+    assert set(shown.values_list("assignments__" + DEMO_EXPERIMENT, flat=True)) <= {"generated-on", "generated-off"}
+    assert shown.exists()

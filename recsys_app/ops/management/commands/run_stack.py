@@ -1,5 +1,6 @@
 """Bring the whole product up on this machine: database, schema, operator, demo data,
-web server, Celery worker and beat. Ctrl-C stops the processes; data stays in var/."""
+web server, Celery worker and beat, and (with the demo) simulated users visiting at a low rate
+so the console fills with traffic. Ctrl-C stops the processes; data stays in var/."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from recsys_app.catalog.models import Item
 from recsys_app.lib.env import env_bool, env_int, env_str
 from recsys_app.llmops.seed import llm_defaults_ensure, llm_demo_datasets_ensure
 from recsys_app.ops.services import operator_ensure
+from recsys_app.ops.simulator import demo_experiment_ensure
 from recsys_app.retrieval.models import CollaborativeModel
 
 READY_TIMEOUT_S = 90
@@ -34,6 +36,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=env_int("PORT", 8000, minimum=1))
         parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
         parser.add_argument("--exit-when-ready", action="store_true", help="stop again once serving (checks)")
+        parser.add_argument("--no-simulator", action="store_true",
+                            help="no simulated users (also: SIMULATOR_VISITS_PER_MINUTE=0)")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
@@ -42,7 +46,9 @@ class Command(BaseCommand):
         processes = self._spawn(options["host"], options["port"])
         try:
             self._wait_ready(url, processes)
-            self._banner(url, time.perf_counter() - started)
+            if self._simulating(options):
+                processes["simulator"] = self._simulator(url)
+            self._banner(url, time.perf_counter() - started, simulating="simulator" in processes)
             if not options["exit_when_ready"]:
                 self._supervise(processes)
         finally:
@@ -61,7 +67,19 @@ class Command(BaseCommand):
             self.stdout.write("First run: loading the MovieLens demo catalog…")
             call_command("load_demo", stdout=self.stdout)
             llm_demo_datasets_ensure()
+            demo_experiment_ensure()
         self._queue_first_jobs(curation_demo=load_demo and not Brief.objects.exists() and Item.objects.exists())
+
+    def _simulating(self, options: dict[str, Any]) -> bool:
+        """Simulated users come with the demo, unless turned off."""
+        demo = not options["no_demo"] and env_bool("RECSYS_DEMO", True)
+        return demo and not options["no_simulator"] and settings.SIMULATOR_VISITS_PER_MINUTE > 0
+
+    def _simulator(self, url: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "manage.py", "simulate", "--live", "--base-url", url.rstrip("/"),
+               "--visits-per-minute", str(settings.SIMULATOR_VISITS_PER_MINUTE)]  # fmt: skip
+        return subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
 
     def _queue_first_jobs(self, *, curation_demo: bool) -> None:
         """Queued now, run by the worker once it starts: embeddings, factors, stats, user
@@ -137,7 +155,7 @@ class Command(BaseCommand):
                 time.sleep(0.3)
         raise CommandError(f"the web server did not answer on {url} within {READY_TIMEOUT_S}s")
 
-    def _banner(self, url: str, seconds: float) -> None:
+    def _banner(self, url: str, seconds: float, *, simulating: bool) -> None:
         creds = self.credentials
         password = creds.password or "(unchanged; set OPERATOR_PASSWORD to reset it)"
         self.stdout.write(
@@ -145,6 +163,8 @@ class Command(BaseCommand):
             + f"  operator login: {creds.username} / {password}\n"
             + f"  API docs:       {url}api/docs/\n"
             + "  worker and beat are running; Ctrl-C stops everything, data stays in var/\n"
+            + ("  simulated users are visiting (marked simulated; --no-simulator or SIMULATOR_VISITS_PER_MINUTE=0 "
+               "turns them off)\n" if simulating else "")
         )
 
     def _supervise(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
