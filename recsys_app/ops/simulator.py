@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ from recsys_app.ranking.models import Experiment
 from simulation.catalog import catalog_items
 from simulation.catalog_tastes import catalog_rows, catalog_tastes
 from simulation.client import ApiClient
+from simulation.conversation import ConversationPlan, ConversationReport, Shopper, converse, goals_draw
 from simulation.run import Plan, SimulationReport, run_live, simulate
 from simulation.tastes import Tastes
 
 DEMO_EXPERIMENT = "demo-generated-content"
-# Surfaces a bench can drive: lists asked for by surface, and collections through their pages.
-BENCH_SURFACES = {"home", "trending", "new_arrivals", "collections"}
+# Surfaces a bench can drive: lists asked for by surface, collections through their pages, and
+# the agent through conversations with a hidden goal.
+BENCH_SURFACES = {"home", "trending", "new_arrivals", "collections", "chat"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def bench_plan(experiment: Experiment, *, hours: float, seed: int) -> Plan:
     if experiment.surface not in BENCH_SURFACES:
         raise ValueError(f"experiment: the simulator drives {', '.join(sorted(BENCH_SURFACES))}; "
                          f"'{experiment.name}' is on '{experiment.surface}'")  # fmt: skip
-    collections = experiment.surface == "collections"
+    collections = experiment.surface == "collections"  # (a chat experiment runs conversations instead)
     return Plan(surface="home" if collections else experiment.surface, experiment=experiment.name, hours=hours,
                 seed=seed, collections_share=1.0 if collections else 0.0)  # fmt: skip
 
@@ -121,9 +124,32 @@ def simulation_bench(*, experiment: str, users: int, hours: float, seed: int = 0
     plan = bench_plan(found, hours=hours, seed=seed)
     with simulator_client(base_url) as client:
         population = simulated_population(client, users=users, seed=seed)
-        report = simulate(client, population, plan, progress=progress)
+        if found.surface == "chat":
+            summary = _conversations(client, population, experiment=found.name, seed=seed, progress=progress)
+        else:
+            summary = simulate(client, population, plan, progress=progress).summary()
     product = experiment_results_body(experiment_results(experiment=found, population="simulated"))
-    return BenchResult(experiment, report.summary(), product)
+    return BenchResult(experiment, summary, product)
+
+
+def _conversations(client: ApiClient, population: list[Tastes], *, experiment: str, seed: int,
+                   progress: Callable[[int, int], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Each simulated user holds one conversation with the agent towards a hidden goal read off
+    a real item; success, turns and abandonment per variant."""
+    rng = random.Random(seed)
+    goals = goals_draw(catalog_items(client, limit=5000, page_size=1000), count=len(population), rng=rng, narrow=20)
+    shoppers = [Shopper(goal, user_id=tastes.user_id) for goal, tastes in zip(goals, population, strict=True)]
+    plan = ConversationPlan(experiment=experiment, seed=seed)
+    report = ConversationReport()
+    started = time.perf_counter()
+    for done, shopper in enumerate(shoppers, start=1):
+        report.add(converse(client, shopper, plan, rng))
+        if progress is not None:
+            progress(done, len(shoppers))
+    seconds = time.perf_counter() - started
+    return {"users": len(shoppers), "conversations": len(shoppers), "seconds": round(seconds, 2),
+            "users_per_second": round(len(shoppers) / seconds, 3) if seconds else 0.0,
+            "agent": report.summary()}  # fmt: skip
 
 
 def live_traffic(*, visits_per_minute: float, stop: threading.Event, base_url: str | None = None,

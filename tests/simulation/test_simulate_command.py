@@ -21,6 +21,7 @@ from recsys_app.ops.models import TaskRun
 from recsys_app.ops.services import job_enqueue
 from recsys_app.ops.simulator import DEMO_EXPERIMENT, demo_experiment_ensure, live_traffic
 from recsys_app.ops.tasks import SIMULATION_BENCH_TASK
+from recsys_app.ranking.experiments import experiment_start
 from recsys_app.ranking.models import Experiment
 from simulation.catalog_tastes import CatalogItem, catalog_tastes
 from tests.processes import celery_worker_cmd, child_env, running, wait_for_line
@@ -129,3 +130,19 @@ def test_live_traffic_visits_at_a_rate_until_stopped_and_fills_the_demo_experime
     shown = Impression.objects.filter(simulated=True, assignments__has_key=DEMO_EXPERIMENT)
     assert set(shown.values_list("assignments__" + DEMO_EXPERIMENT, flat=True)) <= {"generated-on", "generated-off"}
     assert shown.exists()
+
+
+def test_the_bench_on_a_chat_experiment_reports_the_agent_per_variant(world: World, llm: None, operator: Any,
+                                                                      live_server: Any) -> None:  # fmt: skip
+    experiment = Experiment.objects.create(name="agent-bench", surface="chat", variants=[
+        {"name": "model", "weight": 1}, {"name": "catalog", "weight": 1, "generated": {"agent": False}}])  # fmt: skip
+    experiment_start(experiment=experiment, by=operator)
+    out = io.StringIO()
+    call_command("simulate", "--experiment", "agent-bench", "--users", "4", "--seed", "2",
+                 "--base-url", live_server.url, "--json", stdout=out)  # fmt: skip
+    result = json.loads(out.getvalue())
+    agent = result["simulator"]["agent"]
+    assert agent["(all)"]["conversations"] == 4 and agent["(all)"]["successes"] >= 1
+    assert sum(v["conversations"] for name, v in agent.items() if name != "(all)") == 4
+    assert set(agent) - {"(all)"} <= {"model", "catalog"}
+    assert result["product"]["population"]["label"] == "simulated"  # the cards were impressions of simulated users

@@ -84,6 +84,8 @@ def bench_text(result: dict[str, Any]) -> str:
     """The bench as a short report: the product's results per variant (SIMULATED), then the
     simulator's own view and its calibration."""
     sim, product = result["simulator"], result["product"]
+    if "agent" in sim:
+        return _agent_text(result)
     lines = [f"SIMULATED traffic on experiment '{result['experiment']}': {sim['users']} users, {sim['visits']} visits, "
              f"{sim['requests']} pages, {sim['events']} events in {sim['seconds']:.1f}s "
              f"({sim['users_per_second']:.2f} simulated users/s)", "",
@@ -104,6 +106,19 @@ def bench_text(result: dict[str, Any]) -> str:
               f"the held-back data vs {cal['click_rate_other']:.1%} of the rest (lift {cal['lift']:.1f}x; "
               f"{cal['shown_liked']} liked and {cal['shown_other']} other impressions)"]  # fmt: skip
     return "\n".join(lines + _replay_lines(product.get("replay")))
+
+
+def _agent_text(result: dict[str, Any]) -> str:
+    sim = result["simulator"]
+    lines = [f"SIMULATED conversations on experiment '{result['experiment']}': {sim['conversations']} shoppers with "
+             f"hidden goals in {sim['seconds']:.1f}s",
+             f"  {'variant':<18}{'talks':>6}  success [95% CI]          turns to success  abandoned"]  # fmt: skip
+    for name, v in sim["agent"].items():
+        low, high = v["interval"]
+        turns = "-" if v["mean_turns"] is None else f"{v['mean_turns']:.1f}"
+        lines.append(f"  {name:<18}{v['conversations']:>6}  {v['success_rate']:.1%} [{low:.1%}, {high:.1%}]"
+                     f"{turns:>14}      {v['abandonment_rate']:.1%}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _replay_lines(replay: dict[str, Any] | None) -> list[str]:
