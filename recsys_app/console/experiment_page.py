@@ -8,6 +8,7 @@ from typing import Any
 
 from recsys_app.console.charts import line_chart
 from recsys_app.lib.traffic import POPULATION_NAMES, POPULATIONS
+from recsys_app.ops.simulator import simulation_bench_latest
 from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.models import Experiment
 
@@ -28,6 +29,7 @@ def experiment_context(experiment: Experiment, population: str = "all") -> dict[
         "ctr_chart": line_chart(series, title="CTR by variant", share=True, width=640),
         "replay": _replay(body.get("replay")),
         "populations": list(POPULATION_NAMES.items()),
+        "simulation": simulation_bench_latest(experiment=experiment.name),
     }
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("simulated/purge/", views.simulated_purge, name="simulated_purge"),
     path("experiments/<int:pk>/", views.experiment_page, name="experiment"),
     path("experiments/<int:pk>/replay/", views.experiment_replay, name="experiment_replay"),
+    path("experiments/<int:pk>/simulate/", views.experiment_simulate, name="experiment_simulate"),
 ]

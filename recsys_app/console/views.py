@@ -26,6 +26,7 @@ from recsys_app.console.preview import preview_compare, preview_surfaces, user_h
 from recsys_app.evaluation.replay import experiment_replay_start
 from recsys_app.lib.traffic import POPULATIONS
 from recsys_app.ops.simulated_traffic import simulated_traffic_purge
+from recsys_app.ops.simulator import simulation_bench_start
 from recsys_app.ranking.models import Experiment
 
 View = Callable[..., HttpResponse]
@@ -110,6 +111,20 @@ def experiment_replay(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Replay queued (evaluation run #{run.pk}); results show here when it finishes.")
+    return HttpResponseRedirect(reverse("console:experiment", args=[pk]))
+
+
+@require_POST
+@console_page("ranking.change_experiment")
+def experiment_simulate(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    try:
+        run = simulation_bench_start(experiment=experiment, users=request.POST.get("users", ""),
+                                     hours=request.POST.get("hours", ""), by=request.user)  # fmt: skip
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Simulation queued (job #{run.pk}); its progress shows here.")
     return HttpResponseRedirect(reverse("console:experiment", args=[pk]))
 
 

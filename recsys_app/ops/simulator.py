@@ -26,6 +26,7 @@ from django.utils import timezone
 from recsys_app.accounts.models import ApiToken
 from recsys_app.accounts.services import api_token_create, api_token_revoke
 from recsys_app.catalog.models import EndUser
+from recsys_app.ops.models import TaskRun
 from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.models import Experiment
 from simulation.catalog import catalog_items
@@ -150,6 +151,36 @@ def _conversations(client: ApiClient, population: list[Tastes], *, experiment: s
     return {"users": len(shoppers), "conversations": len(shoppers), "seconds": round(seconds, 2),
             "users_per_second": round(len(shoppers) / seconds, 3) if seconds else 0.0,
             "agent": report.summary()}  # fmt: skip
+
+
+def simulation_bench_start(*, experiment: Experiment, users: Any, hours: Any, by: Any = None) -> TaskRun:
+    """Queue the bench as a job (the experiment page's button); bad numbers are refused by name."""
+    from recsys_app.ops.services import job_enqueue
+    from recsys_app.ops.tasks import SIMULATION_BENCH_TASK
+
+    count, span = _number("users", users, int, 1, 5000), _number("hours", hours, float, 0, 720)
+    if experiment.status != Experiment.Status.RUNNING:
+        raise ValueError(f"experiment: '{experiment.name}' is {experiment.status}; start it first")
+    bench_plan(experiment, hours=span, seed=0)  # refuses a surface the simulator cannot drive
+    return job_enqueue(task_name=SIMULATION_BENCH_TASK, by=by,
+                       kwargs={"experiment": experiment.name, "users": count, "hours": span})  # fmt: skip
+
+
+def simulation_bench_latest(*, experiment: str) -> TaskRun | None:
+    from recsys_app.ops.tasks import SIMULATION_BENCH_TASK
+
+    return (TaskRun.objects.filter(task_name=SIMULATION_BENCH_TASK, kwargs__experiment=experiment)
+            .order_by("-pk").first())  # fmt: skip
+
+
+def _number(name: str, raw: Any, kind: type[int] | type[float], low: float, high: float) -> Any:
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}: {value} is not between {low:g} and {high:g}")
+    return value
 
 
 def live_traffic(*, visits_per_minute: float, stop: threading.Event, base_url: str | None = None,

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
+from django.test import Client
+from django.urls import reverse
 
 from recsys_app.catalog.models import EndUser, Impression
 from recsys_app.celery import app
@@ -146,3 +148,18 @@ def test_the_bench_on_a_chat_experiment_reports_the_agent_per_variant(world: Wor
     assert sum(v["conversations"] for name, v in agent.items() if name != "(all)") == 4
     assert set(agent) - {"(all)"} <= {"model", "catalog"}
     assert result["product"]["population"]["label"] == "simulated"  # the cards were impressions of simulated users
+
+
+def test_the_experiment_page_queues_a_simulation_and_refuses_bad_numbers(world: World, operator: Any) -> None:
+    experiment = _experiment("paged")
+    browser = Client()
+    browser.force_login(operator)
+    url = reverse("console:experiment_simulate", args=[experiment.pk])
+    refused = browser.post(url, {"users": "many", "hours": "24"}, follow=True)
+    assert "many" in refused.content.decode() and "is not a number" in refused.content.decode()
+    assert not TaskRun.objects.exists()
+    browser.post(url, {"users": "50", "hours": "12"})
+    run = TaskRun.objects.get(task_name=SIMULATION_BENCH_TASK)
+    assert run.kwargs == {"experiment": "paged", "users": 50, "hours": 12.0} and run.status == TaskRun.Status.QUEUED
+    page = browser.get(reverse("console:experiment", args=[experiment.pk]))
+    assert f"Job <a href=\"/ops/taskrun/{run.pk}/change/\">#{run.pk}</a>: queued".encode() in page.content

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recsys_app.ops.simulated_traffic import simulated_traffic_purge
-from recsys_app.ops.simulator import live_traffic, simulation_bench
+from recsys_app.ops.simulator import live_traffic, simulation_bench, simulation_bench_start
+from recsys_app.ranking.models import Experiment
 
 
 class Command(BaseCommand):
@@ -51,12 +52,10 @@ class Command(BaseCommand):
 
     def _bench(self, options: dict[str, Any]) -> None:
         if options["queue"]:
-            from recsys_app.ops.services import job_enqueue
-            from recsys_app.ops.tasks import SIMULATION_BENCH_TASK
-
-            run = job_enqueue(task_name=SIMULATION_BENCH_TASK, kwargs={
-                "experiment": options["experiment"], "users": options["users"], "hours": options["hours"],
-                "seed": options["seed"]})  # fmt: skip
+            experiment = Experiment.objects.filter(name=options["experiment"]).first()
+            if experiment is None:
+                raise CommandError(f"experiment: no experiment named '{options['experiment']}'")
+            run = simulation_bench_start(experiment=experiment, users=options["users"], hours=options["hours"])
             self.stdout.write(f"queued as job #{run.pk}; its progress and result show under Task runs")
             return
         result = simulation_bench(experiment=options["experiment"], users=options["users"], hours=options["hours"],
