@@ -67,8 +67,9 @@ def start_gunicorn(database_url: str, port: int, *extra: str) -> subprocess.Pope
     raise SystemExit("gunicorn did not start")
 
 
-def ensure_demo_catalog() -> None:
-    """The seeded prompts and routes, and the MovieLens demo embedded (loaded on first use)."""
+def ensure_demo_catalog(*, hold_back: bool = False) -> None:
+    """The seeded prompts and routes, and the MovieLens demo embedded (loaded on first use);
+    `hold_back` leaves out each user's latest ratings, as `make run` does (the simulator's tastes)."""
     from recsys_app.catalog.demo import demo_load
     from recsys_app.catalog.models import Item
     from recsys_app.llmops.seed import llm_defaults_ensure
@@ -78,7 +79,7 @@ def ensure_demo_catalog() -> None:
     llm_defaults_ensure()
     if not Item.objects.exists():
         print("loading the demo catalog and embedding it (first run only)…")
-        demo_load(hold_back=False)  # every rating: figures stay comparable across steps
+        demo_load(hold_back=hold_back)  # by default every rating: figures stay comparable across steps
         item_embeddings_refresh()
         item_stats_refresh()
         item_neighbors_refresh()
