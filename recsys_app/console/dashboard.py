@@ -79,7 +79,7 @@ SELECT i.shown_at::date, i.surface, i.experiment, i.variant, count(DISTINCT i.id
        count(DISTINCT i.id) FILTER (WHERE x.type = ANY(%(conversions)s))
 FROM catalog_impression i
 LEFT JOIN catalog_interaction x ON x.request_id = i.request_id AND x.item_id = i.item_id
-WHERE i.shown_at >= %(since)s AND {population}
+WHERE i.shown_at >= %(since)s AND (%(population)s = 'all' OR i.simulated = (%(population)s = 'simulated'))
 GROUP BY 1, 2, 3, 4
 """
 
@@ -87,8 +87,9 @@ GROUP BY 1, 2, 3, 4
 def engagement_panel(since: datetime, population: Population = "all") -> dict[str, Any]:
     """CTR and conversion per day, by surface and by experiment variant (events sent back with
     the response's request id count for the impression they answer)."""
-    params = {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES)}
-    rows = _rows(_ENGAGEMENT.format(population=population_sql("i", population)), params)  # type: ignore[arg-type]
+    params = {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES),
+              "population": population}  # fmt: skip
+    rows = _rows(_ENGAGEMENT, params)  # type: ignore[arg-type]
     by_surface: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     by_variant: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for day, surface, experiment, variant, shown, clicks, conversions in rows:
@@ -115,14 +116,15 @@ _LATENCY = """
 SELECT shown_at::date, surface,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
 FROM catalog_impression
-WHERE shown_at >= %s AND position = 1 AND latency_ms IS NOT NULL AND {population}
+WHERE shown_at >= %s AND position = 1 AND latency_ms IS NOT NULL
+  AND (%s = 'all' OR simulated = (%s = 'simulated'))
 GROUP BY 1, 2
 """
 
 
 def latency_panel(since: datetime, population: Population = "all") -> dict[str, Any]:
     """Server time per recommendation request (one impression per request: its first position)."""
-    rows = _rows(_LATENCY.format(population=population_sql("catalog_impression", population)), [since])
+    rows = _rows(_LATENCY, [since, population, population])
     p95 = _series([(day, f"{surface} p95", high) for day, surface, _, high in rows])
     p50 = _series([(day, f"{surface} p50", mid) for day, surface, mid, _ in rows])
     return {"chart": line_chart({**p50, **p95}, title="Recommendation latency per day (ms)")}

@@ -59,6 +59,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_POST
 @console_page("catalog.delete_interaction")
 def simulated_purge(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "confirm: tick the box to delete everything simulated users wrote.")
+        return HttpResponseRedirect(reverse("console:dashboard"))
     removed = simulated_traffic_purge(by=request.user)
     messages.success(request, f"Purged simulated traffic: {removed.events} events, {removed.impressions} impressions, "
                               f"{removed.exposures} exposures, {removed.chat_sessions} chat sessions, "

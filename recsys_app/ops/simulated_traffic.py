@@ -41,13 +41,10 @@ class SimulatedCounts:
 
 def simulated_counts() -> SimulatedCounts:
     """Rows marked simulated (the partial indexes on events and impressions answer these)."""
-    counts = SimulatedCounts()
-    with connection.cursor() as cursor:
-        for name, table in _TABLES.items():
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE simulated")
-            setattr(counts, name, cursor.fetchone()[0])
-    counts.users = EndUser.objects.filter(simulated=True).count()
-    return counts
+    tables = [*_TABLES.values(), EndUser._meta.db_table]
+    with connection.cursor() as cursor:  # one statement: the dashboard asks on every view
+        cursor.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {table} WHERE simulated)" for table in tables))
+        return SimulatedCounts(*cursor.fetchone())
 
 
 def simulated_traffic_purge(*, by: Any = None) -> SimulatedCounts:

@@ -119,7 +119,7 @@ def test_roles_are_refused_what_they_may_not_do(console_as: Callable[[str], Any]
     assert reviewer.page.locator("#start-job").count() == 0, "only operators start jobs"
     admin = console_as("admin")
     admin.open("/console/dashboard/")
-    assert admin.page.locator("#panel-llm figure").count() == 4 and admin.page.locator("section.panel").count() == 8
+    assert admin.page.locator("#panel-llm figure").count() == 4 and admin.page.locator("section.panel").count() == 9
     admin.shot("dashboard")
     page = browser.new_page()
     page.goto(live_server.url + "/login/")

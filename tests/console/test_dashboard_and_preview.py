@@ -39,7 +39,8 @@ def test_engagement_and_latency_are_computed_from_impressions_and_events(world: 
     shown = Impression.objects.count()
     assert shown >= 10 and figures["impressions"] == shown
     assert "home" in str(figures["ctr_surface"]) and "<polyline" in str(figures["ctr_surface"])
-    rows = _rows(_ENGAGEMENT, {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES)})  # type: ignore[arg-type]
+    rows = _rows(_ENGAGEMENT, {"since": since, "clicks": list(CLICK_TYPES), "conversions": list(CONVERSION_TYPES),
+                               "population": "all"})  # type: ignore[arg-type]
     today = timezone.now().date()
     assert [(r[0], r[1], r[4], r[5], r[6]) for r in rows] == [(today, "home", shown, 4, 1)], "4 clicked, 1 bought"
     latency = Impression.objects.filter(position=1).values_list("latency_ms", flat=True)

@@ -34,7 +34,7 @@ from tests.factories import item_row, make_catalog
 # Queries per page as the `admin` role (session, user, permissions and the nav's groups included).
 # The preview serves five surfaces of k=10 items and explains the first: its count is per page shown.
 QUERIES = {
-    "dashboard": 18,  # the experiments panel lists the running and stopped experiments
+    "dashboard": 20,  # the experiments panel lists the running and stopped experiments; simulated counts, newest
     "preview": 43,
     "draft_list": 11,  # the list filter by enrichment job reads the jobs that have drafts
     "draft_review": 11,
@@ -42,8 +42,8 @@ QUERIES = {
     "version_list": 9,
     "route_list": 8,
     "experiment_list": 9,
-    "experiment_change": 11,  # results: per unit, exposures, timeline, clicks by provenance, the model side
-    "experiment_page": 12,
+    "experiment_change": 12,  # results: per unit, exposures, timeline, clicks by provenance, the model side, share
+    "experiment_page": 14,  # and the latest simulation job
     "job_list": 11,
     "exposure": 14,
     "trace_list": 13,

@@ -84,7 +84,9 @@ def test_simulated_traffic_is_marked_out_of_training_labelled_and_purged(world: 
     browser.force_login(operator)
     page = browser.get(reverse("console:dashboard"), {"population": "simulated"})
     assert b'id="simulated-label"' in page.content and b"simulated users only" in page.content
-    browser.post(reverse("console:simulated_purge"))
+    browser.post(reverse("console:simulated_purge"))  # not confirmed: nothing happens
+    assert simulated_counts() == counts
+    browser.post(reverse("console:simulated_purge"), {"confirm": "yes"})
     assert simulated_counts().total == 0 and not EndUser.objects.filter(external_id="sim-only-1").exists()
     assert (Interaction.objects.count(), Impression.objects.count()) == kept
     assert AuditEntry.objects.filter(action="simulated_traffic.purge").exists()
