@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 from typing import Any
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--purge", action="store_true", help="delete every simulated row and simulated user")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
         try:
             if options["purge"]:
                 removed = simulated_traffic_purge()
@@ -120,6 +122,9 @@ def _agent_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+REPLAY_METRICS = ("ndcg@10", "recall@10", "coverage@10", "diversity@10")
+
+
 def _replay_lines(replay: dict[str, Any] | None) -> list[str]:
     """The latest offline replay of the same variants, next to the simulated results."""
     if not replay:
@@ -128,7 +133,8 @@ def _replay_lines(replay: dict[str, Any] | None) -> list[str]:
         return ["", f"Offline replay #{replay['id']}: {replay['status']} {replay['error']}".rstrip()]
     lines = ["", f"Offline replay #{replay['id']} (held-out users' later events):"]
     for name, scores in replay["results"]["variants"].items():
-        shown = ", ".join(f"{metric} {value:.4f}" for metric, value in sorted(scores.items())[:4])
+        wanted = [m for m in REPLAY_METRICS if m in scores] or sorted(scores)[:4]
+        shown = ", ".join(f"{metric} {scores[metric]:.4f}" for metric in wanted)
         lines.append(f"  {name:<18}{shown}")
     return lines
 
