@@ -351,6 +351,10 @@ IMPORT_PARALLEL_MIN_ROWS = env_int("IMPORT_PARALLEL_MIN_ROWS", 20_000, minimum=1
 # calls (at least EXPERIMENT_GUARD_MIN_CALLS) were flagged, blocked or failed more often than this.
 EXPERIMENT_ATTRIBUTION_MINUTES = env_int("EXPERIMENT_ATTRIBUTION_MINUTES", 30, minimum=1)
 
+# Offline evaluation runs EASE as a peer on catalogs up to this many items (its item x item
+# inverse needs items^2 x 4 bytes: 20,000 items is 1.6 GB).
+EVALUATION_EASE_MAX_ITEMS = env_int("EVALUATION_EASE_MAX_ITEMS", 20_000, minimum=1)
+
 # Simulated traffic (README "Step 13"): requests with `simulated=true` mark what they write.
 # Training leaves marked events out unless this says otherwise; reports label them.
 SIMULATED_TRAFFIC_IN_TRAINING = env_bool("SIMULATED_TRAFFIC_IN_TRAINING", False)

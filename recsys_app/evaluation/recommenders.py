@@ -1,4 +1,5 @@
-"""Baseline recommenders over an interaction matrix: popularity, implicit's ALS and BPR.
+"""Baseline recommenders over an interaction matrix: popularity, implicit's ALS and BPR, and
+EASE (Steck 2019, a closed-form item-item model: the strongest simple peer on MovieLens).
 
 Each returns, for a batch of user rows, the top-k item columns not already in the user's
 training row.
@@ -80,3 +81,38 @@ class ImplicitBPR(_Implicit):
         from implicit.bpr import BayesianPersonalizedRanking
 
         return BayesianPersonalizedRanking(**self.params, random_state=self.seed)
+
+
+class Ease:
+    """Embarrassingly shallow autoencoder: B = I - P / diag(P) with P = (X'X + lambda I)^-1 and
+    the diagonal of B zero; a user's scores are their row times B. The item x item inverse
+    costs items^2 memory and items^3 time, so the evaluation only runs it on catalogs up to
+    EVALUATION_EASE_MAX_ITEMS items."""
+
+    name = "ease"
+
+    def __init__(self, *, regularization: float = 500.0) -> None:
+        self.regularization = regularization
+
+    def fit(self, train: InteractionMatrix) -> None:
+        self.train = train.matrix.astype(np.float32)
+        binary = (self.train > 0).astype(np.float32)
+        gram = (binary.T @ binary).toarray()
+        gram[np.diag_indices_from(gram)] += self.regularization
+        inverse = np.linalg.inv(gram)
+        self.weights = (-inverse / np.diag(inverse)).astype(np.float32)
+        self.weights[np.diag_indices_from(self.weights)] = 0.0
+        self.binary = binary
+
+    def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
+        out = np.empty((len(users), k), dtype=np.int64)
+        for start in range(0, len(users), 1024):
+            rows = users[start:start + 1024]
+            history = self.binary[rows]
+            scores = np.asarray(history @ self.weights)
+            scores[history.nonzero()] = -np.inf  # nothing already in the user's training row
+            top = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
+            order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
+            out[start:start + len(rows)] = np.take_along_axis(top, order, axis=1)
+        return out
+

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from recsys_app.evaluation import metrics
 from recsys_app.evaluation.models import EvaluationRun
-from recsys_app.evaluation.recommenders import ImplicitALS, ImplicitBPR, Popularity, Recommender
+from recsys_app.evaluation.recommenders import Ease, ImplicitALS, ImplicitBPR, Popularity, Recommender
 from recsys_app.evaluation.split import STRATEGIES, TemporalSplit, temporal_split, users_array
 from recsys_app.lib.vectors import parse_vector
 from recsys_app.ops.tasking import task_progress
@@ -51,7 +51,8 @@ def evaluation_run_execute(*, run: EvaluationRun) -> EvaluationRun:
 def _baselines_scored(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any]]:
     params = run.params
     split = temporal_split(weighted_events(), test_fraction=params["test_fraction"], strategy=params["strategy"])
-    results = _score_all(split, params["ks"], _baselines(), pipeline=params.get("pipeline", False))
+    results = _score_all(split, params["ks"], _baselines(items=split.train.shape[1]),
+                         pipeline=params.get("pipeline", False))  # fmt: skip
     return split.describe(), results
 
 
@@ -76,8 +77,10 @@ def run_claimed(
     return run
 
 
-def _baselines() -> list[Recommender]:
-    return [Popularity(), ImplicitALS(), ImplicitBPR()]
+def _baselines(*, items: int) -> list[Recommender]:
+    """Every peer the pipeline is held against; EASE where its item x item inverse fits."""
+    peers: list[Recommender] = [Popularity(), ImplicitALS(), ImplicitBPR()]
+    return [*peers, Ease()] if items <= settings.EVALUATION_EASE_MAX_ITEMS else peers
 
 
 def _score_all(

@@ -67,7 +67,7 @@ def test_evaluation_run_scores_every_baseline(db: None) -> None:
     _seed_interactions()
     run = evaluation_run_execute(run=evaluation_run_create(ks=(5,), pipeline=False))
     assert run.status == "done", run.error
-    assert set(run.results) == {"popularity", "als", "bpr"}
+    assert set(run.results) == {"popularity", "als", "bpr", "ease"}
     for scores in run.results.values():
         for name in ("recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5", "diversity@5"):
             assert 0.0 <= scores[name] <= 1.0
