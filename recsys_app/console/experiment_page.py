@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from recsys_app.console.charts import line_chart
-from recsys_app.lib.traffic import POPULATION_NAMES, POPULATIONS
+from recsys_app.lib.traffic import POPULATION_NAMES, Population
 from recsys_app.ops.simulator import simulation_bench_latest
 from recsys_app.ranking.experiment_results import experiment_results, experiment_results_body
 from recsys_app.ranking.models import Experiment
 
 
-def experiment_context(experiment: Experiment, population: str = "all") -> dict[str, Any]:
-    population = population if population in POPULATIONS else "all"
-    results = experiment_results(experiment=experiment, population=population)  # type: ignore[arg-type]
+def experiment_context(experiment: Experiment, population: Population = "all") -> dict[str, Any]:
+    results = experiment_results(experiment=experiment, population=population)
     body = experiment_results_body(results)
     hourly = any(len(points) > 1 and points[1][0].hour != points[0][0].hour
                  for points in results.timeline.values())  # fmt: skip

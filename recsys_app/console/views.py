@@ -24,7 +24,7 @@ from recsys_app.console.experiment_page import experiment_context
 from recsys_app.console.jobs import job_start
 from recsys_app.console.preview import preview_compare, preview_surfaces, user_history
 from recsys_app.evaluation.replay import experiment_replay_start
-from recsys_app.lib.traffic import POPULATIONS
+from recsys_app.lib.traffic import population_of
 from recsys_app.ops.simulated_traffic import simulated_traffic_purge
 from recsys_app.ops.simulator import simulation_bench_start
 from recsys_app.ranking.models import Experiment
@@ -51,9 +51,8 @@ def _page(request: HttpRequest, template: str, title: str, **context: Any) -> Te
 
 @console_page("ops.view_taskrun")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    population = request.GET.get("population", "all")
-    population = population if population in POPULATIONS else "all"
-    return _page(request, "console/dashboard.html", "Dashboard", **dashboard_context(population))  # type: ignore[arg-type]
+    population = population_of(request.GET.get("population"))
+    return _page(request, "console/dashboard.html", "Dashboard", **dashboard_context(population))
 
 
 @require_POST
@@ -100,7 +99,7 @@ def user_preview(request: HttpRequest) -> HttpResponse:
 @console_page("ranking.view_experiment")
 def experiment_page(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment, pk=pk)
-    context = experiment_context(experiment, request.GET.get("population", "all"))
+    context = experiment_context(experiment, population_of(request.GET.get("population")))
     return _page(request, "console/experiment.html", f"Experiment {experiment.name}", **context)
 
 

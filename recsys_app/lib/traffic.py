@@ -38,6 +38,11 @@ def simulated_traffic(flag: bool = True) -> Iterator[None]:
         _simulated.reset(token)
 
 
+def population_of(raw: str | None) -> Population:
+    """A page's `?population=` value; anything unknown counts all traffic."""
+    return next((p for p in POPULATIONS if p == raw), "all")
+
+
 def in_training_sql(alias: str) -> str:
     """A SQL condition on an interactions alias: true for rows training may read."""
     return "true" if settings.SIMULATED_TRAFFIC_IN_TRAINING else f"NOT {alias}.simulated"

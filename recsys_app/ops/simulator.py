@@ -23,7 +23,6 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from recsys_app.accounts.models import ApiToken
 from recsys_app.accounts.services import api_token_create, api_token_revoke
 from recsys_app.catalog.models import EndUser
 from recsys_app.ops.models import TaskRun
@@ -71,7 +70,7 @@ def simulator_client(base_url: str | None = None) -> Iterator[ApiClient]:
     finally:
         client.close()
         for token in tokens:
-            api_token_revoke(token=ApiToken.objects.get(pk=token.pk))
+            api_token_revoke(token=token)
 
 
 def simulated_population(client: ApiClient, *, users: int, seed: int) -> list[Tastes]:
@@ -93,9 +92,9 @@ def _demo_tastes() -> list[Tastes]:
     from recsys_app.catalog.demo import movielens_ratings
     from simulation.tastes import held_back
 
-    if not EndUser.objects.filter(external_id__startswith="ml-u").exists():
-        return []
     known = set(EndUser.objects.filter(external_id__startswith="ml-u").values_list("external_id", flat=True))
+    if not known:
+        return []
     tastes = held_back(movielens_ratings()).tastes
     return [t for user, t in sorted(tastes.items()) if user in known and t.liked]
 
